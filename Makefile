@@ -1,0 +1,41 @@
+# plugdbg build.
+#
+# `make plugins` turns every testplugins/<name>/ that has a config.json into a
+# Docker-style plugin directory, build/plugins/<name>/{config.json,rootfs/},
+# whose rootfs holds nothing but the plugin's static binary.
+
+GO    ?= go
+BUILD := build
+
+.PHONY: all build plugins clean
+
+all: build plugins
+
+build:
+	CGO_ENABLED=1 $(GO) build -o $(BUILD)/plugdbg .
+
+# The binary is named after the entrypoint in config.json, so the two cannot
+# drift apart. This expects the entrypoint array on one line.
+PLUGINS := $(patsubst testplugins/%/config.json,%,$(wildcard testplugins/*/config.json))
+plugin_bin = $(notdir $(shell sed -n 's/.*"entrypoint": *\[ *"\([^"]*\)".*/\1/p' testplugins/$(1)/config.json))
+
+# Code every plugin links in, beyond its own directory.
+PLUGIN_DEPS := go.mod go.sum $(filter-out %_test.go,$(wildcard testplugins/internal/*/*.go))
+
+# plugin_rules,NAME,BINARY: build the binary into a fresh rootfs, so a renamed
+# entrypoint leaves no stale binary behind.
+define plugin_rules
+$(if $(2),,$(error testplugins/$(1)/config.json: no entrypoint found))
+plugins: $(BUILD)/plugins/$(1)/rootfs/$(2) $(BUILD)/plugins/$(1)/config.json
+$(BUILD)/plugins/$(1)/rootfs/$(2): $(filter-out %_test.go,$(wildcard testplugins/$(1)/*.go)) $(PLUGIN_DEPS)
+	rm -rf $$(@D)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $$@ ./testplugins/$(1)
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rules,$(p),$(call plugin_bin,$(p)))))
+
+$(BUILD)/plugins/%/config.json: testplugins/%/config.json
+	@mkdir -p $(@D)
+	cp $< $@
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,202 @@
+// Package client talks to the plugdbg daemon over its unix socket, with the
+// Docker Engine API's plugin endpoints.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/system"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+// Client is a daemon client. It is safe for concurrent use.
+type Client struct {
+	// Socket is the daemon's unix socket path.
+	Socket string
+	http   *http.Client
+}
+
+// New returns a client for host, "unix:///path" or a bare path.
+func New(host string) *Client {
+	sock := strings.TrimPrefix(host, "unix://")
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	return &Client{Socket: sock, http: &http.Client{Transport: tr}}
+}
+
+// Error is an error answer of the daemon.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// IsNotFound reports whether err is a daemon's "not found".
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// DaemonError is a failure to reach the daemon at all.
+type DaemonError struct {
+	Socket string
+	Err    error
+}
+
+func (e *DaemonError) Error() string {
+	return fmt.Sprintf("cannot connect to the plugdbg daemon at unix://%s: %v (is `plugdbg daemon` running, and are you root?)", e.Socket, e.Err)
+}
+
+func (e *DaemonError) Unwrap() error { return e.Err }
+
+// send makes one request and checks the status; the caller closes the body.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body io.Reader, ctype string) (*http.Response, error) {
+	u := "http://plugdbg" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &DaemonError{Socket: c.Socket, Err: unwrapURL(err)}
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e struct{ Message string }
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(data))
+		}
+		return nil, &Error{Status: resp.StatusCode, Message: e.Message}
+	}
+	return resp, nil
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body io.Reader
+	ctype := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ctype = bytes.NewReader(b), "application/json"
+	}
+	resp, err := c.send(ctx, method, path, query, body, ctype)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode daemon answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Version returns the daemon's version.
+func (c *Client) Version(ctx context.Context) (system.VersionResponse, error) {
+	var v system.VersionResponse
+	return v, c.do(ctx, http.MethodGet, "/version", nil, nil, &v)
+}
+
+// ListOptions filter List.
+type ListOptions struct {
+	Enabled    *bool
+	Capability []string
+}
+
+// List returns the plugins the filters select.
+func (c *Client) List(ctx context.Context, o ListOptions) ([]manager.Inspect, error) {
+	f := map[string]map[string]bool{}
+	if o.Enabled != nil {
+		f["enabled"] = map[string]bool{strconv.FormatBool(*o.Enabled): true}
+	}
+	for _, cp := range o.Capability {
+		if f["capability"] == nil {
+			f["capability"] = map[string]bool{}
+		}
+		f["capability"][cp] = true
+	}
+	q := url.Values{}
+	if len(f) > 0 {
+		b, _ := json.Marshal(f)
+		q.Set("filters", string(b))
+	}
+	var out []manager.Inspect
+	return out, c.do(ctx, http.MethodGet, "/plugins", q, nil, &out)
+}
+
+// Inspect returns one plugin by name, ID or unique ID prefix.
+func (c *Client) Inspect(ctx context.Context, ref string) (manager.Inspect, error) {
+	var out manager.Inspect
+	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/json", nil, nil, &out)
+}
+
+// Create sends a plugin build context (a tar of config.json and rootfs/).
+func (c *Client) Create(ctx context.Context, name string, buildContext io.Reader) error {
+	resp, err := c.send(ctx, http.MethodPost, "/plugins/create", url.Values{"name": {name}}, buildContext, "application/x-tar")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Enable starts a plugin and waits up to timeout for it to be ready.
+func (c *Client) Enable(ctx context.Context, ref string, timeout time.Duration) error {
+	q := url.Values{"timeout": {strconv.Itoa(int(timeout.Seconds()))}}
+	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/enable", q, nil, nil)
+}
+
+// Disable stops a plugin; force skips the grace period.
+func (c *Client) Disable(ctx context.Context, ref string, force bool) error {
+	q := url.Values{"force": {strconv.FormatBool(force)}}
+	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/disable", q, nil, nil)
+}
+
+// Remove deletes a plugin; force also removes an enabled one.
+func (c *Client) Remove(ctx context.Context, ref string, force bool) error {
+	q := url.Values{"force": {strconv.FormatBool(force)}}
+	return c.do(ctx, http.MethodDelete, "/plugins/"+ref, q, nil, nil)
+}
+
+// Set changes settings (KEY=VALUE) of a disabled plugin.
+func (c *Client) Set(ctx context.Context, ref string, args []string) error {
+	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/set", nil, args, nil)
+}

@@ -1,0 +1,91 @@
+package client
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/plugdbg/plugdbg/runtime/config"
+)
+
+// CreateFromDir creates plugin name from a plugin directory (config.json
+// plus rootfs/), as `docker plugin create` does: the config is checked
+// here so that a typo is reported with its file and line before anything
+// is sent, then the directory is streamed to the daemon as a tar.
+func (c *Client) CreateFromDir(ctx context.Context, name, dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("plugin directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("plugin directory %s: not a directory", dir)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return fmt.Errorf("plugin directory %s: %w", dir, err)
+	}
+	if _, err := config.Parse(data, cfgPath); err != nil {
+		return err
+	}
+	if err := config.ValidateRootfs(filepath.Join(dir, "rootfs")); err != nil {
+		return fmt.Errorf("plugin directory %s: %w", dir, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(pw, dir)) }()
+	err = c.Create(ctx, name, pr)
+	pr.CloseWithError(io.ErrClosedPipe)
+	return err
+}
+
+// writeTar writes config.json and rootfs/ of dir as a tar stream.
+func writeTar(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	for _, top := range []string{"config.json", "rootfs"} {
+		err := filepath.WalkDir(filepath.Join(dir, top), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			link := ""
+			if info.Mode()&fs.ModeSymlink != 0 {
+				if link, err = os.Readlink(p); err != nil {
+					return err
+				}
+			}
+			hdr, err := tar.FileInfoHeader(info, link)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			rel, _ := filepath.Rel(dir, p)
+			hdr.Name = filepath.ToSlash(rel)
+			if info.IsDir() {
+				hdr.Name += "/"
+			}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if !info.Mode().IsRegular() {
+				return nil
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(tw, f)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}

@@ -1,0 +1,29 @@
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/plugdbg/plugdbg/daemon"
+)
+
+func newDaemonCmd(g *globalOptions) *cobra.Command {
+	opts := daemon.Options{}
+	c := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the plugin runtime (as root)",
+		Long: `Run the plugin runtime. Enabled plugins run as containers, each under a
+small monitor process, so they keep serving when the daemon stops or is
+killed; a restarted daemon reattaches to them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Host = g.host
+			return daemon.Run(cmd.Context(), opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
+	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
+	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
+	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
+	return c
+}

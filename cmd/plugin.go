@@ -1,0 +1,301 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+func newCreateCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "create PLUGIN PLUGIN-DATA-DIR",
+		Short: "Create a plugin from a directory with config.json and rootfs/",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := client.New(g.host).CreateFromDir(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), args[0])
+			return nil
+		},
+	}
+}
+
+func newEnableCmd(g *globalOptions) *cobra.Command {
+	var timeout int
+	c := &cobra.Command{
+		Use:   "enable PLUGIN",
+		Short: "Start a plugin and wait until it answers Plugin.Activate",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return fmt.Errorf("negative timeout %d is invalid", timeout)
+			}
+			if err := client.New(g.host).Enable(cmd.Context(), args[0], time.Duration(timeout)*time.Second); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), args[0])
+			return nil
+		},
+	}
+	c.Flags().IntVar(&timeout, "timeout", 30, "seconds to wait for the plugin to be ready")
+	return c
+}
+
+func newDisableCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "disable PLUGIN",
+		Short: "Stop a plugin (SIGTERM, then SIGKILL after a grace period)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := client.New(g.host).Disable(cmd.Context(), args[0], force); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), args[0])
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "kill at once, without the grace period")
+	return c
+}
+
+func newRemoveCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:     "rm PLUGIN [PLUGIN...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more plugins",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl := client.New(g.host)
+			var failed []string
+			for _, name := range args {
+				if err := cl.Remove(cmd.Context(), name, force); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
+					failed = append(failed, name)
+					continue
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), name)
+			}
+			if len(failed) > 0 {
+				return exitError{code: 1, msg: "could not remove " + strings.Join(failed, ", ")}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove an enabled plugin too (it is stopped first)")
+	return c
+}
+
+func newSetCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set PLUGIN KEY=VALUE [KEY=VALUE...]",
+		Short: "Change a disabled plugin's settings (env, args, mount sources, device paths)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return client.New(g.host).Set(cmd.Context(), args[0], args[1:])
+		},
+	}
+}
+
+func newInspectCmd(g *globalOptions) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect PLUGIN [PLUGIN...]",
+		Short: "Show plugins in detail (Docker's fields plus State)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl := client.New(g.host)
+			var all []manager.Inspect
+			for _, name := range args {
+				p, err := cl.Inspect(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				all = append(all, p)
+			}
+			out := cmd.OutOrStdout()
+			if format == "" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "    ")
+				return enc.Encode(all)
+			}
+			tmpl, err := parseTemplate(format)
+			if err != nil {
+				return err
+			}
+			for _, p := range all {
+				if err := tmpl.Execute(out, p); err != nil {
+					return fmt.Errorf("format: %w", err)
+				}
+				fmt.Fprintln(out)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
+	return c
+}
+
+type listOptions struct {
+	quiet   bool
+	noTrunc bool
+	format  string
+	filters []string
+}
+
+func newListCmd(g *globalOptions) *cobra.Command {
+	o := listOptions{}
+	c := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List plugins",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lo, err := parseListFilters(o.filters)
+			if err != nil {
+				return err
+			}
+			plugins, err := client.New(g.host).List(cmd.Context(), lo)
+			if err != nil {
+				return err
+			}
+			return printList(cmd.OutOrStdout(), plugins, o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "only show plugin IDs")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate IDs and descriptions")
+	f.StringVar(&o.format, "format", "", "format the output with a Go template (\"table ...\" for columns)")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output (enabled=true|false, capability=volumedriver)")
+	return c
+}
+
+func parseListFilters(args []string) (client.ListOptions, error) {
+	var lo client.ListOptions
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return lo, fmt.Errorf("bad format of filter (expected name=value): %s", a)
+		}
+		switch k {
+		case "enabled":
+			b := v == "true" || v == "1"
+			if !b && v != "false" && v != "0" {
+				return lo, fmt.Errorf("invalid filter 'enabled=%s': want true or false", v)
+			}
+			lo.Enabled = &b
+		case "capability":
+			lo.Capability = append(lo.Capability, v)
+		default:
+			return lo, fmt.Errorf("invalid filter '%s'", k)
+		}
+	}
+	return lo, nil
+}
+
+// listRow is what ls templates see.
+type listRow struct {
+	ID, Name, Description, PluginReference, Status string
+	Enabled                                        bool
+	Restarts                                       int
+}
+
+func printList(out io.Writer, plugins []manager.Inspect, o listOptions) error {
+	rows := make([]listRow, 0, len(plugins))
+	for _, p := range plugins {
+		r := listRow{ID: p.ID, Name: p.Name, Description: p.Config.Description, PluginReference: p.PluginReference,
+			Enabled: p.Enabled, Status: p.State.Status, Restarts: p.State.RestartCount}
+		if !o.noTrunc {
+			r.ID = truncate(r.ID, 12)
+			r.Description = ellipsis(r.Description, 45)
+		}
+		rows = append(rows, r)
+	}
+	if o.quiet {
+		for _, r := range rows {
+			fmt.Fprintln(out, r.ID)
+		}
+		return nil
+	}
+	format := o.format
+	if format == "" {
+		format = "table {{.ID}}\t{{.Name}}\t{{.Description}}\t{{.Enabled}}"
+	}
+	table := strings.HasPrefix(format, "table")
+	if table {
+		format = strings.TrimSpace(strings.TrimPrefix(format, "table"))
+	}
+	tmpl, err := parseTemplate(format)
+	if err != nil {
+		return err
+	}
+	w := out
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		header := strings.NewReplacer("{{.ID}}", "ID", "{{.Name}}", "NAME", "{{.Description}}", "DESCRIPTION",
+			"{{.Enabled}}", "ENABLED", "{{.PluginReference}}", "PLUGIN REFERENCE", "{{.Status}}", "STATUS",
+			"{{.Restarts}}", "RESTARTS").Replace(format)
+		fmt.Fprintln(w, header)
+	}
+	for _, r := range rows {
+		if err := tmpl.Execute(w, r); err != nil {
+			return fmt.Errorf("format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func parseTemplate(format string) (*template.Template, error) {
+	t, err := template.New("format").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"upper": strings.ToUpper, "lower": strings.ToLower,
+		"join":  strings.Join,
+	}).Parse(format)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --format template: %w", err)
+	}
+	return t, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func ellipsis(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }

@@ -1,0 +1,68 @@
+// Package cmd is plugdbg's command line: each file parses one verb's flags
+// and calls one package function.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// DefaultHost is where the daemon listens and the CLI connects by default.
+const DefaultHost = "unix:///run/plugdbg/plugdbg.sock"
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	host string
+}
+
+// ExitCoder is an error that carries the process exit status.
+type ExitCoder interface {
+	error
+	ExitCode() int
+}
+
+// Execute runs the CLI and returns the process exit status.
+func Execute(ctx context.Context) int {
+	root := newRootCmd()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	var ec ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+func newRootCmd() *cobra.Command {
+	opts := &globalOptions{}
+	root := &cobra.Command{
+		Use:           "plugdbg",
+		Short:         "Run and debug Docker-style managed plugins",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	host := os.Getenv("PLUGDBG_HOST")
+	if host == "" {
+		host = DefaultHost
+	}
+	root.PersistentFlags().StringVarP(&opts.host, "host", "H", host, "daemon socket to connect to or listen on (env PLUGDBG_HOST)")
+	root.AddCommand(
+		newDaemonCmd(opts),
+		newCreateCmd(opts),
+		newListCmd(opts),
+		newInspectCmd(opts),
+		newEnableCmd(opts),
+		newDisableCmd(opts),
+		newSetCmd(opts),
+		newRemoveCmd(opts),
+		newVersionCmd(opts),
+	)
+	return root
+}

@@ -1,0 +1,305 @@
+// Package api serves the daemon's HTTP API on a unix socket: the Docker
+// Engine API's plugin subset (same paths, query parameters, JSON shapes,
+// status codes and {"message": ...} errors), so that the stock docker CLI
+// works against plugdbg, and plugdbg's own endpoints beside it.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/system"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/version"
+)
+
+// Server is the daemon's API.
+type Server struct {
+	m   *manager.Manager
+	log *logrus.Logger
+}
+
+// New returns the API for m.
+func New(m *manager.Manager, log *logrus.Logger) *Server { return &Server{m: m, log: log} }
+
+var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+
+// ServeHTTP routes a request. Plugin names contain slashes, so routing is
+// done by hand rather than with ServeMux patterns.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if loc := versionPrefix.FindStringIndex(path); loc != nil {
+		path = path[loc[1]-1:]
+	}
+	w.Header().Set("Api-Version", version.APIVersion)
+	w.Header().Set("Server", "plugdbg/"+version.Version)
+	switch {
+	case path == "/_ping":
+		s.ping(w, r)
+	case path == "/version" && r.Method == http.MethodGet:
+		s.version(w)
+	case path == "/events" && r.Method == http.MethodGet:
+		s.events(w, r)
+	case path == "/plugins" && r.Method == http.MethodGet:
+		s.list(w, r)
+	case path == "/plugins/create" && r.Method == http.MethodPost:
+		s.create(w, r)
+	case strings.HasPrefix(path, "/plugins/"):
+		s.plugin(w, r, strings.TrimPrefix(path, "/plugins/"))
+	default:
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
+	if r.Method == http.MethodDelete {
+		s.remove(w, r, rest)
+		return
+	}
+	i := strings.LastIndex(rest, "/")
+	if i < 0 {
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	name, action := rest[:i], rest[i+1:]
+	switch {
+	case action == "json" && r.Method == http.MethodGet:
+		s.inspect(w, name)
+	case action == "enable" && r.Method == http.MethodPost:
+		s.enable(w, r, name)
+	case action == "disable" && r.Method == http.MethodPost:
+		s.disable(w, r, name)
+	case action == "set" && r.Method == http.MethodPost:
+		s.set(w, r, name)
+	default:
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Ostype", "linux")
+	w.Header().Set("Docker-Experimental", "false")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Length", "0")
+		return
+	}
+	_, _ = w.Write([]byte("OK"))
+}
+
+func (s *Server) version(w http.ResponseWriter) {
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	kernel := unix.ByteSliceToString(uts.Release[:])
+	writeJSON(w, http.StatusOK, system.VersionResponse{
+		Platform:      struct{ Name string }{Name: "plugdbg"},
+		Components:    []system.ComponentVersion{{Name: "plugdbg", Version: version.Version}},
+		Version:       version.Version,
+		APIVersion:    version.APIVersion,
+		MinAPIVersion: version.MinAPIVersion,
+		GoVersion:     runtime.Version(),
+		Os:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		KernelVersion: kernel,
+	})
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	out := []manager.Inspect{}
+	for _, p := range s.m.List() {
+		ok, err := f.match(p.Plugin)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		if ok {
+			out = append(out, p)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) inspect(w http.ResponseWriter, name string) {
+	p, err := s.m.Inspect(name)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.m.Create(r.Context(), r.URL.Query().Get("name"), r.Body); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
+	timeout := time.Duration(0)
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		secs, err := strconv.Atoi(t)
+		if err != nil || secs < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("invalid timeout %q: must be a number of seconds", t))
+			return
+		}
+		timeout = time.Duration(secs) * time.Second
+	}
+	if err := s.m.Enable(r.Context(), name, timeout); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
+	force, err := boolValue(r, "force")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.m.Disable(r.Context(), name, force); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
+	force, err := boolValue(r, "force")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.m.Remove(r.Context(), name, force); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
+	var args []string
+	if err := json.NewDecoder(r.Body).Decode(&args); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want a JSON array of KEY=VALUE strings: %w", err))
+		return
+	}
+	if err := s.m.Set(name, args); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// events streams lifecycle events as JSON objects, in the shape of the
+// Engine API's /events (type "plugin"), until the client goes away.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	ch, cancel := s.m.Subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			if err := enc.Encode(ev); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+func boolValue(r *http.Request, key string) (bool, error) {
+	v := strings.ToLower(strings.TrimSpace(r.URL.Query().Get(key)))
+	switch v {
+	case "", "0", "no", "false", "none":
+		return false, nil
+	case "1", "true", "yes":
+		return true, nil
+	}
+	return false, fmt.Errorf("invalid value %q for query parameter %s", v, key)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErr maps the manager's error kinds to HTTP status codes, in one place.
+func writeErr(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case manager.IsNotFound(err):
+		status = http.StatusNotFound
+	case manager.IsConflict(err):
+		status = http.StatusConflict
+	case manager.IsInvalid(err):
+		status = http.StatusBadRequest
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusRequestTimeout
+	}
+	writeError(w, status, err)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"message": err.Error()})
+}
+
+// Listen opens the daemon socket at path with mode 0660, refusing to take
+// over a socket another daemon still serves.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another daemon is listening on %s", path)
+	}
+	_ = os.Remove(path)
+	old := unix.Umask(0o117)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+

@@ -1,0 +1,225 @@
+// Package archive unpacks a plugin build context (the tar that
+// `docker plugin create` sends: config.json plus rootfs/) without letting
+// any entry reach outside the destination.
+package archive
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// maxConfigSize bounds config.json; real ones are a few KiB.
+const maxConfigSize = 1 << 20
+
+// Context is what a plugin build context held.
+type Context struct {
+	Config []byte // the raw config.json
+	// RootfsDigest is the sha256 of the rootfs entries re-packed as a tar
+	// stream, recorded as the plugin's diff ID.
+	RootfsDigest string
+	Entries      int // rootfs entries unpacked
+}
+
+// ErrNoConfig and ErrNoRootfs are Docker's errors for an incomplete context.
+var (
+	ErrNoConfig = errors.New("config not found")
+	ErrNoRootfs = errors.New("no rootfs found")
+)
+
+// UnpackContext reads a tar stream and unpacks its rootfs/ entries into
+// rootfsDir, which must exist and be empty. It keeps config.json in memory
+// and ignores every other entry, as Docker does. Entries are refused when
+// their path leaves the tree (../), when they would be written through a
+// symlink that leads outside rootfsDir, when config.json or rootfs itself is
+// a symlink, and when they are device nodes.
+func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
+	var ctx Context
+	root, err := os.OpenRoot(rootfsDir)
+	if err != nil {
+		return ctx, fmt.Errorf("open rootfs dir: %w", err)
+	}
+	defer root.Close()
+
+	digest := sha256.New()
+	repack := tar.NewWriter(digest)
+	tr := tar.NewReader(r)
+	var dirTimes []dirTime
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return ctx, fmt.Errorf("read tar: %w", err)
+		}
+		name, err := cleanName(hdr.Name)
+		if err != nil {
+			return ctx, err
+		}
+		switch {
+		case name == "config.json":
+			if hdr.Typeflag != tar.TypeReg {
+				return ctx, fmt.Errorf("tar entry %q: config.json must be a regular file", hdr.Name)
+			}
+			ctx.Config, err = io.ReadAll(io.LimitReader(tr, maxConfigSize+1))
+			if err != nil {
+				return ctx, fmt.Errorf("read config.json: %w", err)
+			}
+			if len(ctx.Config) > maxConfigSize {
+				return ctx, fmt.Errorf("config.json: larger than %d bytes", maxConfigSize)
+			}
+		case name == "rootfs":
+			if hdr.Typeflag != tar.TypeDir {
+				return ctx, fmt.Errorf("tar entry %q: rootfs must be a directory", hdr.Name)
+			}
+			ctx.Entries++
+		case strings.HasPrefix(name, "rootfs/"):
+			rel := strings.TrimPrefix(name, "rootfs/")
+			if err := unpackEntry(root, tr, hdr, rel); err != nil {
+				return ctx, fmt.Errorf("tar entry %q: %w", hdr.Name, err)
+			}
+			if hdr.Typeflag == tar.TypeDir {
+				dirTimes = append(dirTimes, dirTime{rel, hdr})
+			}
+			if err := repackEntry(repack, hdr, rel, root); err != nil {
+				return ctx, fmt.Errorf("digest rootfs: %w", err)
+			}
+			ctx.Entries++
+		}
+	}
+	// Directory times last: creating entries inside changes them.
+	for _, d := range dirTimes {
+		_ = root.Chtimes(d.name, d.hdr.AccessTime, d.hdr.ModTime)
+	}
+	if ctx.Config == nil {
+		return ctx, ErrNoConfig
+	}
+	if ctx.Entries == 0 {
+		return ctx, ErrNoRootfs
+	}
+	_ = repack.Close()
+	ctx.RootfsDigest = "sha256:" + hex.EncodeToString(digest.Sum(nil))
+	return ctx, nil
+}
+
+type dirTime struct {
+	name string
+	hdr  *tar.Header
+}
+
+// cleanName normalises a tar path and refuses one that climbs out.
+func cleanName(name string) (string, error) {
+	n := strings.TrimPrefix(name, "./")
+	if n == "" || n == "." {
+		return ".", nil
+	}
+	if path.IsAbs(n) {
+		return "", fmt.Errorf("tar entry %q: absolute path", name)
+	}
+	for _, part := range strings.Split(n, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("tar entry %q: path leaves the archive (..)", name)
+		}
+	}
+	return path.Clean(n), nil
+}
+
+func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) error {
+	mode := hdr.FileInfo().Mode()
+	if dir := path.Dir(rel); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := root.Mkdir(rel, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	case tar.TypeReg:
+		_ = root.Remove(rel)
+		f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, tr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		_ = root.Remove(rel)
+		// Targets are not resolved here: inside the container an absolute
+		// target means the plugin's own root, never the host's.
+		return lchown(root, rel, hdr, root.Symlink(hdr.Linkname, rel))
+	case tar.TypeLink:
+		target, err := cleanName(hdr.Linkname)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(target, "rootfs/") {
+			return fmt.Errorf("hard link to %q outside rootfs", hdr.Linkname)
+		}
+		_ = root.Remove(rel)
+		return root.Link(strings.TrimPrefix(target, "rootfs/"), rel)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return fmt.Errorf("device and fifo entries are not supported in a plugin rootfs (use Linux.Devices)")
+	default:
+		return nil // PAX headers and the like carry no file
+	}
+	if err := lchown(root, rel, hdr, nil); err != nil {
+		return err
+	}
+	if err := root.Chmod(rel, mode.Perm()|mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeReg {
+		_ = root.Chtimes(rel, hdr.AccessTime, hdr.ModTime)
+	}
+	return nil
+}
+
+func lchown(root *os.Root, rel string, hdr *tar.Header, prev error) error {
+	if prev != nil {
+		return prev
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return root.Lchown(rel, hdr.Uid, hdr.Gid)
+}
+
+// repackEntry feeds a canonical form of the entry into the digest.
+func repackEntry(tw *tar.Writer, hdr *tar.Header, rel string, root *os.Root) error {
+	h := &tar.Header{
+		Name: rel, Typeflag: hdr.Typeflag, Mode: hdr.Mode, Uid: hdr.Uid, Gid: hdr.Gid,
+		Linkname: hdr.Linkname, ModTime: hdr.ModTime, Format: tar.FormatPAX,
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return tw.WriteHeader(h)
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h.Size = st.Size()
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
+}

@@ -1,0 +1,72 @@
+package manager
+
+import (
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+)
+
+// Actions plugdbg emits beside Docker's own (create, enable, disable, remove).
+const (
+	ActionExit       events.Action = "exit"
+	ActionRestarting events.Action = "restarting"
+	ActionRestart    events.Action = "restart"
+	ActionSet        events.Action = "set"
+)
+
+// eventHub fans lifecycle events out to subscribers. A subscriber that does
+// not keep up loses events rather than slowing the runtime.
+type eventHub struct {
+	mu   sync.Mutex
+	subs map[chan events.Message]struct{}
+}
+
+func (h *eventHub) publish(m events.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// Subscribe returns a channel of events from now on and a function that
+// ends the subscription.
+func (m *Manager) Subscribe() (<-chan events.Message, func()) {
+	ch := make(chan events.Message, 256)
+	h := &m.events
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = map[chan events.Message]struct{}{}
+	}
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.subs, ch)
+			h.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+func (m *Manager) emit(id, name string, action events.Action, extra map[string]string) {
+	now := time.Now()
+	attrs := map[string]string{"name": name}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	m.events.publish(events.Message{
+		Type:     events.PluginEventType,
+		Action:   action,
+		Actor:    events.Actor{ID: id, Attributes: attrs},
+		Scope:    "local",
+		Time:     now.Unix(),
+		TimeNano: now.UnixNano(),
+	})
+}

@@ -1,0 +1,81 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugdbg/plugdbg/runtime/monitor"
+)
+
+// Executor runs plugin containers. The manager depends on nothing else to
+// run plugins, so that its logic can be tested with a fake.
+type Executor interface {
+	// Start runs a container for plugin id and returns it attached.
+	Start(ctx context.Context, id string, spec *specs.Spec, logPath string) (Run, error)
+	// Attach reattaches to a container started earlier, possibly by an
+	// earlier daemon. It returns monitor.ErrNoMonitor if none runs.
+	Attach(id string) (Run, error)
+	// LastExit returns the exit status a finished run left behind.
+	LastExit(id string) (monitor.ExitStatus, bool)
+	// Cleanup kills and removes whatever is left of plugin id's container.
+	Cleanup(id string) error
+}
+
+// Run is one attached run of a plugin container.
+type Run interface {
+	Hello() monitor.Hello
+	Next() (monitor.Message, error)
+	Ack(seq uint64)
+	Stop(grace time.Duration)
+	Close() error
+}
+
+// MonitorExecutor runs each plugin under a monitor process (see package
+// monitor), so that plugins outlive the daemon.
+type MonitorExecutor struct {
+	Binary      string // the plugdbg binary, run in monitor mode
+	MonitorRoot string // one directory per plugin's monitor
+	StateRoot   string // libcontainer's state root
+}
+
+func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.MonitorRoot, id) }
+
+// Start implements Executor.
+func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec, logPath string) (Run, error) {
+	_, err := monitor.Start(ctx, x.Binary, x.dir(id), monitor.Config{
+		ID: id, StateRoot: x.StateRoot, LogPath: logPath, Spec: spec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return monitor.Attach(x.dir(id))
+}
+
+// Attach implements Executor.
+func (x *MonitorExecutor) Attach(id string) (Run, error) {
+	c, err := monitor.Attach(x.dir(id))
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LastExit implements Executor.
+func (x *MonitorExecutor) LastExit(id string) (monitor.ExitStatus, bool) {
+	s, err := monitor.ReadExit(x.dir(id))
+	return s, err == nil
+}
+
+// Cleanup implements Executor.
+func (x *MonitorExecutor) Cleanup(id string) error {
+	err := monitor.Cleanup(x.StateRoot, id)
+	if rerr := os.RemoveAll(x.dir(id)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}

@@ -1,0 +1,456 @@
+// Package manager is the managed-plugin lifecycle: create, enable, disable,
+// set and remove, restarting crashed plugins with backoff and reattaching to
+// running plugins after a daemon restart.
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/plugin"
+	"github.com/sirupsen/logrus"
+
+	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/archive"
+	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/store"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultEnableTimeout = 30 * time.Second
+	DefaultStopGrace     = 10 * time.Second
+	DefaultCgroupParent  = "/plugdbg"
+
+	backoffMin   = 100 * time.Millisecond
+	backoffMax   = 30 * time.Second
+	healthyAfter = 60 * time.Second
+	tailLines    = 20
+)
+
+// Status values shown in a plugin's State.
+const (
+	StatusDisabled   = "disabled"
+	StatusStarting   = "starting"
+	StatusRunning    = "running"
+	StatusRestarting = "restarting"
+	StatusStopping   = "stopping"
+)
+
+// Options configure a Manager.
+type Options struct {
+	DataRoot     string // e.g. /var/lib/plugdbg
+	ExecRoot     string // e.g. /run/plugdbg
+	Executor     Executor
+	Log          *logrus.Logger
+	StopGrace    time.Duration
+	CgroupParent string
+}
+
+// State is what plugdbg adds to Docker's inspect output.
+type State struct {
+	Status       string              `json:"Status"`
+	Pid          int                 `json:"Pid,omitempty"`
+	StartedAt    *time.Time          `json:"StartedAt,omitempty"`
+	RestartCount int                 `json:"RestartCount"`
+	LastExit     *monitor.ExitStatus `json:"LastExit,omitempty"`
+	NextRestart  *time.Time          `json:"NextRestart,omitempty"`
+	Error        string              `json:"Error,omitempty"`
+	Socket       string              `json:"Socket"`
+	LogPath      string              `json:"LogPath"`
+}
+
+// Inspect is Docker's plugin object with plugdbg's State beside it.
+type Inspect struct {
+	plugin.Plugin
+	State State `json:"State"`
+}
+
+// Manager runs managed plugins. All methods are safe for concurrent use;
+// operations on one plugin are serialised.
+type Manager struct {
+	opts  Options
+	store *store.Store
+	log   *logrus.Logger
+
+	mu       sync.Mutex
+	plugins  map[string]*entry // by ID
+	creating map[string]bool   // names reserved by creates in progress
+	closing  bool
+
+	events eventHub
+}
+
+type entry struct {
+	op sync.Mutex // held for the whole of a lifecycle operation
+
+	// Guarded by Manager.mu.
+	p       plugin.Plugin
+	state   State
+	run     *pluginRun
+	timer   *time.Timer
+	backoff time.Duration
+	removed bool
+}
+
+// pluginRun is one attached run of a plugin's container.
+type pluginRun struct {
+	conn      Run
+	startedAt time.Time
+	done      chan struct{} // closed once the run has ended
+	exit      monitor.ExitStatus
+
+	// Guarded by Manager.mu.
+	starting bool // enable or restart is still waiting for readiness
+	stopping bool // the exit is expected
+	ended    bool
+
+	tailMu sync.Mutex
+	tail   []logs.Entry
+}
+
+// New opens the store and returns a manager. Call Restore to bring back
+// plugins that were enabled.
+func New(opts Options) (*Manager, error) {
+	if opts.StopGrace == 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = DefaultCgroupParent
+	}
+	if opts.Log == nil {
+		opts.Log = logs.NewDaemonLogger()
+	}
+	st, err := store.Open(filepath.Join(opts.DataRoot, "plugins"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(opts.ExecRoot, "plugins"), 0o700); err != nil {
+		return nil, fmt.Errorf("create exec root: %w", err)
+	}
+	return &Manager{
+		opts: opts, store: st, log: opts.Log,
+		plugins: map[string]*entry{}, creating: map[string]bool{},
+	}, nil
+}
+
+func (m *Manager) socketDir(id string) string {
+	return filepath.Join(m.opts.ExecRoot, "plugins", id)
+}
+
+func (m *Manager) logPath(id string) string {
+	return filepath.Join(m.store.LogDir(id), "plugin.log")
+}
+
+func (m *Manager) socketPath(p plugin.Plugin) string {
+	return filepath.Join(m.socketDir(p.ID), p.Config.Interface.Socket)
+}
+
+// find resolves a full ID, a name (":latest" implied) or a unique ID prefix,
+// in Docker's order.
+func (m *Manager) find(ref string) (*entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.plugins[ref]; ok {
+		return e, nil
+	}
+	if name, err := config.NormalizeName(ref); err == nil {
+		for _, e := range m.plugins {
+			if e.p.Name == name {
+				return e, nil
+			}
+		}
+	}
+	var found *entry
+	for id, e := range m.plugins {
+		if strings.HasPrefix(id, ref) {
+			if found != nil {
+				return nil, invalid(fmt.Errorf("multiple plugins found for %q", ref))
+			}
+			found = e
+		}
+	}
+	if found == nil || ref == "" {
+		return nil, notFound("plugin %q not found", ref)
+	}
+	return found, nil
+}
+
+// lock finds the plugin and takes its operation lock; it fails if the
+// plugin was removed while waiting.
+func (m *Manager) lock(ref string) (*entry, error) {
+	e, err := m.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.op.Lock()
+	m.mu.Lock()
+	removed := e.removed
+	m.mu.Unlock()
+	if removed {
+		e.op.Unlock()
+		return nil, notFound("plugin %q not found", ref)
+	}
+	return e, nil
+}
+
+func (m *Manager) inspect(e *entry) Inspect {
+	st := e.state
+	st.Socket = m.socketPath(e.p)
+	st.LogPath = m.logPath(e.p.ID)
+	return Inspect{Plugin: e.p, State: st}
+}
+
+// Inspect returns one plugin.
+func (m *Manager) Inspect(ref string) (Inspect, error) {
+	e, err := m.find(ref)
+	if err != nil {
+		return Inspect{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inspect(e), nil
+}
+
+// List returns every plugin, sorted by name.
+func (m *Manager) List() []Inspect {
+	m.mu.Lock()
+	out := make([]Inspect, 0, len(m.plugins))
+	for _, e := range m.plugins {
+		out = append(out, m.inspect(e))
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Create makes a disabled plugin named name from a build context tar (a
+// config.json and a rootfs/ directory), as `docker plugin create` sends it.
+// Unlike Docker it validates the config at once, so a broken plugin is
+// refused here rather than at enable.
+func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (id string, retErr error) {
+	if name == "" {
+		return "", invalid(errors.New("a plugin name is required"))
+	}
+	name, err := config.NormalizeName(name)
+	if err != nil {
+		return "", invalid(err)
+	}
+	m.mu.Lock()
+	taken := m.creating[name]
+	for _, e := range m.plugins {
+		taken = taken || e.p.Name == name
+	}
+	if taken {
+		m.mu.Unlock()
+		return "", conflict("plugin %s already exists", name)
+	}
+	m.creating[name] = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.creating, name)
+		m.mu.Unlock()
+	}()
+
+	staging, err := m.store.NewStaging()
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			m.store.Discard(staging)
+		}
+	}()
+	bc, err := archive.UnpackContext(context, filepath.Join(staging, "rootfs"))
+	if err != nil {
+		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+	}
+	cfg, err := config.Parse(bc.Config, "config.json")
+	if err != nil {
+		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+	}
+	if err := config.Validate(cfg); err != nil {
+		return "", invalid(fmt.Errorf("create %s: config.json: %w", name, err))
+	}
+	if err := config.CheckEntrypoint(filepath.Join(staging, "rootfs"), cfg); err != nil {
+		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+	}
+	cfg.Rootfs = &plugin.RootFS{Type: "layers", DiffIds: []string{bc.RootfsDigest}}
+	p := plugin.Plugin{
+		ID:              config.NewID(),
+		Name:            name,
+		PluginReference: name,
+		Config:          cfg,
+		Settings:        config.InitialSettings(cfg),
+	}
+	if err := m.store.Commit(staging, p); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	m.plugins[p.ID] = &entry{p: p, state: State{Status: StatusDisabled}, backoff: backoffMin}
+	m.mu.Unlock()
+	m.log.WithField("plugin", p.ID).Infof("created plugin %s", name)
+	m.emit(p.ID, name, events.ActionCreate, nil)
+	return p.ID, nil
+}
+
+// Enable starts a disabled plugin and waits until it answers
+// Plugin.Activate, for at most timeout (DefaultEnableTimeout if zero). If
+// the plugin exits first, Enable fails at once with its exit status and
+// last output. A failed enable leaves the plugin disabled.
+func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration) error {
+	e, err := m.lock(ref)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	if p.Enabled {
+		return conflict("plugin already enabled: plugin %s is enabled", p.Name)
+	}
+	if timeout <= 0 {
+		timeout = DefaultEnableTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := m.start(ctx, e); err != nil {
+		m.mu.Lock()
+		e.state.Error = err.Error()
+		e.state.Status = StatusDisabled
+		m.mu.Unlock()
+		return fmt.Errorf("enable %s: %w", p.Name, err)
+	}
+	p.Enabled = true
+	if err := m.store.Save(p); err != nil {
+		m.stop(e, m.opts.StopGrace)
+		return fmt.Errorf("enable %s: %w", p.Name, err)
+	}
+	m.mu.Lock()
+	e.p.Enabled = true
+	e.state.RestartCount = 0
+	e.state.Error = ""
+	e.backoff = backoffMin
+	m.mu.Unlock()
+	m.emit(p.ID, p.Name, events.ActionEnable, nil)
+	return nil
+}
+
+// Disable stops an enabled plugin: SIGTERM, then SIGKILL after the grace
+// period (at once with force).
+func (m *Manager) Disable(ctx context.Context, ref string, force bool) error {
+	e, err := m.lock(ref)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	return m.disable(e, force)
+}
+
+func (m *Manager) disable(e *entry, force bool) error {
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	if !p.Enabled {
+		return conflict("plugin is already disabled: plugin %s found but disabled", p.Name)
+	}
+	grace := m.opts.StopGrace
+	if force {
+		grace = 0
+	}
+	stopErr := m.stop(e, grace)
+	p.Enabled = false
+	if err := m.store.Save(p); err != nil {
+		return fmt.Errorf("disable %s: %w", p.Name, err)
+	}
+	m.mu.Lock()
+	e.p.Enabled = false
+	e.state.Status = StatusDisabled
+	e.state.Pid = 0
+	e.state.NextRestart = nil
+	m.mu.Unlock()
+	m.emit(p.ID, p.Name, events.ActionDisable, nil)
+	if stopErr != nil {
+		return fmt.Errorf("disable %s: %w", p.Name, stopErr)
+	}
+	return nil
+}
+
+// Remove deletes a disabled plugin, or with force an enabled one.
+func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
+	e, err := m.lock(ref)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	if p.Enabled {
+		if !force {
+			return conflict("plugin %s is enabled", p.Name)
+		}
+		if err := m.disable(e, true); err != nil {
+			m.log.WithField("plugin", p.ID).WithError(err).Warn("disable before remove")
+		}
+	}
+	_ = unmountAll(m.store.PropagatedMount(p.ID))
+	if err := m.store.Remove(p.ID); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(m.socketDir(p.ID))
+	_ = m.opts.Executor.Cleanup(p.ID)
+	m.mu.Lock()
+	e.removed = true
+	delete(m.plugins, p.ID)
+	m.mu.Unlock()
+	m.emit(p.ID, p.Name, events.ActionRemove, nil)
+	return nil
+}
+
+// Set changes settings of a disabled plugin, with Docker's rules.
+func (m *Manager) Set(ref string, args []string) error {
+	e, err := m.lock(ref)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	if p.Enabled {
+		return conflict("%w", config.ErrSetActive)
+	}
+	p = clonePlugin(p)
+	if err := config.Set(&p, args); err != nil {
+		return invalid(err)
+	}
+	if err := m.store.Save(p); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	e.p = p
+	m.mu.Unlock()
+	m.emit(p.ID, p.Name, ActionSet, map[string]string{"settings": strings.Join(args, " ")})
+	return nil
+}
+
+// clonePlugin deep-copies p, so that a failed Set leaves nothing changed.
+func clonePlugin(p plugin.Plugin) plugin.Plugin {
+	var out plugin.Plugin
+	b, _ := jsonMarshal(p)
+	_ = jsonUnmarshal(b, &out)
+	return out
+}

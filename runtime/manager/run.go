@@ -1,0 +1,451 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/spec"
+)
+
+var (
+	jsonMarshal   = json.Marshal
+	jsonUnmarshal = json.Unmarshal
+)
+
+// maxSocketPath is the longest path connect(2) takes for a unix socket.
+const maxSocketPath = 107
+
+// start runs plugin e and waits, until ctx ends, for it to answer
+// Plugin.Activate. On error nothing of the run is left. Caller holds e.op.
+func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	id := p.ID
+
+	if err := config.Validate(p.Config); err != nil {
+		return invalid(fmt.Errorf("config.json: %w", err))
+	}
+	s, err := spec.Build(p, spec.Paths{
+		Rootfs:          m.store.Rootfs(id),
+		PropagatedMount: m.store.PropagatedMount(id),
+		SocketDir:       m.socketDir(id),
+		CgroupParent:    m.opts.CgroupParent,
+	})
+	if err != nil {
+		return invalid(err)
+	}
+	sock := m.socketPath(p)
+	if len(sock) > maxSocketPath {
+		return invalid(fmt.Errorf("socket path %s is %d bytes, more than the %d a unix socket allows: use a shorter --exec-root or socket name", sock, len(sock), maxSocketPath))
+	}
+
+	sockDir := m.socketDir(id)
+	_ = os.RemoveAll(sockDir)
+	if err := os.MkdirAll(sockDir, 0o700); err != nil {
+		return fmt.Errorf("create socket dir: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			m.cleanupHost(id, p.Config.PropagatedMount != "")
+		}
+	}()
+	if p.Config.PropagatedMount != "" {
+		if err := makeRShared(m.store.PropagatedMount(id)); err != nil {
+			return fmt.Errorf("propagated mount: %w", err)
+		}
+	}
+	watch, err := watchSocket(sockDir, p.Config.Interface.Socket)
+	if err != nil {
+		return err
+	}
+	defer watch.Close()
+
+	conn, err := m.opts.Executor.Start(ctx, id, s, m.logPath(id))
+	if err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	r := m.attach(e, conn, true)
+
+	if err := m.waitReady(ctx, e, r, sock, watch); err != nil {
+		m.mu.Lock()
+		r.stopping = true
+		m.mu.Unlock()
+		conn.Stop(0)
+		<-r.done
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.ended {
+		return m.exitedError(r)
+	}
+	r.starting = false
+	e.state.Status = StatusRunning
+	return nil
+}
+
+// attach makes r the plugin's current run and starts consuming its output.
+func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
+	hello := conn.Hello()
+	r := &pluginRun{conn: conn, startedAt: hello.StartedAt, done: make(chan struct{}), starting: starting}
+	m.mu.Lock()
+	e.run = r
+	e.state.Pid = hello.Pid
+	started := hello.StartedAt
+	e.state.StartedAt = &started
+	e.state.NextRestart = nil
+	if starting {
+		e.state.Status = StatusStarting
+	} else {
+		e.state.Status = StatusRunning
+	}
+	id := e.p.ID
+	m.mu.Unlock()
+	go m.pump(e, id, r)
+	return r
+}
+
+// waitReady waits for the socket, then for Plugin.Activate, and fails fast
+// when the plugin exits.
+func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *socketWatch) error {
+	select {
+	case <-w.created:
+	case <-r.done:
+		return m.exitedErrorLocked(r)
+	case <-ctx.Done():
+		return m.noSocketError(e, r, sock)
+	}
+	warning, err := m.activate(ctx, e, sock, r.done)
+	if errors.Is(err, errExited) {
+		return m.exitedErrorLocked(r)
+	}
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		m.log.WithField("plugin", e.p.ID).Warn(warning)
+	}
+	return nil
+}
+
+func (m *Manager) exitedErrorLocked(r *pluginRun) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.exitedError(r)
+}
+
+// exitedError explains a plugin that exited before it was ready.
+func (m *Manager) exitedError(r *pluginRun) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plugin exited before it was ready (%s)", r.exit)
+	r.tailMu.Lock()
+	defer r.tailMu.Unlock()
+	if len(r.tail) == 0 {
+		b.WriteString("; it wrote no output")
+	} else {
+		b.WriteString("; its last output:")
+		for _, l := range r.tail {
+			fmt.Fprintf(&b, "\n  %s: %s", l.Stream, l.Line)
+		}
+	}
+	return errors.New(b.String())
+}
+
+func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
+	m.mu.Lock()
+	pid := e.state.Pid
+	m.mu.Unlock()
+	msg := fmt.Sprintf("plugin did not create its socket %s (%s inside the plugin) before the timeout", sock, spec.SocketDirInPlugin+"/"+e.p.Config.Interface.Socket)
+	others := listeningSockets(pid)
+	for _, s := range socketsIn(m.socketDir(e.p.ID)) {
+		if s != sock {
+			others = append(others, s)
+		}
+	}
+	if len(others) > 0 {
+		msg += "; it listens on " + strings.Join(others, ", ") + " instead"
+	} else {
+		msg += "; it created no unix socket"
+	}
+	return errors.New(msg)
+}
+
+// pump consumes a run's output and exit.
+func (m *Manager) pump(e *entry, id string, r *pluginRun) {
+	for {
+		msg, err := r.conn.Next()
+		if err != nil {
+			m.mu.Lock()
+			closing := m.closing
+			m.mu.Unlock()
+			if closing {
+				return // daemon shutdown: the plugin runs on
+			}
+			r.exit = m.lostMonitor(id, err)
+			break
+		}
+		if msg.Skipped > 0 {
+			m.log.WithField("plugin", id).Warnf("%d lines of plugin output were not kept for the daemon log; they are in %s", msg.Skipped, m.logPath(id))
+		}
+		for _, l := range msg.Lines {
+			logs.Tag(m.log, id, l)
+		}
+		if n := len(msg.Lines); n > 0 {
+			r.addTail(msg.Lines)
+			r.conn.Ack(msg.Lines[n-1].Seq)
+		}
+		if msg.Exit != nil {
+			r.exit = *msg.Exit
+			break
+		}
+	}
+	r.conn.Close()
+	m.ended(e, r)
+}
+
+// lostMonitor works out how a run ended whose monitor vanished without
+// reporting an exit, and makes sure nothing of it keeps running.
+func (m *Manager) lostMonitor(id string, cause error) monitor.ExitStatus {
+	if s, ok := m.opts.Executor.LastExit(id); ok {
+		return s
+	}
+	err := m.opts.Executor.Cleanup(id)
+	s := monitor.ExitStatus{ExitCode: -1, ExitedAt: time.Now(), Error: fmt.Sprintf("monitor connection lost: %v", cause)}
+	if err != nil {
+		s.Error += fmt.Sprintf("; cleanup: %v", err)
+	}
+	return s
+}
+
+func (r *pluginRun) addTail(lines []logs.Entry) {
+	r.tailMu.Lock()
+	defer r.tailMu.Unlock()
+	r.tail = append(r.tail, lines...)
+	if len(r.tail) > tailLines {
+		r.tail = append([]logs.Entry(nil), r.tail[len(r.tail)-tailLines:]...)
+	}
+}
+
+// ended records the end of run r and, if it was a crash of an enabled
+// plugin, schedules a restart with exponential backoff.
+func (m *Manager) ended(e *entry, r *pluginRun) {
+	m.mu.Lock()
+	r.ended = true
+	close(r.done)
+	current := e.run == r
+	if current {
+		e.run = nil
+		e.state.Pid = 0
+	}
+	crash := current && !r.stopping && !r.starting && e.p.Enabled && !e.removed && !m.closing
+	id, name, hasProp := e.p.ID, e.p.Name, e.p.Config.PropagatedMount != ""
+	exit := r.exit
+	var delay time.Duration
+	if crash {
+		if time.Since(r.startedAt) >= healthyAfter {
+			e.backoff = backoffMin
+		}
+		delay = e.backoff
+		e.backoff = min(2*e.backoff, backoffMax)
+		e.state.LastExit = &exit
+		e.state.RestartCount++
+		e.state.Status = StatusRestarting
+		next := time.Now().Add(delay)
+		e.state.NextRestart = &next
+		e.timer = time.AfterFunc(delay, func() { m.restart(e) })
+	} else if current && !r.starting {
+		e.state.LastExit = &exit
+	}
+	m.mu.Unlock()
+
+	if current {
+		m.cleanupHost(id, hasProp)
+	}
+	if crash {
+		m.log.WithField("plugin", id).Errorf("plugin %s exited unexpectedly (%s); restarting in %s", name, exit, delay)
+		m.emit(id, name, ActionExit, exitAttrs(exit))
+		m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String()})
+	}
+}
+
+func exitAttrs(s monitor.ExitStatus) map[string]string {
+	a := map[string]string{"exitCode": fmt.Sprint(s.ExitCode)}
+	if s.Signal != "" {
+		a["signal"] = s.Signal
+	}
+	if s.Error != "" {
+		a["error"] = s.Error
+	}
+	return a
+}
+
+// restart runs a crashed plugin again; a failure schedules the next try.
+func (m *Manager) restart(e *entry) {
+	e.op.Lock()
+	defer e.op.Unlock()
+	m.mu.Lock()
+	if e.removed || !e.p.Enabled || e.run != nil || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	e.timer = nil
+	id, name := e.p.ID, e.p.Name
+	m.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultEnableTimeout)
+	defer cancel()
+	err := m.start(ctx, e)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		e.state.Error = ""
+		go m.emit(id, name, ActionRestart, nil)
+		return
+	}
+	e.state.Error = err.Error()
+	if e.removed || !e.p.Enabled || m.closing {
+		return
+	}
+	delay := e.backoff
+	e.backoff = min(2*e.backoff, backoffMax)
+	e.state.RestartCount++
+	e.state.Status = StatusRestarting
+	next := time.Now().Add(delay)
+	e.state.NextRestart = &next
+	e.timer = time.AfterFunc(delay, func() { m.restart(e) })
+	m.log.WithField("plugin", id).Errorf("restart of plugin %s failed: %v; next try in %s", name, err, delay)
+	go m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String(), "error": err.Error()})
+}
+
+// stop ends the plugin's current run, if any, and cancels a pending
+// restart. Caller holds e.op.
+func (m *Manager) stop(e *entry, grace time.Duration) error {
+	m.mu.Lock()
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	r := e.run
+	if r != nil {
+		r.stopping = true
+		e.state.Status = StatusStopping
+	}
+	m.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.conn.Stop(grace)
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(grace + 10*time.Second):
+		return fmt.Errorf("plugin did not exit %s after SIGTERM and SIGKILL", grace+10*time.Second)
+	}
+}
+
+// cleanupHost removes what a run needed on the host.
+func (m *Manager) cleanupHost(id string, propagated bool) {
+	_ = os.RemoveAll(m.socketDir(id))
+	if propagated {
+		if err := unmountAll(m.store.PropagatedMount(id)); err != nil {
+			m.log.WithField("plugin", id).Warn(err)
+		}
+	}
+}
+
+// Restore loads the store and brings back the plugins that were enabled:
+// it reattaches to those still running under their monitors, and starts
+// the others again (after a reboot, or a crash while no daemon watched).
+// It returns once every plugin has been handled.
+func (m *Manager) Restore(ctx context.Context) error {
+	recs, loadErr := m.store.Load()
+	if loadErr != nil {
+		m.log.WithError(loadErr).Error("some plugins could not be loaded")
+	}
+	done := make(chan struct{}, len(recs))
+	for _, rec := range recs {
+		e := &entry{p: rec.Plugin, state: State{Status: StatusDisabled}, backoff: backoffMin}
+		m.mu.Lock()
+		m.plugins[rec.Plugin.ID] = e
+		m.mu.Unlock()
+		if !rec.Plugin.Enabled {
+			done <- struct{}{}
+			continue
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			m.recover(ctx, e)
+		}()
+	}
+	for range recs {
+		<-done
+	}
+	return loadErr
+}
+
+func (m *Manager) recover(ctx context.Context, e *entry) {
+	e.op.Lock()
+	defer e.op.Unlock()
+	id, name := e.p.ID, e.p.Name
+	log := m.log.WithField("plugin", id)
+	conn, err := m.opts.Executor.Attach(id)
+	if err == nil {
+		m.attach(e, conn, false)
+		log.Infof("reattached to plugin %s (pid %d)", name, conn.Hello().Pid)
+		return
+	}
+	if exit, ok := m.opts.Executor.LastExit(id); ok {
+		log.Errorf("plugin %s exited while no daemon was running (%s)", name, exit)
+		m.mu.Lock()
+		e.state.LastExit = &exit
+		m.mu.Unlock()
+		m.emit(id, name, ActionExit, exitAttrs(exit))
+	}
+	_ = m.opts.Executor.Cleanup(id)
+	ctx, cancel := context.WithTimeout(ctx, DefaultEnableTimeout)
+	defer cancel()
+	if err := m.start(ctx, e); err != nil {
+		log.Errorf("start plugin %s: %v", name, err)
+		m.mu.Lock()
+		e.state.Error = err.Error()
+		e.state.Status = StatusRestarting
+		delay := e.backoff
+		e.backoff = min(2*e.backoff, backoffMax)
+		next := time.Now().Add(delay)
+		e.state.NextRestart = &next
+		e.timer = time.AfterFunc(delay, func() { m.restart(e) })
+		m.mu.Unlock()
+		return
+	}
+	log.Infof("started plugin %s", name)
+	m.emit(id, name, ActionRestart, nil)
+}
+
+// Shutdown detaches from every plugin without stopping it: plugins keep
+// serving, and a later daemon reattaches.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	m.closing = true
+	var runs []*pluginRun
+	for _, e := range m.plugins {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		if e.run != nil {
+			runs = append(runs, e.run)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range runs {
+		r.conn.Close()
+	}
+}

@@ -1,0 +1,353 @@
+package monitor
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+
+	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/atomicfile"
+)
+
+const (
+	// maxLine is the longest piece of a line kept as one entry; longer lines
+	// are split into Partial entries so the plugin never blocks on a reader
+	// that waits for a newline.
+	maxLine = 64 * 1024
+	// maxUnacked bounds the memory a monitor spends keeping lines for a
+	// daemon that is away; older lines stay only in the log file.
+	maxUnacked = 64 << 20
+	// maxBatch is the most lines sent in one message.
+	maxBatch = 4096
+	// drainTimeout bounds the wait for stdio EOF after the container's init
+	// exited, in case a process outside its PID namespace holds the pipes.
+	drainTimeout = 2 * time.Second
+	// exitDeliveryTimeout bounds how long an exited monitor waits for an
+	// attached daemon to read the exit status.
+	exitDeliveryTimeout = 10 * time.Second
+)
+
+// Main runs a monitor for the directory in args[0] and returns the exit code
+// of the monitor process. The daemon reads the start result on stdout.
+func Main(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: plugdbg", Argv1, "DIR")
+		return 2
+	}
+	m, err := newMonitor(args[0])
+	if err != nil {
+		reportStart(startResult{Error: err.Error()})
+		return 1
+	}
+	return m.run()
+}
+
+func reportStart(r startResult) {
+	_ = json.NewEncoder(os.Stdout).Encode(r)
+	// Nothing else may go to the daemon's pipe: a daemon that died must not
+	// make the monitor die of SIGPIPE later.
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err == nil {
+		_ = unix.Dup2(int(devnull.Fd()), 1)
+		devnull.Close()
+	}
+}
+
+type monitor struct {
+	dir string
+	cfg Config
+	ln  net.Listener
+	log *os.File
+
+	container *libcontainer.Container
+	process   *libcontainer.Process
+	startedAt time.Time
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	lastSeq  uint64
+	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
+	unackedB int          // bytes of lines in unacked
+	exit     *ExitStatus
+	session  *session
+	stopping bool
+}
+
+func newMonitor(dir string) (*monitor, error) {
+	var cfg Config
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		return nil, fmt.Errorf("read monitor config: %w", err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("parse monitor config %s: %w", filepath.Join(dir, configFile), err)
+	}
+	m := &monitor{dir: dir, cfg: cfg}
+	m.cond = sync.NewCond(&m.mu)
+	return m, nil
+}
+
+func (m *monitor) run() int {
+	sock := filepath.Join(m.dir, socketFile)
+	_ = os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		reportStart(startResult{Error: fmt.Sprintf("listen on %s: %v", sock, err)})
+		return 1
+	}
+	m.ln = ln
+	defer os.Remove(sock)
+
+	if err := os.MkdirAll(filepath.Dir(m.cfg.LogPath), 0o700); err != nil {
+		reportStart(startResult{Error: fmt.Sprintf("create log dir: %v", err)})
+		return 1
+	}
+	m.log, err = os.OpenFile(m.cfg.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		reportStart(startResult{Error: fmt.Sprintf("open plugin log: %v", err)})
+		return 1
+	}
+
+	stdout, stderr, err := m.startContainer()
+	if err != nil {
+		reportStart(startResult{Error: err.Error()})
+		return 1
+	}
+	pid, _ := m.process.Pid()
+	reportStart(startResult{Pid: pid, StartedAt: m.startedAt})
+
+	go m.serve()
+	var copiers sync.WaitGroup
+	copiers.Add(2)
+	go func() { defer copiers.Done(); m.copyLines(stdout, logs.Stdout) }()
+	go func() { defer copiers.Done(); m.copyLines(stderr, logs.Stderr) }()
+
+	state, waitErr := m.process.Wait()
+	exit := exitStatus(state, waitErr)
+	if !waitTimeout(&copiers, drainTimeout) {
+		stdout.Close()
+		stderr.Close()
+		copiers.Wait()
+	}
+	if err := m.container.Destroy(); err != nil {
+		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
+	}
+	if err := atomicfile.WriteJSON(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
+		fmt.Fprintf(os.Stderr, "record exit status: %v\n", err)
+	}
+	m.log.Close()
+
+	m.mu.Lock()
+	m.exit = &exit
+	m.cond.Broadcast()
+	s := m.session
+	m.mu.Unlock()
+	if s != nil {
+		select {
+		case <-s.done:
+		case <-time.After(exitDeliveryTimeout):
+		}
+	}
+	return 0
+}
+
+// startContainer creates and starts the plugin container with pipes for its
+// stdout and stderr, and returns the read ends.
+func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
+	lcfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:   m.cfg.ID,
+		NoNewKeyring: true,
+		Spec:         m.cfg.Spec,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert spec: %w", err)
+	}
+	ct, err := libcontainer.Create(m.cfg.StateRoot, m.cfg.ID, lcfg)
+	if errors.Is(err, libcontainer.ErrExist) {
+		// A container left by a monitor that was killed: remove it if it
+		// no longer runs, then try once more.
+		if cerr := Cleanup(m.cfg.StateRoot, m.cfg.ID); cerr != nil {
+			return nil, nil, fmt.Errorf("remove stale container: %w", cerr)
+		}
+		ct, err = libcontainer.Create(m.cfg.StateRoot, m.cfg.ID, lcfg)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("create container: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = ct.Destroy()
+		}
+	}()
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, nil, err
+	}
+	sp := m.cfg.Spec.Process
+	p := &libcontainer.Process{
+		Args:   sp.Args,
+		Env:    sp.Env,
+		Cwd:    sp.Cwd,
+		UID:    int(sp.User.UID),
+		GID:    int(sp.User.GID),
+		Stdout: outW,
+		Stderr: errW,
+		Init:   true,
+	}
+	err = ct.Run(p)
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, nil, fmt.Errorf("start container: %w", err)
+	}
+	m.container, m.process, m.startedAt = ct, p, time.Now()
+	return outR, errR, nil
+}
+
+// copyLines reads one stdio stream line by line until EOF.
+func (m *monitor) copyLines(r io.Reader, stream string) {
+	br := bufio.NewReaderSize(r, maxLine)
+	var batch []logs.Entry
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			e := logs.Entry{Time: time.Now().UnixNano(), Stream: stream}
+			if err == nil {
+				e.Line = string(chunk[:len(chunk)-1])
+			} else {
+				e.Line = string(chunk)
+				e.Partial = errors.Is(err, bufio.ErrBufferFull)
+			}
+			batch = append(batch, e)
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			m.append(batch)
+			return
+		}
+		// Write when the plugin has paused, so a burst costs one write.
+		if br.Buffered() == 0 || len(batch) >= maxBatch {
+			m.append(batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+// append numbers a batch of entries, writes it to the log file and queues
+// it for the attached daemon.
+func (m *monitor) append(batch []logs.Entry) {
+	if len(batch) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var buf []byte
+	for i := range batch {
+		m.lastSeq++
+		batch[i].Seq = m.lastSeq
+		b, err := json.Marshal(batch[i])
+		if err != nil {
+			continue
+		}
+		buf = append(append(buf, b...), '\n')
+		m.unacked = append(m.unacked, batch[i])
+		m.unackedB += len(batch[i].Line)
+	}
+	if _, err := m.log.Write(buf); err != nil {
+		// The plugin must never block on a full disk: count and go on.
+		fmt.Fprintf(os.Stderr, "write plugin log: %v\n", err)
+	}
+	for m.unackedB > maxUnacked && len(m.unacked) > 1 {
+		m.unackedB -= len(m.unacked[0].Line)
+		m.unacked = m.unacked[1:]
+	}
+	m.cond.Broadcast()
+}
+
+func (m *monitor) ack(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for n < len(m.unacked) && m.unacked[n].Seq <= seq {
+		m.unackedB -= len(m.unacked[n].Line)
+		n++
+	}
+	m.unacked = append([]logs.Entry(nil), m.unacked[n:]...)
+}
+
+// stop sends SIGTERM and, after grace, SIGKILL to the container's init.
+func (m *monitor) stop(grace time.Duration) {
+	m.mu.Lock()
+	exited := m.exit != nil
+	m.stopping = true
+	m.mu.Unlock()
+	if exited {
+		return
+	}
+	if grace <= 0 {
+		_ = m.container.Signal(unix.SIGKILL)
+		return
+	}
+	_ = m.container.Signal(unix.SIGTERM)
+	time.AfterFunc(grace, func() {
+		m.mu.Lock()
+		exited := m.exit != nil
+		m.mu.Unlock()
+		if !exited {
+			_ = m.container.Signal(unix.SIGKILL)
+		}
+	})
+}
+
+func exitStatus(state *os.ProcessState, err error) ExitStatus {
+	s := ExitStatus{ExitedAt: time.Now()}
+	if state == nil {
+		s.ExitCode = -1
+		if err != nil {
+			s.Error = err.Error()
+		} else {
+			s.Error = "no process state"
+		}
+		return s
+	}
+	ws, ok := state.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled():
+		s.Signal = unix.SignalName(ws.Signal())
+		s.ExitCode = 128 + int(ws.Signal())
+	default:
+		s.ExitCode = state.ExitCode()
+	}
+	return s
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}

@@ -1,0 +1,97 @@
+// Package monitor is the small per-plugin process that runs one plugin
+// container and owns its stdio: it writes every output line to the plugin's
+// log file, streams the lines to an attached daemon, and records the exit
+// status. Because it runs in its own session, plugins and their output
+// outlive a daemon restart or kill -9.
+//
+// A monitor lives for one run of a container. Its directory holds:
+//
+//	config.json   what to run (written by the daemon before the start)
+//	monitor.sock  the control socket (attach, ack, stop)
+//	monitor.log   the monitor's own stderr, for diagnosing the monitor itself
+//	exit.json     the container's exit status, once it has exited
+package monitor
+
+import (
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/plugdbg/plugdbg/logs"
+)
+
+// Argv1 is the hidden first argument that makes the plugdbg binary a monitor.
+const Argv1 = "__plugdbg-monitor"
+
+// File names inside a monitor directory.
+const (
+	configFile = "config.json"
+	socketFile = "monitor.sock"
+	logFile    = "monitor.log"
+	exitFile   = "exit.json"
+)
+
+// Config is what a monitor runs.
+type Config struct {
+	ID        string      // container ID, the plugin ID
+	StateRoot string      // libcontainer state root
+	LogPath   string      // the plugin's JSON-lines log file, appended to
+	Spec      *specs.Spec // the container's OCI spec
+}
+
+// ExitStatus is how a plugin's container ended.
+type ExitStatus struct {
+	ExitCode int       `json:"ExitCode"`
+	Signal   string    `json:"Signal,omitempty"` // e.g. "SIGKILL" when killed by a signal
+	ExitedAt time.Time `json:"ExitedAt"`
+	// Error is set when the status could not be observed, e.g. when the
+	// monitor itself died; ExitCode is then -1.
+	Error string `json:"Error,omitempty"`
+}
+
+// String renders the status for messages: "exit code 3" or "signal SIGKILL".
+func (s ExitStatus) String() string {
+	switch {
+	case s.Error != "":
+		return "unknown exit status: " + s.Error
+	case s.Signal != "":
+		return "killed by signal " + s.Signal
+	default:
+		return "exit code " + strconv.Itoa(s.ExitCode)
+	}
+}
+
+// request is what the daemon sends to a monitor, one JSON object per line.
+type request struct {
+	Op    string        `json:"op"`              // "attach", "ack" or "stop"
+	Seq   uint64        `json:"seq,omitempty"`   // ack: last entry processed
+	Grace time.Duration `json:"grace,omitempty"` // stop: time between SIGTERM and SIGKILL; 0 kills at once
+}
+
+// Message is what a monitor streams to an attached daemon.
+type Message struct {
+	// Hello is the first message after attach.
+	Hello *Hello `json:"hello,omitempty"`
+	// Lines are output lines in order, continuing from the last ack.
+	Lines []logs.Entry `json:"lines,omitempty"`
+	// Skipped counts lines the monitor could not keep in memory for the
+	// daemon while it was away; they are in the log file.
+	Skipped uint64 `json:"skipped,omitempty"`
+	// Exit comes last, after every line.
+	Exit *ExitStatus `json:"exit,omitempty"`
+}
+
+// Hello describes the running container.
+type Hello struct {
+	Pid       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// startResult is what a new monitor reports on its stdout once the
+// container runs, or why it could not start it.
+type startResult struct {
+	Pid       int       `json:"pid,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+	Error     string    `json:"error,omitempty"`
+}

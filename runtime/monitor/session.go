@@ -1,0 +1,123 @@
+package monitor
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+
+	"github.com/plugdbg/plugdbg/logs"
+)
+
+// session is one attached daemon. A new attach replaces the previous one, so
+// a daemon that restarts takes over without waiting for the old connection
+// to time out.
+type session struct {
+	conn net.Conn
+	sent uint64 // last seq written to conn
+	done chan struct{}
+	gone bool
+}
+
+func (m *monitor) serve() {
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		go m.handle(conn)
+	}
+}
+
+func (m *monitor) handle(conn net.Conn) {
+	defer conn.Close()
+	dec := json.NewDecoder(bufio.NewReader(conn))
+	var req request
+	if err := dec.Decode(&req); err != nil || req.Op != "attach" {
+		return
+	}
+	s := &session{conn: conn, done: make(chan struct{})}
+	pid, _ := m.process.Pid()
+	if err := json.NewEncoder(conn).Encode(Message{Hello: &Hello{Pid: pid, StartedAt: m.startedAt}}); err != nil {
+		return
+	}
+
+	m.mu.Lock()
+	if old := m.session; old != nil {
+		old.gone = true
+		old.conn.Close()
+	}
+	m.session = s
+	// Resume after the last line the previous daemon acknowledged.
+	if len(m.unacked) > 0 {
+		s.sent = m.unacked[0].Seq - 1
+	} else {
+		s.sent = m.lastSeq
+	}
+	m.cond.Broadcast()
+	m.mu.Unlock()
+
+	go m.write(s)
+	for {
+		var req request
+		if err := dec.Decode(&req); err != nil {
+			break
+		}
+		switch req.Op {
+		case "ack":
+			m.ack(req.Seq)
+		case "stop":
+			m.stop(req.Grace)
+		}
+	}
+	m.mu.Lock()
+	s.gone = true
+	if m.session == s {
+		m.session = nil
+	}
+	m.cond.Broadcast()
+	m.mu.Unlock()
+	<-s.done
+}
+
+// write streams queued lines, then the exit status, to one session.
+func (m *monitor) write(s *session) {
+	defer close(s.done)
+	enc := json.NewEncoder(s.conn)
+	for {
+		m.mu.Lock()
+		for !s.gone && s.sent >= m.lastSeq && m.exit == nil {
+			m.cond.Wait()
+		}
+		if s.gone {
+			m.mu.Unlock()
+			return
+		}
+		var msg Message
+		first := m.lastSeq + 1
+		if len(m.unacked) > 0 {
+			first = m.unacked[0].Seq
+		}
+		if s.sent+1 < first {
+			msg.Skipped = first - s.sent - 1
+			s.sent = first - 1
+		}
+		if s.sent < m.lastSeq {
+			start := int(s.sent + 1 - first)
+			end := min(len(m.unacked), start+maxBatch)
+			msg.Lines = append([]logs.Entry(nil), m.unacked[start:end]...)
+			s.sent = msg.Lines[len(msg.Lines)-1].Seq
+		}
+		last := false
+		if s.sent >= m.lastSeq && m.exit != nil {
+			msg.Exit = m.exit
+			last = true
+		}
+		m.mu.Unlock()
+		if err := enc.Encode(msg); err != nil {
+			return
+		}
+		if last {
+			return // the exit stays readable after the monitor is gone
+		}
+	}
+}
