@@ -7,8 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/cgroups/devices" // libcontainer needs it to apply device rules
+	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
 	"github.com/plugdbg/plugdbg/cmd"

@@ -269,7 +269,7 @@ func parseTemplate(format string) (*template.Template, error) {
 			return string(b), err
 		},
 		"upper": strings.ToUpper, "lower": strings.ToLower,
-		"join":  strings.Join,
+		"join": strings.Join,
 	}).Parse(format)
 	if err != nil {
 		return nil, fmt.Errorf("invalid --format template: %w", err)

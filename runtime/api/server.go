@@ -302,4 +302,3 @@ func Listen(path string) (net.Listener, error) {
 	}
 	return ln, nil
 }
-

@@ -10,18 +10,18 @@ import (
 
 type notFoundError struct{ error }
 
-func (notFoundError) NotFound() {}
+func (notFoundError) NotFound()       {}
 func (e notFoundError) Unwrap() error { return e.error }
 
 type conflictError struct{ error }
 
-func (conflictError) Conflict() {}
+func (conflictError) Conflict()       {}
 func (e conflictError) Unwrap() error { return e.error }
 
 type invalidError struct{ error }
 
 func (invalidError) InvalidParameter() {}
-func (e invalidError) Unwrap() error { return e.error }
+func (e invalidError) Unwrap() error   { return e.error }
 
 func notFound(format string, args ...any) error {
 	return notFoundError{fmt.Errorf(format, args...)}
