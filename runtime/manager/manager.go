@@ -379,6 +379,7 @@ func (m *Manager) disable(e *entry, force bool) error {
 	e.p.Enabled = false
 	e.state.Status = StatusDisabled
 	e.state.Pid = 0
+	e.state.StartedAt = nil
 	e.state.NextRestart = nil
 	m.mu.Unlock()
 	m.emit(p.ID, p.Name, events.ActionDisable, nil)

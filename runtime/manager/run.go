@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -148,12 +151,15 @@ func (m *Manager) exitedError(r *pluginRun) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "plugin exited before it was ready (%s)", r.exit)
 	r.tailMu.Lock()
-	defer r.tailMu.Unlock()
-	if len(r.tail) == 0 {
+	tail := append([]logs.Entry(nil), r.tail...)
+	r.tailMu.Unlock()
+	// stdout and stderr are read concurrently; their read times order them.
+	sort.SliceStable(tail, func(i, j int) bool { return tail[i].Time < tail[j].Time })
+	if len(tail) == 0 {
 		b.WriteString("; it wrote no output")
 	} else {
 		b.WriteString("; its last output:")
-		for _, l := range r.tail {
+		for _, l := range tail {
 			fmt.Fprintf(&b, "\n  %s: %s", l.Stream, l.Line)
 		}
 	}
@@ -165,10 +171,14 @@ func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
 	pid := e.state.Pid
 	m.mu.Unlock()
 	msg := fmt.Sprintf("plugin did not create its socket %s (%s inside the plugin) before the timeout", sock, spec.SocketDirInPlugin+"/"+e.p.Config.Interface.Socket)
+	// Sockets in the socket dir show twice: as the plugin sees them (from
+	// /proc/<pid>/net/unix) and on the host; name each once, as the plugin
+	// sees it.
 	others := listeningSockets(pid)
 	for _, s := range socketsIn(m.socketDir(e.p.ID)) {
-		if s != sock {
-			others = append(others, s)
+		inPlugin := spec.SocketDirInPlugin + "/" + filepath.Base(s)
+		if s != sock && !slices.Contains(others, inPlugin) {
+			others = append(others, inPlugin)
 		}
 	}
 	if len(others) > 0 {
