@@ -7,12 +7,24 @@
 GO    ?= go
 BUILD := build
 
-.PHONY: all build plugins clean
+.PHONY: all build plugins clean run test bench
 
 all: build plugins
 
 build:
 	CGO_ENABLED=1 $(GO) build -o $(BUILD)/plugdbg .
+
+# The daemon in the foreground with the example plugins enabled (root).
+run:
+	scripts/run.sh
+
+# Installs what the tests need, then runs every test (root).
+test:
+	scripts/test.sh
+
+# Lifecycle timings of plugdbg, and of dockerd where it is installed (root).
+bench: build plugins
+	bench/lifecycle.sh
 
 # The binary is named after the entrypoint in config.json, so the two cannot
 # drift apart. This expects the entrypoint array on one line.

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Times create, enable, disable and rm of the volume test plugin, each as a
+# whole CLI process, and prints the median of N runs. Where dockerd is
+# installed, the same steps run against a private dockerd in the same run,
+# and the ratios are printed. Needs root and `make build plugins`.
+#   N=9 bench/lifecycle.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-7}
+plugin_dir=build/plugins/volume
+bin=$PWD/build/plugdbg
+[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/pdb.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+
+# run_step FILE CMD...: append the duration of CMD in microseconds to FILE.
+run_step() {
+  local file=$1; shift
+  local t0; t0=$(now_us)
+  "$@" >/dev/null
+  echo $(( $(now_us) - t0 )) >> "$file"
+}
+
+median_ms() {
+  sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
+}
+
+wait_for() {
+  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "timed out waiting for: $*" >&2; return 1
+}
+
+# lifecycle PREFIX CLI...: N rounds of create/enable/disable/rm.
+lifecycle() {
+  local prefix=$1; shift
+  for i in $(seq 1 "$N"); do
+    run_step "$tmp/$prefix.create" "$@" plugin create "bench$i" "$plugin_dir"
+    run_step "$tmp/$prefix.enable" "$@" plugin enable "bench$i"
+    run_step "$tmp/$prefix.disable" "$@" plugin disable "bench$i"
+    run_step "$tmp/$prefix.rm" "$@" plugin rm "bench$i"
+  done
+}
+
+# plugdbg's CLI has the verbs at the top level; this shim takes docker's form.
+plugdbg_cli() { shift; "$bin" -H "unix://$tmp/pd.sock" "$@"; }
+
+"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+pids+=($!)
+wait_for "$bin" -H "unix://$tmp/pd.sock" version
+lifecycle plugdbg plugdbg_cli
+
+have_docker=false
+if command -v dockerd >/dev/null && command -v docker >/dev/null; then
+  dockerd --iptables=false --ip6tables=false --bridge=none -H "unix://$tmp/docker.sock" \
+    --data-root "$tmp/docker-data" --exec-root "$tmp/docker-exec" --pidfile "$tmp/docker.pid" \
+    >"$tmp/dockerd.log" 2>&1 &
+  pids+=($!)
+  if wait_for docker -H "unix://$tmp/docker.sock" version; then
+    lifecycle docker docker -H "unix://$tmp/docker.sock"
+    have_docker=true
+  else
+    echo "dockerd did not start; its log:" >&2; tail -5 "$tmp/dockerd.log" >&2
+  fi
+fi
+
+printf "plugin lifecycle, median of %d runs, whole CLI process (ms)\n" "$N"
+if $have_docker; then
+  printf "%-8s %10s %10s %8s\n" step plugdbg docker ratio
+  for s in create enable disable rm; do
+    p=$(median_ms "$tmp/plugdbg.$s"); d=$(median_ms "$tmp/docker.$s")
+    printf "%-8s %10s %10s %8s\n" "$s" "$p" "$d" "$(awk -v p="$p" -v d="$d" 'BEGIN{printf "%.3f", p/d}')"
+  done
+else
+  printf "%-8s %10s   (dockerd not installed: no comparison)\n" step plugdbg
+  for s in create enable disable rm; do printf "%-8s %10s\n" "$s" "$(median_ms "$tmp/plugdbg.$s")"; done
+fi

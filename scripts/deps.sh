@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what plugdbg needs on a fresh Debian machine, and nothing twice.
+#   deps.sh run    build tools only
+#   deps.sh test   also docker.io: the stock docker CLI and dockerd are the
+#                  reference the interop tests and the benchmark compare with
+set -euo pipefail
+missing=()
+command -v gcc >/dev/null || missing+=(gcc)
+command -v make >/dev/null || missing+=(make)
+if [ "${1:-run}" = test ]; then
+  command -v dockerd >/dev/null || missing+=(docker.io)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
+command -v go >/dev/null || { echo "deps.sh: Go is required (see go.mod for the version)" >&2; exit 1; }
+go mod download
