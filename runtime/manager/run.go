@@ -72,11 +72,13 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	}
 	defer watch.Close()
 
+	t0 := time.Now()
 	conn, err := m.opts.Executor.Start(ctx, id, s, m.logPath(id))
 	if err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
 	r := m.attach(e, conn, true)
+	m.log.WithField("plugin", id).Debugf("container started in %s", time.Since(t0))
 
 	if err := m.waitReady(ctx, e, r, sock, watch); err != nil {
 		m.mu.Lock()
@@ -120,6 +122,7 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 // waitReady waits for the socket, then for Plugin.Activate, and fails fast
 // when the plugin exits.
 func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *socketWatch) error {
+	t0 := time.Now()
 	select {
 	case <-w.created:
 	case <-r.done:
@@ -127,7 +130,10 @@ func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock st
 	case <-ctx.Done():
 		return m.noSocketError(e, r, sock)
 	}
+	m.log.WithField("plugin", e.p.ID).Debugf("socket appeared after %s", time.Since(t0))
+	t0 = time.Now()
 	warning, err := m.activate(ctx, e, sock, r.done)
+	m.log.WithField("plugin", e.p.ID).Debugf("Plugin.Activate answered after %s", time.Since(t0))
 	if errors.Is(err, errExited) {
 		return m.exitedErrorLocked(r)
 	}

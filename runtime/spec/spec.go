@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/plugin"
@@ -57,8 +58,8 @@ func Build(p plugin.Plugin, paths Paths) (*specs.Spec, error) {
 		Mounts: defaultMounts(),
 		Linux: &specs.Linux{
 			Namespaces:    namespaces(c),
-			MaskedPaths:   maskedPaths,
-			ReadonlyPaths: readonlyPaths,
+			MaskedPaths:   slices.Clone(maskedPaths),
+			ReadonlyPaths: slices.Clone(readonlyPaths),
 			CgroupsPath:   filepath.Join(paths.CgroupParent, p.ID),
 			Resources:     &specs.LinuxResources{Devices: defaultDeviceRules()},
 		},
@@ -68,7 +69,7 @@ func Build(p plugin.Plugin, paths Paths) (*specs.Spec, error) {
 	}
 	caps := capabilities(c.Linux.Capabilities)
 	s.Process.Capabilities = &specs.LinuxCapabilities{
-		Bounding: caps, Permitted: caps, Effective: caps,
+		Bounding: caps, Permitted: slices.Clone(caps), Effective: slices.Clone(caps),
 		Inheritable: append([]string{}, c.Linux.Capabilities...),
 	}
 
