@@ -214,7 +214,9 @@ type listRow struct {
 func printList(out io.Writer, plugins []manager.Inspect, o listOptions) error {
 	rows := make([]listRow, 0, len(plugins))
 	for _, p := range plugins {
-		r := listRow{ID: p.ID, Name: p.Name, Description: p.Config.Description, PluginReference: p.PluginReference,
+		// Like docker, drop line breaks so that each plugin stays on one line.
+		desc := strings.NewReplacer("\n", "", "\r", "").Replace(p.Config.Description)
+		r := listRow{ID: p.ID, Name: p.Name, Description: desc, PluginReference: p.PluginReference,
 			Enabled: p.Enabled, Status: p.State.Status, Restarts: p.State.RestartCount}
 		if !o.noTrunc {
 			r.ID = truncate(r.ID, 12)

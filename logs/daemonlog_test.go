@@ -1,0 +1,109 @@
+package logs_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/logs"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const pluginID = "4c2f0f5d6a0123456789abcdef0123456789abcdef0123456789abcdef012345"
+
+// timeField is logrus's time= field with a fixed-width nanosecond RFC 3339
+// timestamp, as dockerd writes it.
+var timeField = regexp.MustCompile(`time="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(?:Z|[+-]\d\d:\d\d))"`)
+
+func TestTag(t *testing.T) {
+	l := logs.NewDaemonLogger()
+	var buf bytes.Buffer
+	l.SetOutput(&buf)
+
+	entries := []logs.Entry{
+		{Seq: 1, Time: time.Date(2024, 5, 6, 7, 8, 9, 120000000, time.UTC).UnixNano(), Stream: logs.Stdout, Line: "listening on /run/docker/plugins/p.sock"},
+		{Seq: 2, Time: time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC).UnixNano(), Stream: logs.Stderr, Line: "warning: something=odd"},
+		{Seq: 3, Time: time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC).UnixNano(), Stream: logs.Stdout, Line: ""},
+		{Seq: 4, Time: time.Date(2024, 5, 6, 7, 8, 10, 1, time.UTC).UnixNano(), Stream: logs.Stderr, Line: `quote " and \ backslash`, Partial: true},
+	}
+	for _, e := range entries {
+		logs.Tag(l, pluginID, e)
+	}
+
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	require.Len(t, lines, len(entries))
+	for i, line := range lines {
+		m := timeField.FindStringSubmatch(line)
+		require.NotNil(t, m, "line %d has no fixed-width nanosecond time: %s", i, line)
+		got, err := time.Parse(time.RFC3339Nano, m[1])
+		require.NoError(t, err)
+		assert.Equal(t, entries[i].Time, got.UnixNano(), "line %d keeps the monitor's time to the nanosecond", i)
+	}
+	// Fixed width keeps lines in time order when sorted as text.
+	assert.IsNonDecreasing(t, lines)
+
+	scrubbed := timeField.ReplaceAllString(buf.String(), `time="TIMESTAMP"`)
+	golden := filepath.Join("testdata", "tag.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(scrubbed), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run go test -update to create the golden file")
+	assert.Equal(t, string(want), scrubbed)
+}
+
+func TestTagLevels(t *testing.T) {
+	tests := []struct {
+		name      string
+		stream    string
+		wantLevel logrus.Level
+	}{
+		{name: "stdout at info", stream: logs.Stdout, wantLevel: logrus.InfoLevel},
+		{name: "stderr at error", stream: logs.Stderr, wantLevel: logrus.ErrorLevel},
+		{name: "unknown stream at info", stream: "other", wantLevel: logrus.InfoLevel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := logs.NewDaemonLogger()
+			l.SetOutput(&bytes.Buffer{})
+			hook := &captureHook{}
+			l.AddHook(hook)
+			logs.Tag(l, pluginID, logs.Entry{Seq: 1, Time: 42, Stream: tt.stream, Line: "x"})
+			require.Len(t, hook.entries, 1)
+			got := hook.entries[0]
+			assert.Equal(t, tt.wantLevel, got.Level)
+			assert.Equal(t, pluginID, got.Data["plugin"])
+			assert.Equal(t, "x", got.Message)
+			assert.Equal(t, int64(42), got.Time.UnixNano())
+		})
+	}
+}
+
+func TestTagRespectsLevel(t *testing.T) {
+	l := logs.NewDaemonLogger()
+	var buf bytes.Buffer
+	l.SetOutput(&buf)
+	l.SetLevel(logrus.ErrorLevel)
+	logs.Tag(l, pluginID, logs.Entry{Seq: 1, Time: 1, Stream: logs.Stdout, Line: "hidden"})
+	logs.Tag(l, pluginID, logs.Entry{Seq: 2, Time: 2, Stream: logs.Stderr, Line: "shown"})
+	assert.NotContains(t, buf.String(), "hidden")
+	assert.Contains(t, buf.String(), "shown")
+}
+
+type captureHook struct{ entries []*logrus.Entry }
+
+func (h *captureHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (h *captureHook) Fire(e *logrus.Entry) error {
+	h.entries = append(h.entries, e)
+	return nil
+}
