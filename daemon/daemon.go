@@ -17,6 +17,7 @@ import (
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
 // Default locations, beside Docker's own.
@@ -54,15 +55,17 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("find own binary for monitors: %w", err)
 	}
+	launcher := &monitor.Launcher{Binary: self, Root: filepath.Join(o.ExecRoot, "monitors")}
+	defer launcher.Close()
+	launcher.Prewarm()
 	m, err := manager.New(manager.Options{
 		DataRoot:  o.DataRoot,
 		ExecRoot:  o.ExecRoot,
 		Log:       log,
 		StopGrace: o.StopGrace,
 		Executor: &manager.MonitorExecutor{
-			Binary:      self,
-			MonitorRoot: filepath.Join(o.ExecRoot, "monitors"),
-			StateRoot:   filepath.Join(o.ExecRoot, "runc"),
+			Launcher:  launcher,
+			StateRoot: filepath.Join(o.ExecRoot, "runc"),
 		},
 	})
 	if err != nil {

@@ -38,16 +38,15 @@ type Run interface {
 // MonitorExecutor runs each plugin under a monitor process (see package
 // monitor), so that plugins outlive the daemon.
 type MonitorExecutor struct {
-	Binary      string // the plugdbg binary, run in monitor mode
-	MonitorRoot string // one directory per plugin's monitor
-	StateRoot   string // libcontainer's state root
+	Launcher  *monitor.Launcher // starts monitors under Launcher.Root/<id>
+	StateRoot string            // libcontainer's state root
 }
 
-func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.MonitorRoot, id) }
+func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.Launcher.Root, id) }
 
 // Start implements Executor.
 func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec, logPath string) (Run, error) {
-	_, err := monitor.Start(ctx, x.Binary, x.dir(id), monitor.Config{
+	_, err := x.Launcher.Start(ctx, x.dir(id), monitor.Config{
 		ID: id, StateRoot: x.StateRoot, LogPath: logPath, Spec: spec,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,10 +24,32 @@ import (
 // machine rebooted.
 var ErrNoMonitor = errors.New("no monitor running")
 
-// Start launches a monitor process for cfg in dir (created if needed) from
-// binary, in a new session so that it outlives the caller, and returns once
-// the container's init runs or has failed to start.
-func Start(ctx context.Context, binary, dir string, cfg Config) (Hello, error) {
+// Launcher starts monitor processes. It keeps one spare monitor booted
+// ahead of need, so that an enable does not wait for a new process to start
+// (about 20 ms for this binary). Safe for concurrent use.
+type Launcher struct {
+	Binary string // the plugdbg binary
+	Root   string // parent of the monitor directories; holds spare.log
+
+	mu    sync.Mutex
+	spare *spare
+}
+
+// spare is a booted monitor waiting for its directory on stdin.
+type spare struct {
+	cmd    *exec.Cmd
+	stdin  *os.File
+	stdout *os.File
+	exited chan struct{}
+}
+
+// argv0 names monitor processes in ps.
+const argv0 = "plugdbg"
+
+// Start runs a monitor for cfg in dir (created if needed), in its own
+// session so that it outlives the caller, and returns once the container's
+// init runs or has failed to start.
+func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Hello{}, fmt.Errorf("create monitor dir: %w", err)
 	}
@@ -36,33 +59,24 @@ func Start(ctx context.Context, binary, dir string, cfg Config) (Hello, error) {
 	if err := atomicfile.WriteJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
 		return Hello{}, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return Hello{}, fmt.Errorf("open monitor log: %w", err)
-	}
-	defer logf.Close()
-
-	cmd := exec.Command(binary, Argv1, dir)
-	cmd.Dir = dir
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	out, err := cmd.StdoutPipe()
+	sp, err := l.take()
 	if err != nil {
 		return Hello{}, err
 	}
-	if err := cmd.Start(); err != nil {
-		return Hello{}, fmt.Errorf("start monitor: %w", err)
+	defer sp.stdout.Close()
+	defer func() { go l.refill() }()
+	_, err = sp.stdin.WriteString(dir + "\n")
+	sp.stdin.Close()
+	if err != nil {
+		return Hello{}, fmt.Errorf("hand over to monitor: %w", err)
 	}
-	// Reap the monitor when it ends; it is our child while we live.
-	waited := make(chan error, 1)
 	result := make(chan startResult, 1)
 	go func() {
 		var r startResult
-		if err := json.NewDecoder(out).Decode(&r); err != nil {
-			r.Error = fmt.Sprintf("monitor ended before it reported: %v", err)
+		if err := json.NewDecoder(sp.stdout).Decode(&r); err != nil {
+			r.Error = fmt.Sprintf("monitor ended before it reported (see %s): %v", filepath.Join(dir, logFile), err)
 		}
 		result <- r
-		waited <- cmd.Wait()
 	}()
 	select {
 	case r := <-result:
@@ -71,8 +85,104 @@ func Start(ctx context.Context, binary, dir string, cfg Config) (Hello, error) {
 		}
 		return Hello{Pid: r.Pid, StartedAt: r.StartedAt}, nil
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		_ = sp.cmd.Process.Kill()
 		return Hello{}, fmt.Errorf("start monitor: %w", ctx.Err())
+	}
+}
+
+// take returns the spare if it is still alive, or boots one now.
+func (l *Launcher) take() (*spare, error) {
+	l.mu.Lock()
+	sp := l.spare
+	l.spare = nil
+	l.mu.Unlock()
+	if sp != nil {
+		select {
+		case <-sp.exited:
+			sp.stdin.Close()
+			sp.stdout.Close()
+		default:
+			return sp, nil
+		}
+	}
+	return l.boot()
+}
+
+// Prewarm boots the spare monitor now, so that even the first Start finds
+// one waiting.
+func (l *Launcher) Prewarm() { go l.refill() }
+
+// refill boots a new spare unless one is waiting.
+func (l *Launcher) refill() {
+	l.mu.Lock()
+	have := l.spare != nil
+	l.mu.Unlock()
+	if have {
+		return
+	}
+	sp, err := l.boot()
+	if err != nil {
+		return // the next Start boots one itself and reports the error
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.spare != nil {
+		sp.stdin.Close() // lost a race with another refill: let it exit
+		sp.stdout.Close()
+		return
+	}
+	l.spare = sp
+}
+
+func (l *Launcher) boot() (*spare, error) {
+	if err := os.MkdirAll(l.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create monitor root: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(l.Root, "spare.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open spare monitor log: %w", err)
+	}
+	defer logf.Close()
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	// Plain *os.File stdio: os/exec then copies nothing, and Wait may run
+	// while the start result is still being read.
+	cmd := exec.Command(l.Binary, Argv1)
+	cmd.Args[0] = argv0
+	cmd.Dir = l.Root
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	sp := &spare{cmd: cmd, stdin: inW, stdout: outR, exited: make(chan struct{})}
+	// Reap the monitor when it ends; it is our child while we live.
+	go func() { _ = cmd.Wait(); close(sp.exited) }()
+	return sp, nil
+}
+
+// Close ends the spare monitor, if any. Running monitors are not affected.
+func (l *Launcher) Close() {
+	l.mu.Lock()
+	sp := l.spare
+	l.spare = nil
+	l.mu.Unlock()
+	if sp != nil {
+		sp.stdin.Close()
+		sp.stdout.Close()
 	}
 }
 

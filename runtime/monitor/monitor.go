@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,17 +42,44 @@ const (
 
 // Main runs a monitor for the directory in args[0] and returns the exit code
 // of the monitor process. The daemon reads the start result on stdout.
+//
+// With no arguments the monitor is a spare: booted ahead of need, it waits
+// for its directory on stdin and exits if stdin closes first.
 func Main(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: plugdbg", Argv1, "DIR")
+	var dir string
+	switch len(args) {
+	case 1:
+		dir = args[0]
+	case 0:
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil {
+			return 0 // the daemon went away before it needed this spare
+		}
+		dir = strings.TrimSuffix(line, "\n")
+		if err := redirectStderr(filepath.Join(dir, logFile)); err != nil {
+			reportStart(startResult{Error: err.Error()})
+			return 1
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "usage: plugdbg", Argv1, "[DIR]")
 		return 2
 	}
-	m, err := newMonitor(args[0])
+	m, err := newMonitor(dir)
 	if err != nil {
 		reportStart(startResult{Error: err.Error()})
 		return 1
 	}
 	return m.run()
+}
+
+// redirectStderr points fd 2 at the monitor's own log file.
+func redirectStderr(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open monitor log: %w", err)
+	}
+	defer f.Close()
+	return unix.Dup2(int(f.Fd()), 2)
 }
 
 func reportStart(r startResult) {
