@@ -101,6 +101,9 @@ type entry struct {
 	timer   *time.Timer
 	backoff time.Duration
 	removed bool
+	// enabling is set while Enable persists a run that is already ready,
+	// so that a crash before p.Enabled is set is restarted as a crash.
+	enabling bool
 }
 
 // pluginRun is one attached run of a plugin's container.
@@ -326,6 +329,16 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	m.mu.Lock()
+	e.state.RestartCount = 0
+	e.backoff = backoffMin
+	e.enabling = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		e.enabling = false
+		m.mu.Unlock()
+	}()
 	if err := m.start(ctx, e); err != nil {
 		m.mu.Lock()
 		e.state.Error = err.Error()
@@ -340,9 +353,8 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	}
 	m.mu.Lock()
 	e.p.Enabled = true
-	e.state.RestartCount = 0
+	e.enabling = false
 	e.state.Error = ""
-	e.backoff = backoffMin
 	m.mu.Unlock()
 	m.emit(p.ID, p.Name, events.ActionEnable, nil)
 	return nil

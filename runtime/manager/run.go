@@ -262,7 +262,7 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 		e.run = nil
 		e.state.Pid = 0
 	}
-	crash := current && !r.stopping && !r.starting && e.p.Enabled && !e.removed && !m.closing
+	crash := current && !r.stopping && !r.starting && (e.p.Enabled || e.enabling) && !e.removed && !m.closing
 	id, name, hasProp := e.p.ID, e.p.Name, e.p.Config.PropagatedMount != ""
 	exit := r.exit
 	var delay time.Duration
@@ -394,6 +394,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 		m.plugins[rec.Plugin.ID] = e
 		m.mu.Unlock()
 		if !rec.Plugin.Enabled {
+			m.discardOrphan(rec.Plugin.ID, rec.Plugin.Name, rec.Plugin.Config.PropagatedMount != "")
 			done <- struct{}{}
 			continue
 		}
@@ -406,6 +407,23 @@ func (m *Manager) Restore(ctx context.Context) error {
 		<-done
 	}
 	return loadErr
+}
+
+// discardOrphan stops the container of a disabled plugin that an earlier
+// daemon started and died before it finished enabling: no daemon would
+// control it, and a plugin shown as disabled must not be serving.
+func (m *Manager) discardOrphan(id, name string, propagated bool) {
+	conn, err := m.opts.Executor.Attach(id)
+	if err != nil {
+		return
+	}
+	conn.Close()
+	log := m.log.WithField("plugin", id)
+	log.Warnf("stopping plugin %s: it runs but is not enabled (a daemon died while enabling it)", name)
+	if err := m.opts.Executor.Cleanup(id); err != nil {
+		log.WithError(err).Warn("remove leftover container")
+	}
+	m.cleanupHost(id, propagated)
 }
 
 func (m *Manager) recover(ctx context.Context, e *entry) {

@@ -63,23 +63,45 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 	if err != nil {
 		return Hello{}, err
 	}
-	defer sp.stdout.Close()
 	defer func() { go l.refill() }()
-	_, err = sp.stdin.WriteString(dir + "\n")
+	h, err := handOver(ctx, sp, dir)
+	if errors.Is(err, errMonitorGone) {
+		// The spare died without a word, most likely killed while it
+		// waited: a freshly booted monitor takes the job. (Were the
+		// container already created, the new monitor replaces it.)
+		if sp, err = l.boot(); err != nil {
+			return Hello{}, err
+		}
+		h, err = handOver(ctx, sp, dir)
+	}
+	return h, err
+}
+
+// errMonitorGone means a monitor ended before it reported a start result.
+var errMonitorGone = errors.New("monitor ended before it reported")
+
+// handOver gives dir to the booted monitor sp and waits for its start result.
+func handOver(ctx context.Context, sp *spare, dir string) (Hello, error) {
+	defer sp.stdout.Close()
+	_, err := sp.stdin.WriteString(dir + "\n")
 	sp.stdin.Close()
 	if err != nil {
-		return Hello{}, fmt.Errorf("hand over to monitor: %w", err)
+		return Hello{}, fmt.Errorf("hand over to monitor: %w (%w)", err, errMonitorGone)
 	}
-	result := make(chan startResult, 1)
+	result := make(chan error, 1)
+	var r startResult
 	go func() {
-		var r startResult
 		if err := json.NewDecoder(sp.stdout).Decode(&r); err != nil {
-			r.Error = fmt.Sprintf("monitor ended before it reported (see %s): %v", filepath.Join(dir, logFile), err)
+			result <- fmt.Errorf("%w (see %s): %w", errMonitorGone, filepath.Join(dir, logFile), err)
+			return
 		}
-		result <- r
+		result <- nil
 	}()
 	select {
-	case r := <-result:
+	case err := <-result:
+		if err != nil {
+			return Hello{}, err
+		}
 		if r.Error != "" {
 			return Hello{}, errors.New(r.Error)
 		}
