@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/api"
@@ -51,6 +52,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.SetLevel(level)
 
+	// Claim the roots and the socket before touching the store: a second
+	// daemon started by mistake must change nothing.
+	unlock, err := lockRoots(o.DataRoot, o.ExecRoot)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ln, err := api.Listen(sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sock)
+
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary for monitors: %w", err)
@@ -69,13 +83,9 @@ func Run(ctx context.Context, o Options) error {
 		},
 	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	ln, err := api.Listen(sock)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(sock)
 	start := time.Now()
 	if err := m.Restore(ctx); err != nil {
 		log.WithError(err).Warn("restore")
@@ -97,4 +107,34 @@ func Run(ctx context.Context, o Options) error {
 	_ = srv.Shutdown(shutCtx)
 	m.Shutdown()
 	return nil
+}
+
+// lockRoots takes an exclusive lock on each root directory, so that two
+// daemons never manage the same plugins, and returns the release.
+func lockRoots(roots ...string) (func(), error) {
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}
+	for _, root := range roots {
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			release()
+			return nil, fmt.Errorf("create %s: %w", root, err)
+		}
+		path := filepath.Join(root, "plugdbg.lock")
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("open lock %s: %w", path, err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			release()
+			return nil, fmt.Errorf("another plugdbg daemon uses %s (lock %s held): %w", root, path, err)
+		}
+		held = append(held, f)
+	}
+	return release, nil
 }

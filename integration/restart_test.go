@@ -237,6 +237,8 @@ func TestPluginCrashDuringOutage(t *testing.T) {
 	require.Len(t, monitors, 1)
 
 	d.kill9()
+	// A line the plugin writes while no daemon runs, just before it dies.
+	createVolume(t, p.State.Socket, "before-crash")
 	require.NoError(t, syscall.Kill(p.State.Pid, syscall.SIGKILL))
 	eventually(t, func() bool { return !alive(monitors[0]) }, waitTimeout, "monitor ends after its plugin, with no daemon attached")
 	assert.FileExists(t, filepath.Join(d.monitorDir(p.ID), "exit.json"))
@@ -252,7 +254,9 @@ func TestPluginCrashDuringOutage(t *testing.T) {
 	assert.Equal(t, 137, q.State.LastExit.ExitCode)
 	assert.Len(t, logLines(d.daemonLog(), "level=error", "plugin vol:latest exited while no daemon was running (killed by signal SIGKILL)", "plugin="+p.ID), 1)
 	assert.Len(t, logLines(d.daemonLog(), "started plugin vol:latest", "plugin="+p.ID), 1)
-	assert.Equal(t, []string{}, volumeNames(t, q.State.Socket))
+	assert.Len(t, logLines(d.daemonLog(), "VolumeDriver.Create", "name=before-crash", "plugin="+p.ID), 1,
+		"the dead run's unseen line is replayed from the log file, once")
+	assert.Equal(t, []string{"before-crash"}, volumeNames(t, q.State.Socket))
 }
 
 // TestSecondDaemonRefused starts a second daemon on the socket of a running
@@ -269,7 +273,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "second daemon: %s", out)
 	assert.Equal(t, 1, ee.ExitCode())
-	assert.Contains(t, string(out), "another daemon is listening on "+d.sock)
+	assert.Contains(t, string(out), "another plugdbg daemon uses "+d.dataRoot)
 
 	require.NoError(t, ping(d.sock))
 	q := d.inspect(t, "vol")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,7 +76,9 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	t0 := time.Now()
 	conn, err := m.opts.Executor.Start(ctx, id, s, m.logPath(id))
 	if err != nil {
-		return fmt.Errorf("start container: %w", err)
+		// A monitor that timed out may have left a container behind.
+		_ = m.opts.Executor.Cleanup(id)
+		return err
 	}
 	r := m.attach(e, conn, true)
 	m.log.WithField("plugin", id).Debugf("container started in %s", time.Since(t0))
@@ -270,14 +273,9 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 		if time.Since(r.startedAt) >= healthyAfter {
 			e.backoff = backoffMin
 		}
-		delay = e.backoff
-		e.backoff = min(2*e.backoff, backoffMax)
 		e.state.LastExit = &exit
 		e.state.RestartCount++
-		e.state.Status = StatusRestarting
-		next := time.Now().Add(delay)
-		e.state.NextRestart = &next
-		e.timer = time.AfterFunc(delay, func() { m.restart(e) })
+		delay = m.scheduleRestart(e)
 	} else if current && !r.starting {
 		e.state.LastExit = &exit
 	}
@@ -321,25 +319,34 @@ func (m *Manager) restart(e *entry) {
 	defer cancel()
 	err := m.start(ctx, e)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err == nil {
 		e.state.Error = ""
-		go m.emit(id, name, ActionRestart, nil)
+		m.mu.Unlock()
+		m.emit(id, name, ActionRestart, nil)
 		return
 	}
 	e.state.Error = err.Error()
 	if e.removed || !e.p.Enabled || m.closing {
+		m.mu.Unlock()
 		return
 	}
+	e.state.RestartCount++
+	delay := m.scheduleRestart(e)
+	m.mu.Unlock()
+	m.log.WithField("plugin", id).Errorf("restart of plugin %s failed: %v; next try in %s", name, err, delay)
+	m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String(), "error": err.Error()})
+}
+
+// scheduleRestart arms the next restart of e after the current backoff,
+// doubles the backoff and returns the delay. Caller holds m.mu.
+func (m *Manager) scheduleRestart(e *entry) time.Duration {
 	delay := e.backoff
 	e.backoff = min(2*e.backoff, backoffMax)
-	e.state.RestartCount++
 	e.state.Status = StatusRestarting
 	next := time.Now().Add(delay)
 	e.state.NextRestart = &next
 	e.timer = time.AfterFunc(delay, func() { m.restart(e) })
-	m.log.WithField("plugin", id).Errorf("restart of plugin %s failed: %v; next try in %s", name, err, delay)
-	go m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String(), "error": err.Error()})
+	return delay
 }
 
 // stop ends the plugin's current run, if any, and cancels a pending
@@ -438,6 +445,7 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 		return
 	}
 	if exit, ok := m.opts.Executor.LastExit(id); ok {
+		m.replayUnseen(id, exit)
 		log.Errorf("plugin %s exited while no daemon was running (%s)", name, exit)
 		m.mu.Lock()
 		e.state.LastExit = &exit
@@ -451,17 +459,34 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 		log.Errorf("start plugin %s: %v", name, err)
 		m.mu.Lock()
 		e.state.Error = err.Error()
-		e.state.Status = StatusRestarting
-		delay := e.backoff
-		e.backoff = min(2*e.backoff, backoffMax)
-		next := time.Now().Add(delay)
-		e.state.NextRestart = &next
-		e.timer = time.AfterFunc(delay, func() { m.restart(e) })
+		m.scheduleRestart(e)
 		m.mu.Unlock()
 		return
 	}
 	log.Infof("started plugin %s", name)
 	m.emit(id, name, ActionRestart, nil)
+}
+
+// replayUnseen writes to the daemon log the lines of a run that ended
+// while no daemon was attached, from the plugin's log file.
+func (m *Manager) replayUnseen(id string, exit monitor.ExitStatus) {
+	f, err := os.Open(m.logPath(id))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(exit.LogOffset, io.SeekStart); err != nil {
+		return
+	}
+	err = logs.Scan(f, func(l logs.Entry) error {
+		if l.Seq > exit.AckedSeq {
+			logs.Tag(m.log, id, l)
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.WithField("plugin", id).WithError(err).Warn("replay plugin output")
+	}
 }
 
 // Shutdown detaches from every plugin without stopping it: plugins keep

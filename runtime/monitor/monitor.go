@@ -106,6 +106,8 @@ type monitor struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	lastSeq  uint64
+	ackedSeq uint64       // last seq a daemon acknowledged
+	logStart int64        // size of the log file when this run began
 	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
 	unackedB int          // bytes of lines in unacked
 	exit     *ExitStatus
@@ -147,6 +149,9 @@ func (m *monitor) run() int {
 		reportStart(startResult{Error: fmt.Sprintf("open plugin log: %v", err)})
 		return 1
 	}
+	if st, err := m.log.Stat(); err == nil {
+		m.logStart = st.Size()
+	}
 
 	stdout, stderr, err := m.startContainer()
 	if err != nil {
@@ -169,6 +174,9 @@ func (m *monitor) run() int {
 		stderr.Close()
 		copiers.Wait()
 	}
+	m.mu.Lock()
+	exit.LogOffset, exit.AckedSeq = m.logStart, m.ackedSeq
+	m.mu.Unlock()
 	if err := m.container.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
 	}
@@ -320,7 +328,8 @@ func (m *monitor) ack(seq uint64) {
 		m.unackedB -= len(m.unacked[n].Line)
 		n++
 	}
-	m.unacked = append([]logs.Entry(nil), m.unacked[n:]...)
+	m.unacked = m.unacked[n:]
+	m.ackedSeq = max(m.ackedSeq, seq)
 }
 
 // stop sends SIGTERM and, after grace, SIGKILL to the container's init.

@@ -48,6 +48,11 @@ type ExitStatus struct {
 	// Error is set when the status could not be observed, e.g. when the
 	// monitor itself died; ExitCode is then -1.
 	Error string `json:"Error,omitempty"`
+	// LogOffset is where this run's lines start in the plugin's log file,
+	// and AckedSeq the last of them a daemon processed: a daemon that was
+	// away when the plugin exited replays the rest from the file.
+	LogOffset int64  `json:"LogOffset,omitempty"`
+	AckedSeq  uint64 `json:"AckedSeq,omitempty"`
 }
 
 // String renders the status for messages: "exit code 3" or "signal SIGKILL".
