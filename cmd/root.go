@@ -63,6 +63,8 @@ func newRootCmd() *cobra.Command {
 		newSetCmd(opts),
 		newRemoveCmd(opts),
 		newVersionCmd(opts),
+		newLogsCmd(opts),
+		newEventsCmd(opts),
 	)
 	return root
 }

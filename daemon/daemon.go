@@ -34,6 +34,9 @@ type Options struct {
 	ExecRoot  string
 	LogLevel  string
 	StopGrace time.Duration
+	// LogMaxSize and LogMaxFiles rotate each plugin's output history.
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -73,10 +76,12 @@ func Run(ctx context.Context, o Options) error {
 	defer launcher.Close()
 	launcher.Prewarm()
 	m, err := manager.New(manager.Options{
-		DataRoot:  o.DataRoot,
-		ExecRoot:  o.ExecRoot,
-		Log:       log,
-		StopGrace: o.StopGrace,
+		DataRoot:    o.DataRoot,
+		ExecRoot:    o.ExecRoot,
+		Log:         log,
+		StopGrace:   o.StopGrace,
+		LogMaxSize:  o.LogMaxSize,
+		LogMaxFiles: o.LogMaxFiles,
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,
 			StateRoot: filepath.Join(o.ExecRoot, "runc"),

@@ -24,12 +24,26 @@ func NewDaemonLogger() *logrus.Logger {
 	return l
 }
 
-// Tag writes one plugin line to the daemon log as dockerd does: field
-// plugin=<id>, stdout at info and stderr at error.
+// Tag writes one plugin line to the daemon log as dockerd does, with field
+// plugin=<id> and the monitor's timestamp. The line's level is its own
+// (LineLevel) if it has one, else the stream's: info for stdout, error for
+// stderr. A line below the logger's level costs no more than LineLevel.
+// Fatal and panic lines are only logged: Tag neither exits nor panics.
+//
+// Tag is safe for concurrent use, as the logger is.
 func Tag(l *logrus.Logger, id string, e Entry) {
-	level := logrus.InfoLevel
-	if e.Stream == Stderr {
-		level = logrus.ErrorLevel
+	level, ok := LineLevel(e.Line)
+	if !ok {
+		level = logrus.InfoLevel
+		if e.Stream == Stderr {
+			level = logrus.ErrorLevel
+		}
 	}
-	l.WithField("plugin", id).WithTime(time.Unix(0, e.Time)).Log(level, e.Line)
+	if !l.IsLevelEnabled(level) {
+		return
+	}
+	// One Entry with its field and time, instead of the three that
+	// WithField(…).WithTime(…) would allocate.
+	entry := &logrus.Entry{Logger: l, Data: logrus.Fields{"plugin": id}, Time: time.Unix(0, e.Time)}
+	entry.Log(level, e.Line)
 }

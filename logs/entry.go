@@ -1,12 +1,12 @@
 // Package logs holds the per-plugin log format that monitors write and the
-// daemon reads, and the tagging of plugin lines in the daemon's own log.
+// daemon reads, its size-based rotation and the reading of its history, and
+// the tagging of plugin lines in the daemon's own log.
 package logs
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
 )
 
 // Stream names, as Docker uses them.
@@ -17,7 +17,11 @@ const (
 
 // Entry is one line a plugin wrote, without its trailing newline.
 type Entry struct {
-	Seq    uint64 // 1-based, gap-free for one plugin run
+	// Seq numbers the entries of one plugin from 1, without gaps, across
+	// all its runs and log rotations: the monitor continues from the last
+	// entry in the log (LastSeq). So (plugin, Seq) names an entry for
+	// ever, and Seq orders a plugin's entries.
+	Seq    uint64
 	Time   int64  // unix nanoseconds at which the monitor read the line
 	Stream string // Stdout or Stderr
 	Line   string // raw bytes; may be invalid UTF-8
@@ -28,7 +32,8 @@ type Entry struct {
 
 // wireEntry is Entry's JSON form: one object per line of the log file.
 // Lines that are not valid UTF-8 are stored base64-encoded in LineB64 so
-// that the file keeps them byte-exact.
+// that the file keeps them byte-exact. AppendJSON writes this form by hand;
+// wireEntry remains the reference for it and the decoder of last resort.
 type wireEntry struct {
 	Seq     uint64 `json:"seq"`
 	Time    int64  `json:"time"`
@@ -38,19 +43,19 @@ type wireEntry struct {
 	Partial bool   `json:"partial,omitempty"`
 }
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON implements json.Marshaler. It returns AppendJSON's bytes.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	w := wireEntry{Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
-	if utf8.ValidString(e.Line) {
-		w.Line = e.Line
-	} else {
-		w.LineB64 = base64.StdEncoding.EncodeToString([]byte(e.Line))
-	}
-	return json.Marshal(w)
+	return e.AppendJSON(make([]byte, 0, 64+len(e.Line)+len(e.Line)/8)), nil
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler. It accepts every JSON form of
+// wireEntry, not only the one AppendJSON writes.
 func (e *Entry) UnmarshalJSON(b []byte) error {
+	return decodeEntry(b, e)
+}
+
+// decodeSlow decodes b through encoding/json and wireEntry.
+func (e *Entry) decodeSlow(b []byte) error {
 	var w wireEntry
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -54,6 +55,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.version(w)
 	case path == "/events" && r.Method == http.MethodGet:
 		s.events(w, r)
+	case path == "/logs" && r.Method == http.MethodGet:
+		s.logs(w, r, "")
 	case path == "/plugins" && r.Method == http.MethodGet:
 		s.list(w, r)
 	case path == "/plugins/create" && r.Method == http.MethodPost:
@@ -83,6 +86,8 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.enable(w, r, name)
 	case action == "disable" && r.Method == http.MethodPost:
 		s.disable(w, r, name)
+	case action == "logs" && r.Method == http.MethodGet:
+		s.logs(w, r, name)
 	case action == "set" && r.Method == http.MethodPost:
 		s.set(w, r, name)
 	default:
@@ -213,26 +218,67 @@ func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 // events streams lifecycle events as JSON objects, in the shape of the
-// Engine API's /events (type "plugin"), until the client goes away.
+// Engine API's /events (type "plugin"): the recent ones at or after since,
+// then live ones until the client goes away or until passes. A type filter
+// without "plugin" selects nothing, as dockerd would for plugdbg's events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	ch, cancel := s.m.Subscribe()
+	q := r.URL.Query()
+	since, err := parseTime(q.Get("since"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid since: %w", err))
+		return
+	}
+	until, err := parseTime(q.Get("until"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid until: %w", err))
+		return
+	}
+	onlyOthers := false
+	if raw := q.Get("filters"); raw != "" {
+		var f map[string]map[string]bool
+		if err := json.Unmarshal([]byte(raw), &f); err == nil && len(f["type"]) > 0 && !f["type"]["plugin"] {
+			onlyOthers = true
+		}
+	}
+	past, ch, cancel := s.m.SubscribeSince(since)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	emit := func(ev events.Message) bool {
+		if !until.IsZero() && ev.TimeNano >= until.UnixNano() {
+			return false
+		}
+		if !onlyOthers {
+			if err := enc.Encode(ev); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for _, ev := range past {
+		if !emit(ev) {
+			return
+		}
+	}
 	if flusher != nil {
 		flusher.Flush()
 	}
-	enc := json.NewEncoder(w)
+	var untilC <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		untilC = t.C
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-untilC:
+			return
 		case ev, ok := <-ch:
-			if !ok {
-				return
-			}
-			if err := enc.Encode(ev); err != nil {
+			if !ok || !emit(ev) {
 				return
 			}
 			if flusher != nil {

@@ -34,7 +34,7 @@ type noRunExecutor struct{}
 
 var errNoRun = errors.New("this test executor runs no containers")
 
-func (noRunExecutor) Start(context.Context, string, *specs.Spec, string) (manager.Run, error) {
+func (noRunExecutor) Start(context.Context, string, *specs.Spec, manager.LogConfig) (manager.Run, error) {
 	return nil, errNoRun
 }
 func (noRunExecutor) Attach(string) (manager.Run, error) { return nil, monitor.ErrNoMonitor }

@@ -18,13 +18,21 @@ const (
 // eventHub fans lifecycle events out to subscribers. A subscriber that does
 // not keep up loses events rather than slowing the runtime.
 type eventHub struct {
-	mu   sync.Mutex
-	subs map[chan events.Message]struct{}
+	mu     sync.Mutex
+	subs   map[chan events.Message]struct{}
+	recent []events.Message // the last recentEvents, oldest first
 }
+
+// recentEvents is how many past events a subscriber can ask for with since.
+const recentEvents = 1024
 
 func (h *eventHub) publish(m events.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.recent) == recentEvents {
+		h.recent = append(h.recent[:0], h.recent[1:]...)
+	}
+	h.recent = append(h.recent, m)
 	for ch := range h.subs {
 		select {
 		case ch <- m:
@@ -36,6 +44,14 @@ func (h *eventHub) publish(m events.Message) {
 // Subscribe returns a channel of events from now on and a function that
 // ends the subscription.
 func (m *Manager) Subscribe() (<-chan events.Message, func()) {
+	_, ch, cancel := m.SubscribeSince(time.Time{})
+	return ch, cancel
+}
+
+// SubscribeSince is Subscribe that also returns the recent events at or
+// after since (none when since is zero), with no event lost or repeated
+// between the two.
+func (m *Manager) SubscribeSince(since time.Time) ([]events.Message, <-chan events.Message, func()) {
 	ch := make(chan events.Message, 256)
 	h := &m.events
 	h.mu.Lock()
@@ -43,9 +59,17 @@ func (m *Manager) Subscribe() (<-chan events.Message, func()) {
 		h.subs = map[chan events.Message]struct{}{}
 	}
 	h.subs[ch] = struct{}{}
+	var past []events.Message
+	if !since.IsZero() {
+		for _, ev := range h.recent {
+			if ev.TimeNano >= since.UnixNano() {
+				past = append(past, ev)
+			}
+		}
+	}
 	h.mu.Unlock()
 	var once sync.Once
-	return ch, func() {
+	return past, ch, func() {
 		once.Do(func() {
 			h.mu.Lock()
 			delete(h.subs, ch)

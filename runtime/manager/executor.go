@@ -15,8 +15,9 @@ import (
 // Executor runs plugin containers. The manager depends on nothing else to
 // run plugins, so that its logic can be tested with a fake.
 type Executor interface {
-	// Start runs a container for plugin id and returns it attached.
-	Start(ctx context.Context, id string, spec *specs.Spec, logPath string) (Run, error)
+	// Start runs a container for plugin id, its output kept as lc says,
+	// and returns it attached.
+	Start(ctx context.Context, id string, spec *specs.Spec, lc LogConfig) (Run, error)
 	// Attach reattaches to a container started earlier, possibly by an
 	// earlier daemon. It returns monitor.ErrNoMonitor if none runs.
 	Attach(id string) (Run, error)
@@ -24,6 +25,13 @@ type Executor interface {
 	LastExit(id string) (monitor.ExitStatus, bool)
 	// Cleanup kills and removes whatever is left of plugin id's container.
 	Cleanup(id string) error
+}
+
+// LogConfig says where and how a plugin's output is kept.
+type LogConfig struct {
+	Path     string // the current log file; rotated ones are Path.1, Path.2, …
+	MaxSize  int64  // rotate when the file would grow past this
+	MaxFiles int    // files kept, the current one included
 }
 
 // Run is one attached run of a plugin container.
@@ -45,9 +53,10 @@ type MonitorExecutor struct {
 func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.Launcher.Root, id) }
 
 // Start implements Executor.
-func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec, logPath string) (Run, error) {
+func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec, lc LogConfig) (Run, error) {
 	_, err := x.Launcher.Start(ctx, x.dir(id), monitor.Config{
-		ID: id, StateRoot: x.StateRoot, LogPath: logPath, Spec: spec,
+		ID: id, StateRoot: x.StateRoot, Spec: spec,
+		LogPath: lc.Path, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
 	})
 	if err != nil {
 		return nil, err

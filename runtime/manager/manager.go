@@ -31,6 +31,8 @@ const (
 	DefaultEnableTimeout = 30 * time.Second
 	DefaultStopGrace     = 10 * time.Second
 	DefaultCgroupParent  = "/plugdbg"
+	DefaultLogMaxSize    = 10 << 20
+	DefaultLogMaxFiles   = 5
 
 	backoffMin   = 100 * time.Millisecond
 	backoffMax   = 30 * time.Second
@@ -55,6 +57,8 @@ type Options struct {
 	Log          *logrus.Logger
 	StopGrace    time.Duration
 	CgroupParent string
+	LogMaxSize   int64 // per file; DefaultLogMaxSize if zero
+	LogMaxFiles  int   // files kept per plugin; DefaultLogMaxFiles if zero
 }
 
 // State is what plugdbg adds to Docker's inspect output.
@@ -66,8 +70,12 @@ type State struct {
 	LastExit     *monitor.ExitStatus `json:"LastExit,omitempty"`
 	NextRestart  *time.Time          `json:"NextRestart,omitempty"`
 	Error        string              `json:"Error,omitempty"`
-	Socket       string              `json:"Socket"`
-	LogPath      string              `json:"LogPath"`
+	// UnstoredLines counts output lines the plugin's log file could not
+	// take (a full disk, an unwritable log dir); they reached the daemon
+	// log and live followers only.
+	UnstoredLines uint64 `json:"UnstoredLines"`
+	Socket        string `json:"Socket"`
+	LogPath       string `json:"LogPath"`
 }
 
 // Inspect is Docker's plugin object with plugdbg's State beside it.
@@ -89,6 +97,7 @@ type Manager struct {
 	closing  bool
 
 	events eventHub
+	hub    logs.Hub // live plugin lines, for followers
 }
 
 type entry struct {
@@ -118,6 +127,8 @@ type pluginRun struct {
 	stopping bool // the exit is expected
 	ended    bool
 
+	unstored uint64 // the monitor's last Unstored count; pump only
+
 	tailMu sync.Mutex
 	tail   []logs.Entry
 }
@@ -127,6 +138,12 @@ type pluginRun struct {
 func New(opts Options) (*Manager, error) {
 	if opts.StopGrace == 0 {
 		opts.StopGrace = DefaultStopGrace
+	}
+	if opts.LogMaxSize == 0 {
+		opts.LogMaxSize = DefaultLogMaxSize
+	}
+	if opts.LogMaxFiles == 0 {
+		opts.LogMaxFiles = DefaultLogMaxFiles
 	}
 	if opts.CgroupParent == "" {
 		opts.CgroupParent = DefaultCgroupParent

@@ -45,7 +45,7 @@ type fakeRun struct {
 	hello monitor.Hello
 }
 
-func (x *fakeExecutor) Start(_ context.Context, id string, s *specs.Spec, _ string) (Run, error) {
+func (x *fakeExecutor) Start(_ context.Context, id string, s *specs.Spec, _ LogConfig) (Run, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.starts++

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,7 +73,9 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	defer watch.Close()
 
 	t0 := time.Now()
-	conn, err := m.opts.Executor.Start(ctx, id, s, m.logPath(id))
+	conn, err := m.opts.Executor.Start(ctx, id, s, LogConfig{
+		Path: m.logPath(id), MaxSize: m.opts.LogMaxSize, MaxFiles: m.opts.LogMaxFiles,
+	})
 	if err != nil {
 		// A monitor that timed out may have left a container behind.
 		_ = m.opts.Executor.Cleanup(id)
@@ -217,6 +218,15 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 		}
 		for _, l := range msg.Lines {
 			logs.Tag(m.log, id, l)
+		}
+		m.hub.Publish(logs.Batch{Plugin: id, Entries: msg.Lines})
+		if msg.Unstored > r.unstored {
+			m.mu.Lock()
+			e.state.UnstoredLines += msg.Unstored - r.unstored
+			total := e.state.UnstoredLines
+			m.mu.Unlock()
+			m.log.WithField("plugin", id).Errorf("%d lines of plugin output could not be stored in %s (%d in all); see the monitor log for why", msg.Unstored-r.unstored, m.logPath(id), total)
+			r.unstored = msg.Unstored
 		}
 		if n := len(msg.Lines); n > 0 {
 			r.addTail(msg.Lines)
@@ -468,20 +478,10 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 }
 
 // replayUnseen writes to the daemon log the lines of a run that ended
-// while no daemon was attached, from the plugin's log file.
+// while no daemon was attached, from the plugin's log files.
 func (m *Manager) replayUnseen(id string, exit monitor.ExitStatus) {
-	f, err := os.Open(m.logPath(id))
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if _, err := f.Seek(exit.LogOffset, io.SeekStart); err != nil {
-		return
-	}
-	err = logs.Scan(f, func(l logs.Entry) error {
-		if l.Seq > exit.AckedSeq {
-			logs.Tag(m.log, id, l)
-		}
+	_, err := logs.ReadHistory(m.logPath(id), logs.Filter{AfterSeq: exit.AckedSeq}, 0, func(l logs.Entry) error {
+		logs.Tag(m.log, id, l)
 		return nil
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +31,10 @@ const (
 	maxUnacked = 64 << 20
 	// maxBatch is the most lines sent in one message.
 	maxBatch = 4096
+	// readSize is one read from a plugin's pipe: a full pipe buffer.
+	readSize = 64 * 1024
+	// idleFlush is how long an unfinished line waits for its newline.
+	idleFlush = 100 * time.Millisecond
 	// drainTimeout bounds the wait for stdio EOF after the container's init
 	// exited, in case a process outside its PID namespace holds the pipes.
 	drainTimeout = 2 * time.Second
@@ -97,7 +100,7 @@ type monitor struct {
 	dir string
 	cfg Config
 	ln  net.Listener
-	log *os.File
+	log *logs.RotatingFile // nil when the log cannot be written at all
 
 	container *libcontainer.Container
 	process   *libcontainer.Process
@@ -107,7 +110,7 @@ type monitor struct {
 	cond     *sync.Cond
 	lastSeq  uint64
 	ackedSeq uint64       // last seq a daemon acknowledged
-	logStart int64        // size of the log file when this run began
+	unstored uint64       // lines the log file could not take
 	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
 	unackedB int          // bytes of lines in unacked
 	exit     *ExitStatus
@@ -140,18 +143,7 @@ func (m *monitor) run() int {
 	m.ln = ln
 	defer os.Remove(sock)
 
-	if err := os.MkdirAll(filepath.Dir(m.cfg.LogPath), 0o700); err != nil {
-		reportStart(startResult{Error: fmt.Sprintf("create log dir: %v", err)})
-		return 1
-	}
-	m.log, err = os.OpenFile(m.cfg.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		reportStart(startResult{Error: fmt.Sprintf("open plugin log: %v", err)})
-		return 1
-	}
-	if st, err := m.log.Stat(); err == nil {
-		m.logStart = st.Size()
-	}
+	m.openLog()
 
 	stdout, stderr, err := m.startContainer()
 	if err != nil {
@@ -175,7 +167,7 @@ func (m *monitor) run() int {
 		copiers.Wait()
 	}
 	m.mu.Lock()
-	exit.LogOffset, exit.AckedSeq = m.logStart, m.ackedSeq
+	exit.AckedSeq = m.ackedSeq
 	m.mu.Unlock()
 	if err := m.container.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
@@ -183,7 +175,9 @@ func (m *monitor) run() int {
 	if err := atomicfile.WriteJSON(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "record exit status: %v\n", err)
 	}
-	m.log.Close()
+	if m.log != nil {
+		m.log.Close()
+	}
 
 	m.mu.Lock()
 	m.exit = &exit
@@ -197,6 +191,27 @@ func (m *monitor) run() int {
 		}
 	}
 	return 0
+}
+
+// openLog opens the plugin's log file and continues its numbering. A log
+// that cannot be opened does not keep the plugin from running: its lines
+// are then counted as unstored, and still reach the daemon.
+func (m *monitor) openLog() {
+	last, err := logs.LastSeq(m.cfg.LogPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "read last line of %s: %v\n", m.cfg.LogPath, err)
+	}
+	m.lastSeq, m.ackedSeq = last, last
+	if err := os.MkdirAll(filepath.Dir(m.cfg.LogPath), 0o700); err != nil {
+		fmt.Fprintf(os.Stderr, "create log dir: %v\n", err)
+		return
+	}
+	f, err := logs.OpenRotating(m.cfg.LogPath, m.cfg.LogMaxSize, m.cfg.LogMaxFiles)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "open plugin log: %v\n", err)
+		return
+	}
+	m.log = f
 }
 
 // startContainer creates and starts the plugin container with pipes for its
@@ -261,31 +276,31 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 	return outR, errR, nil
 }
 
-// copyLines reads one stdio stream line by line until EOF.
-func (m *monitor) copyLines(r io.Reader, stream string) {
-	br := bufio.NewReaderSize(r, maxLine)
+// copyLines reads one stdio stream until EOF and appends its lines. An
+// unfinished line is flushed after idleFlush without more output, so a
+// prompt or a last line without a newline shows up at once.
+func (m *monitor) copyLines(f *os.File, stream string) {
+	sp := logs.NewSplitter(stream, maxLine)
+	buf := make([]byte, readSize)
 	var batch []logs.Entry
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
-			e := logs.Entry{Time: time.Now().UnixNano(), Stream: stream}
-			if err == nil {
-				e.Line = string(chunk[:len(chunk)-1])
-			} else {
-				e.Line = string(chunk)
-				e.Partial = errors.Is(err, bufio.ErrBufferFull)
-			}
-			batch = append(batch, e)
+		if sp.Pending() {
+			_ = f.SetReadDeadline(time.Now().Add(idleFlush))
+		} else {
+			_ = f.SetReadDeadline(time.Time{})
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			m.append(batch)
+		n, err := f.Read(buf)
+		now := time.Now().UnixNano()
+		batch = sp.Feed(buf[:n], now, batch[:0])
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			batch = sp.Flush(now, false, batch)
+		default: // EOF, or the pipe was closed after the drain timeout
+			m.append(sp.Flush(now, true, batch))
 			return
 		}
-		// Write when the plugin has paused, so a burst costs one write.
-		if br.Buffered() == 0 || len(batch) >= maxBatch {
-			m.append(batch)
-			batch = batch[:0]
-		}
+		m.append(batch)
 	}
 }
 
@@ -309,9 +324,14 @@ func (m *monitor) append(batch []logs.Entry) {
 		m.unacked = append(m.unacked, batch[i])
 		m.unackedB += len(batch[i].Line)
 	}
-	if _, err := m.log.Write(buf); err != nil {
+	if m.log == nil {
+		m.unstored += uint64(len(batch))
+	} else if _, err := m.log.Write(buf); err != nil {
 		// The plugin must never block on a full disk: count and go on.
-		fmt.Fprintf(os.Stderr, "write plugin log: %v\n", err)
+		if m.unstored == 0 || m.unstored%10000 == 0 {
+			fmt.Fprintf(os.Stderr, "write plugin log: %v\n", err)
+		}
+		m.unstored += uint64(len(batch))
 	}
 	for m.unackedB > maxUnacked && len(m.unacked) > 1 {
 		m.unackedB -= len(m.unacked[0].Line)

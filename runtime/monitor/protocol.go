@@ -34,10 +34,14 @@ const (
 
 // Config is what a monitor runs.
 type Config struct {
-	ID        string      // container ID, the plugin ID
-	StateRoot string      // libcontainer state root
-	LogPath   string      // the plugin's JSON-lines log file, appended to
-	Spec      *specs.Spec // the container's OCI spec
+	ID        string // container ID, the plugin ID
+	StateRoot string // libcontainer state root
+	LogPath   string // the plugin's JSON-lines log file, appended to
+	// LogMaxSize and LogMaxFiles rotate the log: at most LogMaxFiles files
+	// (the current one included) of about LogMaxSize bytes each.
+	LogMaxSize  int64
+	LogMaxFiles int
+	Spec        *specs.Spec // the container's OCI spec
 }
 
 // ExitStatus is how a plugin's container ended.
@@ -48,11 +52,9 @@ type ExitStatus struct {
 	// Error is set when the status could not be observed, e.g. when the
 	// monitor itself died; ExitCode is then -1.
 	Error string `json:"Error,omitempty"`
-	// LogOffset is where this run's lines start in the plugin's log file,
-	// and AckedSeq the last of them a daemon processed: a daemon that was
-	// away when the plugin exited replays the rest from the file.
-	LogOffset int64  `json:"LogOffset,omitempty"`
-	AckedSeq  uint64 `json:"AckedSeq,omitempty"`
+	// AckedSeq is the last line a daemon processed: a daemon that was away
+	// when the plugin exited replays the later ones from the log file.
+	AckedSeq uint64 `json:"AckedSeq,omitempty"`
 }
 
 // String renders the status for messages: "exit code 3" or "signal SIGKILL".
@@ -83,6 +85,9 @@ type Message struct {
 	// Skipped counts lines the monitor could not keep in memory for the
 	// daemon while it was away; they are in the log file.
 	Skipped uint64 `json:"skipped,omitempty"`
+	// Unstored counts, for the whole run, the lines the log file could not
+	// take (a full disk, an unwritable log dir); sent when it grows.
+	Unstored uint64 `json:"unstored,omitempty"`
 	// Exit comes last, after every line.
 	Exit *ExitStatus `json:"exit,omitempty"`
 }

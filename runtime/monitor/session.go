@@ -12,10 +12,11 @@ import (
 // a daemon that restarts takes over without waiting for the old connection
 // to time out.
 type session struct {
-	conn net.Conn
-	sent uint64 // last seq written to conn
-	done chan struct{}
-	gone bool
+	conn     net.Conn
+	sent     uint64 // last seq written to conn
+	unstored uint64 // last Unstored written to conn
+	done     chan struct{}
+	gone     bool
 }
 
 func (m *monitor) serve() {
@@ -85,7 +86,7 @@ func (m *monitor) write(s *session) {
 	enc := json.NewEncoder(s.conn)
 	for {
 		m.mu.Lock()
-		for !s.gone && s.sent >= m.lastSeq && m.exit == nil {
+		for !s.gone && s.sent >= m.lastSeq && m.exit == nil && s.unstored == m.unstored {
 			m.cond.Wait()
 		}
 		if s.gone {
@@ -106,6 +107,9 @@ func (m *monitor) write(s *session) {
 			end := min(len(m.unacked), start+maxBatch)
 			msg.Lines = append([]logs.Entry(nil), m.unacked[start:end]...)
 			s.sent = msg.Lines[len(msg.Lines)-1].Seq
+		}
+		if m.unstored != s.unstored {
+			msg.Unstored, s.unstored = m.unstored, m.unstored
 		}
 		last := false
 		if s.sent >= m.lastSeq && m.exit != nil {

@@ -1,0 +1,104 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+// LogsOptions select the lines Logs streams.
+type LogsOptions struct {
+	Follow       bool
+	Since, Until time.Time
+	Tail         *int // nil: all; 0: none (only what follows)
+	Stream       string
+	Grep         string // a regexp, applied by the daemon
+}
+
+// Logs streams the lines of plugin ref ("" for every plugin) to fn until
+// the history ends, or with Follow until ctx ends.
+func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(manager.LogLine) error) error {
+	q := url.Values{}
+	if o.Follow {
+		q.Set("follow", "1")
+	}
+	if !o.Since.IsZero() {
+		q.Set("since", o.Since.Format(time.RFC3339Nano))
+	}
+	if !o.Until.IsZero() {
+		q.Set("until", o.Until.Format(time.RFC3339Nano))
+	}
+	if o.Tail != nil {
+		q.Set("tail", strconv.Itoa(*o.Tail))
+	}
+	if o.Stream != "" {
+		q.Set("stream", o.Stream)
+	}
+	if o.Grep != "" {
+		q.Set("grep", o.Grep)
+	}
+	path := "/logs"
+	if ref != "" {
+		path = "/plugins/" + ref + "/logs"
+	}
+	resp, err := c.send(ctx, http.MethodGet, path, q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l struct {
+			manager.LogLine
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&l); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read logs: %w", err)
+		}
+		if l.Error != "" {
+			return errors.New(l.Error)
+		}
+		if err := fn(l.LogLine); err != nil {
+			return err
+		}
+	}
+}
+
+// Events streams lifecycle events to fn until ctx ends.
+func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Message) error) error {
+	q := url.Values{}
+	if !since.IsZero() {
+		q.Set("since", strconv.FormatInt(since.Unix(), 10)+"."+fmt.Sprintf("%09d", since.Nanosecond()))
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/events", q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev events.Message
+		if err := dec.Decode(&ev); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read events: %w", err)
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}

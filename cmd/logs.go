@@ -1,0 +1,183 @@
+package cmd
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/spf13/cobra"
+
+	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+type logsOptions struct {
+	follow, timestamps, all bool
+	since, until, tail      string
+	stream, grep            string
+}
+
+func newLogsCmd(g *globalOptions) *cobra.Command {
+	o := logsOptions{}
+	c := &cobra.Command{
+		Use:   "logs [PLUGIN]",
+		Short: "Show a plugin's output, from its history on disk and live with -f",
+		Long: `Show what a plugin wrote on stdout and stderr. The history survives
+rotations and daemon restarts; -f then follows live, without a gap or a
+repeated line. --all merges every plugin's lines in time order.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.all && len(args) > 0 {
+				return fmt.Errorf("--all takes no plugin name")
+			}
+			if !o.all && len(args) != 1 {
+				return fmt.Errorf("logs needs one plugin name (or --all)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lo, err := o.clientOptions(time.Now())
+			if err != nil {
+				return err
+			}
+			ref := ""
+			if !o.all {
+				ref = args[0]
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			defer w.Flush()
+			// Flush per line when following so that a terminal sees each
+			// line at once; buffer the history for speed.
+			return client.New(g.host).Logs(cmd.Context(), ref, lo, func(l manager.LogLine) error {
+				printLogLine(w, l, o)
+				if o.follow {
+					return w.Flush()
+				}
+				return nil
+			})
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&o.follow, "follow", "f", false, "follow live output")
+	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "show the time each line was read (nanoseconds)")
+	f.BoolVar(&o.all, "all", false, "every plugin, each line prefixed by its name")
+	f.StringVar(&o.since, "since", "", "lines since a time: RFC 3339 (2026-11-27T10:00:00Z) or a duration ago (10m)")
+	f.StringVar(&o.until, "until", "", "lines before a time: RFC 3339 or a duration ago")
+	f.StringVarP(&o.tail, "tail", "n", "all", "number of lines to show from the end of the history")
+	f.StringVar(&o.stream, "stream", "", "only stdout or stderr")
+	f.StringVar(&o.grep, "grep", "", "only lines matching this regular expression (filtered in the daemon)")
+	return c
+}
+
+func (o logsOptions) clientOptions(now time.Time) (client.LogsOptions, error) {
+	lo := client.LogsOptions{Follow: o.follow, Stream: o.stream, Grep: o.grep}
+	var err error
+	if lo.Since, err = parseTimeFlag(o.since, now); err != nil {
+		return lo, fmt.Errorf("invalid --since: %w", err)
+	}
+	if lo.Until, err = parseTimeFlag(o.until, now); err != nil {
+		return lo, fmt.Errorf("invalid --until: %w", err)
+	}
+	if o.tail != "all" && o.tail != "" {
+		n, err := strconv.Atoi(o.tail)
+		if err != nil || n < 0 {
+			return lo, fmt.Errorf("invalid --tail %q: want a number or \"all\"", o.tail)
+		}
+		lo.Tail = &n
+	}
+	switch o.stream {
+	case "", logs.Stdout, logs.Stderr:
+	default:
+		return lo, fmt.Errorf("invalid --stream %q: want stdout or stderr", o.stream)
+	}
+	return lo, nil
+}
+
+// parseTimeFlag reads RFC 3339 (with or without a fraction), a date, or a
+// duration back from now as Docker's --since does.
+func parseTimeFlag(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Unix(0, int64(secs*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, e.g. 2026-11-27T10:00:00Z) nor a duration (e.g. 10m)", v)
+}
+
+func printLogLine(w io.Writer, l manager.LogLine, o logsOptions) {
+	if l.Skipped > 0 {
+		fmt.Fprintf(w, "… %d lines skipped: rotated out of %s's history before they could be read …\n", l.Skipped, l.Name)
+		return
+	}
+	if o.all {
+		fmt.Fprintf(w, "%s | ", l.Name)
+	}
+	if o.timestamps {
+		fmt.Fprintf(w, "%s ", time.Unix(0, l.Time).UTC().Format("2006-01-02T15:04:05.000000000Z07:00"))
+	}
+	io.WriteString(w, logs.Escape(l.Text()))
+	if !l.Partial {
+		io.WriteString(w, "\n")
+	}
+}
+
+func newEventsCmd(g *globalOptions) *cobra.Command {
+	var since string
+	c := &cobra.Command{
+		Use:   "events",
+		Short: "Stream plugin lifecycle events (create, enable, exit, restarting, …)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := parseTimeFlag(since, time.Now())
+			if err != nil {
+				return fmt.Errorf("invalid --since: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			return client.New(g.host).Events(cmd.Context(), t, func(ev events.Message) error {
+				fmt.Fprintln(out, formatEvent(ev))
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&since, "since", "", "also show events since a time (RFC 3339 or a duration ago)")
+	return c
+}
+
+// formatEvent renders an event as `docker events` does.
+func formatEvent(ev events.Message) string {
+	s := fmt.Sprintf("%s %s %s %s", time.Unix(0, ev.TimeNano).UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), ev.Type, ev.Action, ev.Actor.ID)
+	if len(ev.Actor.Attributes) > 0 {
+		s += " (" + joinAttrs(ev.Actor.Attributes) + ")"
+	}
+	return s
+}
+
+func joinAttrs(attrs map[string]string) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + "=" + attrs[k])
+	}
+	return b.String()
+}

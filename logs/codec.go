@@ -1,0 +1,326 @@
+package logs
+
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file holds Entry's hand-written JSON codec. The monitor encodes every
+// line a plugin writes and the daemon decodes every line it reads back, so
+// both avoid reflection. The encoder produces exactly the bytes
+// json.Marshal(wireEntry) produces (TestAppendJSONMatchesEncodingJSON and
+// FuzzAppendJSON hold it to that); the decoder has a fast path for that
+// canonical form and hands anything else to encoding/json, so every record
+// encoding/json accepts is still accepted.
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe[b] reports whether ASCII byte b stands for itself inside a JSON
+// string as encoding/json writes it: not a control character, not '"' or
+// '\\', and not one of the HTML-sensitive '<', '>', '&' that encoding/json
+// escapes by default.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = true
+	}
+	for _, b := range `"\<>&` {
+		t[b] = false
+	}
+	return t
+}()
+
+// AppendJSON appends e's JSON form, the one MarshalJSON returns, to dst
+// without a trailing newline, and returns the extended slice. It does not
+// allocate beyond growing dst. Writers of log files should use it rather
+// than json.Marshal, which re-validates the output of every MarshalJSON.
+func (e Entry) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, `,"time":`...)
+	dst = strconv.AppendInt(dst, e.Time, 10)
+	dst = append(dst, `,"stream":`...)
+	dst = appendJSONString(dst, e.Stream)
+	switch {
+	case e.Line == "":
+	case utf8.ValidString(e.Line):
+		dst = append(dst, `,"line":`...)
+		dst = appendJSONString(dst, e.Line)
+	default:
+		dst = append(dst, `,"line_b64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, []byte(e.Line))
+		dst = append(dst, '"')
+	}
+	if e.Partial {
+		dst = append(dst, `,"partial":true`...)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259) escaped exactly as
+// encoding/json escapes it with HTML escaping on: short escapes for \b \f
+// \n \r \t, \u00XX for other control characters and < > &, \ufffd for each
+// byte of invalid UTF-8, and \u2028 \u2029 escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// decodeEntry decodes one record into e. It parses the form AppendJSON
+// writes directly and falls back to encoding/json for anything else
+// (other key order, white space, unknown keys, surrogate escapes …), so it
+// accepts and rejects exactly what json.Unmarshal into an Entry does.
+func decodeEntry(b []byte, e *Entry) error {
+	var c Entry
+	if decodeCanonical(b, &c) {
+		*e = c
+		return nil
+	}
+	return e.decodeSlow(b)
+}
+
+// decodeCanonical decodes b if it has exactly the canonical form: keys seq,
+// time, stream, then optionally line or line_b64, then optionally
+// "partial":true, no white space, nothing after the object. It reports
+// false, leaving e partly filled, for anything else.
+func decodeCanonical(b []byte, e *Entry) bool {
+	p := canonParser{b: b}
+	var ok bool
+	if !p.lit(`{"seq":`) {
+		return false
+	}
+	if e.Seq, ok = p.uint(); !ok || !p.lit(`,"time":`) {
+		return false
+	}
+	if e.Time, ok = p.int(); !ok || !p.lit(`,"stream":`) {
+		return false
+	}
+	if e.Stream, ok = p.str(); !ok {
+		return false
+	}
+	e.Line, e.Partial = "", false
+	switch {
+	case p.lit(`,"line":`):
+		if e.Line, ok = p.str(); !ok {
+			return false
+		}
+	case p.lit(`,"line_b64":"`):
+		end := p.i
+		for end < len(b) && b[end] != '"' && b[end] >= 0x20 && b[end] != '\\' {
+			end++
+		}
+		if end == len(b) || b[end] != '"' {
+			return false
+		}
+		enc := b[p.i:end]
+		raw := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+		n, err := base64.StdEncoding.Decode(raw, enc)
+		if err != nil {
+			return false
+		}
+		e.Line = string(raw[:n])
+		p.i = end + 1
+	}
+	if p.lit(`,"partial":true`) {
+		e.Partial = true
+	}
+	return p.lit("}") && p.i == len(b)
+}
+
+// canonParser reads the canonical record form from b at i.
+type canonParser struct {
+	b []byte
+	i int
+}
+
+// lit consumes s if b continues with it.
+func (p *canonParser) lit(s string) bool {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+// uint consumes a JSON number that is a uint64 without leading zeros.
+func (p *canonParser) uint() (uint64, bool) {
+	start := p.i
+	var v uint64
+	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		d := uint64(p.b[p.i] - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false // overflow: leave the error to encoding/json
+		}
+		v = v*10 + d
+		p.i++
+	}
+	n := p.i - start
+	return v, n > 0 && (n == 1 || p.b[start] != '0')
+}
+
+// int consumes a JSON number that is an int64 without leading zeros.
+func (p *canonParser) int() (int64, bool) {
+	neg := p.i < len(p.b) && p.b[p.i] == '-'
+	if neg {
+		p.i++
+	}
+	u, ok := p.uint()
+	switch {
+	case !ok:
+		return 0, false
+	case neg && u == 0:
+		return 0, true
+	case neg && u <= 1<<63:
+		return -int64(u-1) - 1, true
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
+}
+
+// str consumes a JSON string of valid UTF-8 whose escapes are all short
+// or \u escapes outside the surrogate range, and returns its value.
+func (p *canonParser) str() (string, bool) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", false
+	}
+	p.i++
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			return internString(s), utf8.Valid(s)
+		case c == '\\':
+			return p.strEscaped(start)
+		case c < 0x20:
+			return "", false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+// strEscaped finishes str for a string that holds escapes, from the first
+// backslash at p.i; the string's value began at start.
+func (p *canonParser) strEscaped(start int) (string, bool) {
+	buf := make([]byte, 0, p.i-start+64)
+	buf = append(buf, p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(buf), utf8.Valid(buf)
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			buf = append(buf, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			return "", false
+		}
+		p.i += 2
+		switch p.b[p.i-1] {
+		case '"', '\\', '/':
+			buf = append(buf, p.b[p.i-1])
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			if p.i+4 > len(p.b) {
+				return "", false
+			}
+			var r rune
+			for _, h := range p.b[p.i : p.i+4] {
+				var d byte
+				switch {
+				case '0' <= h && h <= '9':
+					d = h - '0'
+				case 'a' <= h && h <= 'f':
+					d = h - 'a' + 10
+				case 'A' <= h && h <= 'F':
+					d = h - 'A' + 10
+				default:
+					return "", false
+				}
+				r = r<<4 | rune(d)
+			}
+			if 0xd800 <= r && r < 0xe000 {
+				return "", false // surrogates: leave pairing to encoding/json
+			}
+			buf = utf8.AppendRune(buf, r)
+			p.i += 4
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// internString returns the stream names without allocating.
+func internString(b []byte) string {
+	switch string(b) {
+	case Stdout:
+		return Stdout
+	case Stderr:
+		return Stderr
+	}
+	return string(b)
+}

@@ -1,0 +1,79 @@
+package logs
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Batch is consecutive lines of one plugin, in order.
+type Batch struct {
+	Plugin  string // plugin ID
+	Entries []Entry
+}
+
+// Hub fans plugin lines out to any number of followers. Publishing never
+// blocks: a follower whose buffer is full misses batches and is marked
+// lagging, so it can catch up from the history on disk; the plugin, the
+// disk writer and the other followers are never slowed. Safe for
+// concurrent use.
+type Hub struct {
+	mu   sync.RWMutex
+	subs map[*Sub]struct{}
+}
+
+// Sub is one follower.
+type Sub struct {
+	plugin string // "" follows every plugin
+	ch     chan Batch
+	lagged atomic.Bool
+}
+
+// C delivers the batches, in order per plugin. It is closed by Unsubscribe.
+func (s *Sub) C() <-chan Batch { return s.ch }
+
+// Lagged reports whether batches were dropped since the last call, and
+// clears the mark.
+func (s *Sub) Lagged() bool { return s.lagged.Swap(false) }
+
+// Subscribe starts following plugin ("" for all) with room for buffer
+// batches.
+func (h *Hub) Subscribe(plugin string, buffer int) *Sub {
+	s := &Sub{plugin: plugin, ch: make(chan Batch, buffer)}
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = map[*Sub]struct{}{}
+	}
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Unsubscribe stops s and closes its channel.
+func (h *Hub) Unsubscribe(s *Sub) {
+	h.mu.Lock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+	h.mu.Unlock()
+}
+
+// Publish hands a batch to every follower of its plugin. The entries are
+// shared, not copied: neither the publisher nor a follower may change them.
+func (h *Hub) Publish(b Batch) {
+	if len(b.Entries) == 0 {
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		if s.plugin != "" && s.plugin != b.Plugin {
+			continue
+		}
+		select {
+		case s.ch <- b:
+		default:
+			s.lagged.Store(true)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package logs
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func batch(plugin string, seqs ...uint64) Batch {
+	b := Batch{Plugin: plugin}
+	for _, s := range seqs {
+		b.Entries = append(b.Entries, Entry{Seq: s, Stream: Stdout, Line: fmt.Sprint(s)})
+	}
+	return b
+}
+
+func TestHubRoutesByPlugin(t *testing.T) {
+	var h Hub
+	a := h.Subscribe("a", 4)
+	all := h.Subscribe("", 4)
+	h.Publish(batch("a", 1, 2))
+	h.Publish(batch("b", 1))
+	h.Publish(Batch{Plugin: "a"}) // empty: not delivered
+
+	require.Len(t, a.C(), 1)
+	assert.Equal(t, batch("a", 1, 2), <-a.C())
+	require.Len(t, all.C(), 2)
+	assert.Equal(t, "a", (<-all.C()).Plugin)
+	assert.Equal(t, "b", (<-all.C()).Plugin)
+
+	h.Unsubscribe(a)
+	_, open := <-a.C()
+	assert.False(t, open)
+	h.Unsubscribe(a) // twice is harmless
+	h.Publish(batch("a", 3))
+	assert.Len(t, all.C(), 1)
+}
+
+func TestHubSlowFollowerIsMarkedNotWaitedFor(t *testing.T) {
+	var h Hub
+	slow := h.Subscribe("p", 2)
+	fast := h.Subscribe("p", 100)
+	for i := uint64(1); i <= 10; i++ {
+		h.Publish(batch("p", i)) // must not block
+	}
+	assert.Len(t, slow.C(), 2)
+	assert.True(t, slow.Lagged())
+	assert.False(t, slow.Lagged(), "Lagged clears the mark")
+	assert.Len(t, fast.C(), 10)
+	assert.False(t, fast.Lagged())
+	// What the slow one kept is the oldest, in order.
+	assert.Equal(t, uint64(1), (<-slow.C()).Entries[0].Seq)
+	assert.Equal(t, uint64(2), (<-slow.C()).Entries[0].Seq)
+}
+
+func TestHubConcurrent(t *testing.T) {
+	var h Hub
+	var wg sync.WaitGroup
+	subs := make([]*Sub, 8)
+	for i := range subs {
+		subs[i] = h.Subscribe("", 1000)
+	}
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := uint64(1); i <= 200; i++ {
+				h.Publish(batch(fmt.Sprint(p), i))
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // followers come and go meanwhile
+		defer wg.Done()
+		for range 100 {
+			h.Unsubscribe(h.Subscribe("1", 1))
+		}
+	}()
+	wg.Wait()
+	for _, s := range subs {
+		last := map[string]uint64{}
+		for len(s.C()) > 0 {
+			b := <-s.C()
+			assert.Equal(t, last[b.Plugin]+1, b.Entries[0].Seq, "per-plugin order")
+			last[b.Plugin] = b.Entries[0].Seq
+		}
+		assert.Len(t, last, 4)
+	}
+}
+
+func BenchmarkHubPublish(b *testing.B) {
+	for _, followers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("followers=%d", followers), func(b *testing.B) {
+			var h Hub
+			var wg sync.WaitGroup
+			for range followers {
+				s := h.Subscribe("p", 1024)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range s.C() {
+					}
+				}()
+			}
+			bt := batch("p", 1)
+			for range 99 {
+				bt.Entries = append(bt.Entries, bt.Entries[0])
+			}
+			b.ResetTimer()
+			for range b.N {
+				h.Publish(bt)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*len(bt.Entries))/b.Elapsed().Seconds(), "lines/s")
+			for s := range h.subs {
+				h.Unsubscribe(s)
+			}
+			wg.Wait()
+		})
+	}
+}

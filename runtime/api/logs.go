@@ -1,0 +1,169 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+// flushInterval bounds how long a followed line waits in the response
+// buffer; batching the flushes keeps a fast plugin from costing a write per
+// line.
+const flushInterval = 10 * time.Millisecond
+
+// logs streams plugin lines as JSON objects, one per line (manager.LogLine).
+// Query: follow, since, until (RFC 3339 or unix seconds), tail (a number or
+// "all"), stream (stdout|stderr), grep (a Go regexp, applied here so that
+// only matching lines cross the socket). name "" means every plugin.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
+	o, err := parseLogOptions(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if name != "" {
+		if _, err := s.m.Inspect(name); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	fw := newFlushWriter(w)
+	defer fw.stop()
+	enc := json.NewEncoder(fw)
+	err = s.m.Logs(r.Context(), name, o, func(l manager.LogLine) error {
+		fw.mu.Lock()
+		defer fw.mu.Unlock()
+		return enc.Encode(l)
+	})
+	if err != nil {
+		// Headers are gone: report in the stream, as a marker line.
+		fw.mu.Lock()
+		_ = enc.Encode(map[string]string{"error": err.Error()})
+		fw.mu.Unlock()
+	}
+}
+
+func parseLogOptions(r *http.Request) (manager.LogOptions, error) {
+	q := r.URL.Query()
+	var o manager.LogOptions
+	var err error
+	if o.Follow, err = boolValue(r, "follow"); err != nil {
+		return o, err
+	}
+	if o.Since, err = parseTime(q.Get("since")); err != nil {
+		return o, fmt.Errorf("invalid since: %w", err)
+	}
+	if o.Until, err = parseTime(q.Get("until")); err != nil {
+		return o, fmt.Errorf("invalid until: %w", err)
+	}
+	switch t := q.Get("tail"); t {
+	case "", "all":
+	default:
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("invalid tail %q: want a number of lines or \"all\"", t)
+		}
+		o.Tail = n
+		if n == 0 {
+			o.Tail = -1 // no history, only what follows
+		}
+	}
+	switch o.Stream = q.Get("stream"); o.Stream {
+	case "", "stdout", "stderr":
+	default:
+		return o, fmt.Errorf("invalid stream %q: want stdout or stderr", o.Stream)
+	}
+	if g := q.Get("grep"); g != "" {
+		if o.Grep, err = regexp.Compile(g); err != nil {
+			return o, fmt.Errorf("invalid grep: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// parseTime reads RFC 3339 (with or without nanoseconds) or unix seconds
+// with an optional fraction, as Docker's API takes them.
+func parseTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	sec, frac, _ := strings.Cut(v, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor unix seconds", v)
+	}
+	var ns int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor unix seconds", v)
+		}
+	}
+	return time.Unix(s, ns), nil
+}
+
+// flushWriter buffers a streamed response and flushes it every
+// flushInterval while there is something to flush.
+type flushWriter struct {
+	mu   sync.Mutex
+	bw   *bufio.Writer
+	f    http.Flusher
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newFlushWriter(w http.ResponseWriter) *flushWriter {
+	f, _ := w.(http.Flusher)
+	fw := &flushWriter{bw: bufio.NewWriterSize(w, 64<<10), f: f, done: make(chan struct{})}
+	fw.wg.Add(1)
+	go func() {
+		defer fw.wg.Done()
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-fw.done:
+				return
+			case <-t.C:
+				fw.mu.Lock()
+				fw.flush()
+				fw.mu.Unlock()
+			}
+		}
+	}()
+	return fw
+}
+
+// Write must be called with mu held.
+func (fw *flushWriter) Write(p []byte) (int, error) { return fw.bw.Write(p) }
+
+func (fw *flushWriter) flush() {
+	if fw.bw.Buffered() == 0 {
+		return
+	}
+	_ = fw.bw.Flush()
+	if fw.f != nil {
+		fw.f.Flush()
+	}
+}
+
+func (fw *flushWriter) stop() {
+	close(fw.done)
+	fw.wg.Wait()
+	fw.mu.Lock()
+	fw.flush()
+	fw.mu.Unlock()
+}

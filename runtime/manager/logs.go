@@ -1,0 +1,290 @@
+package manager
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"encoding/base64"
+
+	"github.com/plugdbg/plugdbg/logs"
+)
+
+// LogOptions select the lines Logs returns.
+type LogOptions struct {
+	Follow bool
+	Since  time.Time // inclusive; zero: from the start
+	Until  time.Time // exclusive; zero: no end (with Follow, following ends then)
+	Tail   int       // the last Tail lines of the history; 0: all
+	Stream string    // "stdout", "stderr" or "" for both
+	Grep   *regexp.Regexp
+}
+
+// LogLine is one line as the API streams it: a plugin line, or a marker of
+// lines a follower could not get.
+type LogLine struct {
+	Plugin  string `json:"plugin"`
+	Name    string `json:"name"`
+	Seq     uint64 `json:"seq,omitempty"`
+	Time    int64  `json:"time,omitempty"` // unix nanoseconds
+	Stream  string `json:"stream,omitempty"`
+	Line    string `json:"line,omitempty"`
+	LineB64 string `json:"line_b64,omitempty"` // the line, when it is not valid UTF-8
+	Partial bool   `json:"partial,omitempty"`
+	// Skipped is set on a marker: this many lines are gone from the history
+	// (rotated away) before the follower could read them.
+	Skipped uint64 `json:"skipped,omitempty"`
+}
+
+// NewLogLine is the wire form of e.
+func NewLogLine(id, name string, e logs.Entry) LogLine {
+	l := LogLine{Plugin: id, Name: name, Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
+	if utf8.ValidString(e.Line) {
+		l.Line = e.Line
+	} else {
+		l.LineB64 = base64.StdEncoding.EncodeToString([]byte(e.Line))
+	}
+	return l
+}
+
+// Text returns the line's bytes, exactly as the plugin wrote them.
+func (l LogLine) Text() string {
+	if l.LineB64 != "" {
+		if b, err := base64.StdEncoding.DecodeString(l.LineB64); err == nil {
+			return string(b)
+		}
+	}
+	return l.Line
+}
+
+// followBuffer is how many batches a follower may fall behind before it
+// catches up from the history on disk.
+const followBuffer = 256
+
+// Logs sends the lines of plugin ref ("" for every plugin, merged in time
+// order) to send: first from the history on disk, then, with Follow, live
+// until ctx ends. Following joins the history without a gap or a repeated
+// line; a follower that falls behind catches up from the history, and gets
+// a Skipped marker only for lines rotated away meanwhile.
+func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(LogLine) error) error {
+	targets, err := m.logTargets(ref)
+	if err != nil {
+		return err
+	}
+	var sub *logs.Sub
+	if o.Follow {
+		sub = m.hub.Subscribe(targetFilter(ref, targets), followBuffer)
+		defer m.hub.Unsubscribe(sub)
+	}
+	filter := logs.Filter{Since: o.Since, Until: o.Until, Stream: o.Stream, Grep: o.Grep}
+	last, err := m.history(targets, filter, o.Tail, send)
+	if err != nil || !o.Follow {
+		return err
+	}
+
+	var untilC <-chan time.Time
+	if !o.Until.IsZero() {
+		t := time.NewTimer(time.Until(o.Until))
+		defer t.Stop()
+		untilC = t.C
+	}
+	check := time.NewTicker(200 * time.Millisecond)
+	defer check.Stop()
+	catchUp := func() error {
+		for _, t := range targets {
+			if err := m.catchUp(t, filter, last, send); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-untilC:
+			return nil
+		case <-check.C:
+			if sub.Lagged() {
+				if err := catchUp(); err != nil {
+					return err
+				}
+			}
+		case b, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			if sub.Lagged() {
+				if err := catchUp(); err != nil {
+					return err
+				}
+			}
+			t := targetByID(targets, b.Plugin)
+			if t == nil {
+				// A plugin created after the follow began (--all).
+				if t, err = m.addTarget(&targets, b.Plugin, last); err != nil {
+					continue
+				}
+			}
+			for _, e := range b.Entries {
+				if e.Seq <= last[t.id] {
+					continue
+				}
+				last[t.id] = e.Seq
+				if filter.Match(e) {
+					if err := send(NewLogLine(t.id, t.name, e)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+}
+
+type logTarget struct{ id, name, path string }
+
+func (m *Manager) logTargets(ref string) ([]*logTarget, error) {
+	if ref != "" {
+		e, err := m.find(ref)
+		if err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return []*logTarget{{id: e.p.ID, name: e.p.Name, path: m.logPath(e.p.ID)}}, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*logTarget
+	for id, e := range m.plugins {
+		out = append(out, &logTarget{id: id, name: e.p.Name, path: m.logPath(id)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+func (m *Manager) addTarget(targets *[]*logTarget, id string, last map[string]uint64) (*logTarget, error) {
+	ts, err := m.logTargets(id)
+	if err != nil {
+		return nil, err
+	}
+	*targets = append(*targets, ts[0])
+	last[id] = 0
+	return ts[0], nil
+}
+
+func targetFilter(ref string, targets []*logTarget) string {
+	if ref == "" {
+		return ""
+	}
+	return targets[0].id
+}
+
+func targetByID(targets []*logTarget, id string) *logTarget {
+	for _, t := range targets {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// catchUp sends what a lagging follower missed of one plugin, from disk.
+func (m *Manager) catchUp(t *logTarget, f logs.Filter, last map[string]uint64, send func(LogLine) error) error {
+	f.AfterSeq = last[t.id]
+	first := uint64(0)
+	read, err := logs.ReadHistory(t.path, f, 0, func(e logs.Entry) error {
+		if first == 0 {
+			first = e.Seq
+		}
+		return send(NewLogLine(t.id, t.name, e))
+	})
+	if err != nil {
+		return err
+	}
+	if first > f.AfterSeq+1 && f.AfterSeq > 0 {
+		if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: first - f.AfterSeq - 1}); err != nil {
+			return err
+		}
+	}
+	if read > last[t.id] {
+		last[t.id] = read
+	}
+	return nil
+}
+
+// history sends the stored lines of targets, merged by time, and returns
+// the last sequence number read per plugin.
+func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send func(LogLine) error) (map[string]uint64, error) {
+	last := map[string]uint64{}
+	if len(targets) == 1 {
+		t := targets[0]
+		read, err := logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
+			return send(NewLogLine(t.id, t.name, e))
+		})
+		last[t.id] = read
+		return last, ignoreMissing(err)
+	}
+	// Several plugins: each one's matching lines (its last tail lines when
+	// tail is set), then one merge by time.
+	var all lineHeap
+	for _, t := range targets {
+		read, err := logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
+			all = append(all, NewLogLine(t.id, t.name, e))
+			return nil
+		})
+		if err := ignoreMissing(err); err != nil {
+			return nil, err
+		}
+		last[t.id] = read
+	}
+	heap.Init(&all)
+	var sorted []LogLine
+	for all.Len() > 0 {
+		sorted = append(sorted, heap.Pop(&all).(LogLine))
+	}
+	if tail > 0 && len(sorted) > tail {
+		sorted = sorted[len(sorted)-tail:]
+	}
+	for _, l := range sorted {
+		if err := send(l); err != nil {
+			return nil, err
+		}
+	}
+	return last, nil
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, errNoLog) {
+		return nil
+	}
+	return err
+}
+
+var errNoLog = errors.New("no log")
+
+// lineHeap orders lines by time, then plugin and sequence for a stable merge.
+type lineHeap []LogLine
+
+func (h lineHeap) Len() int { return len(h) }
+func (h lineHeap) Less(i, j int) bool {
+	if h[i].Time != h[j].Time {
+		return h[i].Time < h[j].Time
+	}
+	if h[i].Plugin != h[j].Plugin {
+		return h[i].Plugin < h[j].Plugin
+	}
+	return h[i].Seq < h[j].Seq
+}
+func (h lineHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *lineHeap) Push(x any)   { *h = append(*h, x.(LogLine)) }
+func (h *lineHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
