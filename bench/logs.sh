@@ -89,6 +89,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t_start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { echo "logs.sh [$(($(date +%s) - t_start))s]: $*" >&2; }
 
 wait_for() {
@@ -176,7 +177,7 @@ wait_for pd version || { tail -5 "$tmp/pd.log" >&2; exit 1; }
 
 # run_plugdbg RATE: one run; writes $tmp/<name>.{follow,hist,dlog,stats}.
 run_plugdbg() {
-  local rate=$1 name id ppid mon off t0 deadline follower="" checker="" start_ns cm0 cd0
+  local rate=$1 name id ppid mon off deadline follower="" checker="" start_ns cm0 cd0
   name=flood-$rate
   [ "$rate" = 0 ] && name=flood-max
   say "$name: ${DURATION}s"
@@ -289,7 +290,8 @@ written() { # the plugin's own count, from whichever record has its done line
 }
 
 echo
-echo "log router: flood plugin, ${DURATION}s per rate, ${LINE_BYTES}-byte lines on stdout, $(nproc) CPUs"
+echo "log router: flood plugin, ${DURATION}s per rate, ${LINE_BYTES}-byte lines on stdout, $(nproc) CPUs," \
+  "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 fmt="%-13s %10s %9s | %10s %6s %5s | %10s %6s %8s %8s %8s | %10s %6s | %7s %7s %7s\n"
 # shellcheck disable=SC2059
 printf "$fmt" rate written lines/s history h.miss h.dup follower f.miss skipped p50.ms p99.ms daemonlog d.miss mon.cpu d.cpu d.rss
@@ -328,4 +330,9 @@ echo "details (logcheck reports; stamp_* is the time the monitor read the line m
 for f in "$tmp"/*.follow "$tmp"/*.hist "$tmp"/*.dlog; do
   [ -s "$f" ] && echo "  $(basename "$f"): $(cat "$f")"
 done
-grep -E 'level=(error|warning|fatal|panic)' "$tmp/pd.log" | grep -v 'plugin=[0-9a-f]\{64\}' | head -5 | sed 's/^/  daemon: /' || true
+# The daemon's own complaints (plugin stderr lines are level=error too).
+grep -E 'level=(error|warning|fatal|panic)' "$tmp/pd.log" | grep -vE 'msg="?(stderr seq=|flood done )' >"$tmp/warn" || true
+if [ -s "$tmp/warn" ]; then
+  echo "daemon warnings and errors: $(wc -l <"$tmp/warn"), the first ones:"
+  head -5 "$tmp/warn" | cut -c1-240 | sed 's/^/  /'
+fi

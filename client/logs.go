@@ -23,6 +23,9 @@ type LogsOptions struct {
 	Tail         *int // nil: all; 0: none (only what follows)
 	Stream       string
 	Grep         string // a regexp, applied by the daemon
+	// OnIdle, if set, is called whenever every line received so far has
+	// been handed to fn: the moment to flush a buffered output.
+	OnIdle func()
 }
 
 // Logs streams the lines of plugin ref ("" for every plugin) to fn until
@@ -58,6 +61,9 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ma
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
+		if o.OnIdle != nil && bufferedLen(dec) == 0 {
+			o.OnIdle()
+		}
 		var l struct {
 			manager.LogLine
 			Error string `json:"error"`
@@ -101,4 +107,12 @@ func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Mes
 			return err
 		}
 	}
+}
+
+// bufferedLen is how many bytes the decoder holds that it has not decoded.
+func bufferedLen(dec *json.Decoder) int {
+	if r, ok := dec.Buffered().(interface{ Len() int }); ok {
+		return r.Len()
+	}
+	return 0
 }

@@ -51,13 +51,11 @@ repeated line. --all merges every plugin's lines in time order.`,
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			defer w.Flush()
-			// Flush per line when following so that a terminal sees each
-			// line at once; buffer the history for speed.
+			// Flush whenever the stream pauses: each line shows at once,
+			// and a burst costs one write, not one per line.
+			lo.OnIdle = func() { _ = w.Flush() }
 			return client.New(g.host).Logs(cmd.Context(), ref, lo, func(l manager.LogLine) error {
 				printLogLine(w, l, o)
-				if o.follow {
-					return w.Flush()
-				}
 				return nil
 			})
 		},

@@ -107,3 +107,91 @@ func (h *captureHook) Fire(e *logrus.Entry) error {
 	h.entries = append(h.entries, e)
 	return nil
 }
+
+// textLogger is NewDaemonLogger's logger with logrus's own TextFormatter,
+// the reference for its output.
+func textLogger(out *bytes.Buffer) *logrus.Logger {
+	l := logrus.New()
+	l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000000000Z07:00", DisableColors: true})
+	l.SetOutput(out)
+	l.SetLevel(logrus.TraceLevel)
+	return l
+}
+
+// addFieldHook adds a field to every entry.
+type addFieldHook struct{}
+
+func (addFieldHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (addFieldHook) Fire(e *logrus.Entry) error {
+	e.Data["extra"] = "x y"
+	return nil
+}
+
+// tagBoth tags e with id through NewDaemonLogger and through the
+// reference, and returns both outputs.
+func tagBoth(id string, e logs.Entry, hooks ...logrus.Hook) (got, want string) {
+	var gotBuf, wantBuf bytes.Buffer
+	l := logs.NewDaemonLogger()
+	l.SetOutput(&gotBuf)
+	l.SetLevel(logrus.TraceLevel)
+	ref := textLogger(&wantBuf)
+	for _, h := range hooks {
+		l.AddHook(h)
+		ref.AddHook(h)
+	}
+	logs.Tag(l, id, e)
+	logs.Tag(ref, id, e)
+	return gotBuf.String(), wantBuf.String()
+}
+
+func TestDaemonFormatterMatchesTextFormatter(t *testing.T) {
+	tests := []struct {
+		name  string
+		id    string
+		entry logs.Entry
+		hooks []logrus.Hook
+	}{
+		{name: "plain", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: "hello world"}},
+		{name: "bare word", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: "hello-world_1.2/x@y^z+"}},
+		{name: "empty line", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stderr, Line: ""}},
+		{name: "quotes and escapes", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stderr, Line: "a \"b\" \\ \t\x1b[31m\xff\u2028é"}},
+		{name: "own level", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stderr, Line: "level=warn msg=x"}},
+		{name: "long line", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: strings.Repeat("long line ", 1000)}},
+		{name: "negative time", id: pluginID, entry: logs.Entry{Time: -1234567890123, Stream: logs.Stdout, Line: "x"}},
+		{name: "id that needs quoting", id: "a b", entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: "x"}},
+		{name: "empty id", id: "", entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: "x"}},
+		{name: "hook adds a field", id: pluginID, entry: logs.Entry{Time: 1, Stream: logs.Stdout, Line: "x"}, hooks: []logrus.Hook{addFieldHook{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, want := tagBoth(tt.id, tt.entry, tt.hooks...)
+			require.NotEmpty(t, want)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestDaemonLoggerOtherEntries(t *testing.T) {
+	var gotBuf, wantBuf bytes.Buffer
+	l := logs.NewDaemonLogger()
+	l.SetOutput(&gotBuf)
+	ref := textLogger(&wantBuf)
+	for _, l := range []*logrus.Logger{l, ref} {
+		l.WithField("plugin", pluginID).WithTime(time.Unix(0, 5)).Warnf("%d lines skipped", 3)
+		l.WithFields(logrus.Fields{"plugin": pluginID, "n": 1}).WithTime(time.Unix(0, 6)).Info("two fields")
+	}
+	assert.Equal(t, wantBuf.String(), gotBuf.String())
+}
+
+func FuzzDaemonFormatter(f *testing.F) {
+	f.Add(pluginID, int64(1), "hello world", false)
+	f.Add("x", int64(-5), "level=debug \"q\" \xff", true)
+	f.Fuzz(func(t *testing.T, id string, tm int64, line string, stderr bool) {
+		e := logs.Entry{Time: tm, Stream: logs.Stdout, Line: line}
+		if stderr {
+			e.Stream = logs.Stderr
+		}
+		got, want := tagBoth(id, e)
+		require.Equal(t, want, got)
+	})
+}

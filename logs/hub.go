@@ -77,3 +77,16 @@ func (h *Hub) Publish(b Batch) {
 		}
 	}
 }
+
+// MarkLagged marks every follower of plugin as lagging, so that it catches
+// up from the history on disk: used when lines were dropped before they
+// reached the hub at all.
+func (h *Hub) MarkLagged(plugin string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		if s.plugin == "" || s.plugin == plugin {
+			s.lagged.Store(true)
+		}
+	}
+}

@@ -10,20 +10,24 @@ import (
 // LineLevel returns the level a line carries itself, and whether it has
 // one:
 //
-//   - a JSON object (first byte '{') with a "level" or "lvl" member whose
-//     value is a level name; "level" wins when both are there;
+//   - a JSON object (first byte '{', valid JSON as encoding/json has it)
+//     with a member "level" or "lvl" whose value is a string naming a
+//     level; "level" wins when both are there, and the last of duplicate
+//     keys counts, as with encoding/json. Nested members do not count.
 //   - otherwise a logfmt key level= or lvl= anywhere in the line, its value
 //     bare or quoted (level=debug, level="warn", lvl=error). The key must
 //     start the line or follow a space or tab, and not sit inside a quoted
 //     value: msg="level=debug" carries no level.
 //
 // Level names are trace, debug, info, warn, warning, error, err, fatal and
-// panic, in any case. Numeric levels (pino, bunyan) are not understood.
+// panic, in any case; keys are lower case. Numeric levels (pino, bunyan)
+// are not understood.
 //
-// LineLevel does not allocate for a line that has neither "level" nor
-// "lvl" in it.
+// LineLevel runs for every line a plugin writes, so it scans JSON by hand
+// (FuzzLineLevelJSON holds it to encoding/json) and does not allocate
+// unless a key or level name is spelt with JSON escapes.
 func LineLevel(line string) (logrus.Level, bool) {
-	if len(line) > 0 && line[0] == '{' && (strings.Contains(line, `level"`) || strings.Contains(line, `lvl"`)) {
+	if len(line) > 0 && line[0] == '{' {
 		if lvl, ok, isJSON := jsonLevel(line); isJSON {
 			return lvl, ok
 		}
@@ -32,25 +36,252 @@ func LineLevel(line string) (logrus.Level, bool) {
 }
 
 // jsonLevel returns the level of a JSON object line; isJSON is false if
-// line is not one. (A JSON object without "level" or "lvl" goes to
-// logfmtLevel, which finds no key in it: the JSON's strings are quoted.)
+// line is not one.
 func jsonLevel(line string) (lvl logrus.Level, ok, isJSON bool) {
-	var v struct {
-		Level json.RawMessage `json:"level"`
-		Lvl   json.RawMessage `json:"lvl"`
-	}
-	if err := json.Unmarshal([]byte(line), &v); err != nil {
+	p := jsonScanner{s: line}
+	var level, lvlValue string // raw values of the last such members
+	if !p.object(1, func(key, value string) {
+		switch unquoteJSON(key) {
+		case "level":
+			level = value
+		case "lvl":
+			lvlValue = value
+		}
+	}) {
 		return 0, false, false
 	}
-	for _, raw := range []json.RawMessage{v.Level, v.Lvl} {
-		var name string
-		if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &name) == nil {
-			if lvl, ok := levelByName(name); ok {
+	p.space()
+	if p.i != len(line) {
+		return 0, false, false
+	}
+	for _, v := range []string{level, lvlValue} {
+		if len(v) > 0 && v[0] == '"' {
+			if lvl, ok := levelByName(unquoteJSON(v)); ok {
 				return lvl, true, true
 			}
 		}
 	}
 	return 0, false, true
+}
+
+// unquoteJSON returns the value of the valid JSON string s, quotes
+// included.
+func unquoteJSON(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s[1 : len(s)-1]
+	}
+	var v string
+	_ = json.Unmarshal([]byte(s), &v)
+	return v
+}
+
+// maxJSONDepth is encoding/json's limit on nesting.
+const maxJSONDepth = 10000
+
+// jsonScanner checks JSON text (RFC 8259) as encoding/json's scanner
+// does, without decoding it.
+type jsonScanner struct {
+	s string
+	i int
+}
+
+func (p *jsonScanner) space() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// object scans an object at depth, calling member with the raw key and
+// value of each of its members.
+func (p *jsonScanner) object(depth int, member func(key, value string)) bool {
+	if depth > maxJSONDepth || p.i >= len(p.s) || p.s[p.i] != '{' {
+		return false
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == '}' {
+		p.i++
+		return true
+	}
+	for {
+		p.space()
+		start := p.i
+		if !p.string() {
+			return false
+		}
+		key := p.s[start:p.i]
+		p.space()
+		if p.i >= len(p.s) || p.s[p.i] != ':' {
+			return false
+		}
+		p.i++
+		p.space()
+		start = p.i
+		if !p.value(depth) {
+			return false
+		}
+		if member != nil {
+			member(key, p.s[start:p.i])
+		}
+		p.space()
+		if p.i >= len(p.s) {
+			return false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (p *jsonScanner) array(depth int) bool {
+	if depth > maxJSONDepth {
+		return false
+	}
+	p.i++ // '['
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == ']' {
+		p.i++
+		return true
+	}
+	for {
+		p.space()
+		if !p.value(depth) {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.s) {
+			return false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// value scans a value inside a container at depth.
+func (p *jsonScanner) value(depth int) bool {
+	if p.i >= len(p.s) {
+		return false
+	}
+	switch c := p.s[p.i]; {
+	case c == '"':
+		return p.string()
+	case c == '{':
+		return p.object(depth+1, nil)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return p.number()
+	}
+	return false
+}
+
+func (p *jsonScanner) literal(lit string) bool {
+	if !strings.HasPrefix(p.s[p.i:], lit) {
+		return false
+	}
+	p.i += len(lit)
+	return true
+}
+
+func (p *jsonScanner) digits() int {
+	start := p.i
+	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
+		p.i++
+	}
+	return p.i - start
+}
+
+func (p *jsonScanner) number() bool {
+	if p.s[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.s) && p.s[p.i] == '0':
+		p.i++
+	case p.digits() == 0:
+		return false
+	}
+	if p.i < len(p.s) && p.s[p.i] == '.' {
+		p.i++
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
+			p.i++
+		}
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// string scans a string. Like encoding/json it accepts any bytes but
+// control characters, invalid UTF-8 included.
+func (p *jsonScanner) string() bool {
+	if p.i >= len(p.s) || p.s[p.i] != '"' {
+		return false
+	}
+	p.i++
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		p.i++
+		switch {
+		case c == '"':
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if p.i >= len(p.s) {
+				return false
+			}
+			e := p.s[p.i]
+			p.i++
+			switch e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if p.i+4 > len(p.s) {
+					return false
+				}
+				for _, h := range []byte(p.s[p.i : p.i+4]) {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				p.i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // logfmtLevel returns the level of a logfmt key level= or lvl= in line.

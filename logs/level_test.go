@@ -75,6 +75,8 @@ func TestLineLevelAllocations(t *testing.T) {
 	}{
 		{name: "plain", line: "GET /Plugin.Activate 200 1.2ms"},
 		{name: "logfmt", line: `time="2024-01-01T00:00:00Z" level=info msg="request served" path=/VolumeDriver.Mount`},
+		{name: "JSON", line: `{"time":"2024-01-01T00:00:00Z","level":"warn","msg":"slow","ms":[1.5,2e3],"ok":true}`},
+		{name: "JSON without level", line: `{"time":"2024-01-01T00:00:00Z","msg":"level=debug"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

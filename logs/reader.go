@@ -132,15 +132,18 @@ func (e *CorruptError) Incomplete() bool { return errors.Is(e.Err, io.ErrUnexpec
 // (its rotated files, then the current one) that f matches, until fn
 // returns an error, which ReadHistory then returns.
 //
-// tail > 0 keeps only the last tail matching entries, and reads the files
-// backwards from the end, only as far as it needs; tail == 0 keeps all of
-// them; tail < 0 none. Records that cannot be decoded are skipped and
-// passed to f.OnCorrupt.
+// tail > 0 keeps only the last tail matching entries (each Partial piece
+// of a long line counts as one), and reads the files backwards from the
+// end, only as far as it needs; tail == 0 keeps all of them; tail < 0
+// none. Records that cannot be decoded are skipped and passed to
+// f.OnCorrupt; they are not errors.
 //
 // lastSeq is the highest Seq of the records ReadHistory read, matching or
-// not: a follower that buffers live entries from before the call, then
-// reads the history, continues with the live entries after lastSeq without
-// a gap or a duplicate. It is 0 when the log is empty.
+// not. Unless fn stopped the read, that is the Seq of the last record in
+// the log when ReadHistory opened it, 0 if it had none: a follower that
+// buffers live entries from before the call, then reads the history,
+// continues with the live entries after lastSeq without a gap or a
+// duplicate.
 //
 // ReadHistory may run while a RotatingFile writes and rotates the log. It
 // opens every file first, retrying if a rotation renamed them meanwhile,
@@ -294,13 +297,17 @@ func readForward(files []logFile, f Filter, fn func(Entry) error) (uint64, error
 				continue
 			}
 		}
-		sr := io.NewSectionReader(lf.f, 0, lf.info.Size())
+		var start int64
+		if f.AfterSeq != 0 {
+			start = seekAfter(lf.f, lf.info.Size(), f.AfterSeq)
+		}
+		sr := io.NewSectionReader(lf.f, start, lf.info.Size()-start)
 		if br == nil {
 			br = bufio.NewReaderSize(sr, maxRecord)
 		} else {
 			br.Reset(sr)
 		}
-		var off int64
+		off := start
 		for {
 			line, err := br.ReadSlice('\n')
 			if errors.Is(err, bufio.ErrBufferFull) {
@@ -338,6 +345,66 @@ func readForward(files []logFile, f Filter, fn func(Entry) error) (uint64, error
 		}
 	}
 	return h.lastSeq, nil
+}
+
+// seekAfter returns the offset of a record boundary in a log file of size
+// bytes before which every record has a Seq of at most afterSeq, found by
+// binary search (Seq grows along the log), so that a follower catching up
+// on a large file does not decode it from its start. It returns 0 when the
+// file's records are not in the canonical form it can read cheaply.
+func seekAfter(r io.ReaderAt, size int64, afterSeq uint64) int64 {
+	lo, hi := int64(0), size
+	for hi-lo > 4096 {
+		mid := lo + (hi-lo)/2
+		start, seq, ok := recordAfter(r, mid, size)
+		if !ok || start >= hi {
+			break
+		}
+		if seq <= afterSeq {
+			lo = start
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// recordAfter finds the first record that starts after offset off and
+// returns its offset and Seq.
+func recordAfter(r io.ReaderAt, off, size int64) (start int64, seq uint64, ok bool) {
+	buf := make([]byte, 4096)
+	for pos := off; pos < size; pos += int64(len(buf)) {
+		n, err := r.ReadAt(buf, pos)
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			start = pos + int64(i) + 1
+			head := make([]byte, 32)
+			m, _ := r.ReadAt(head, start)
+			seq, ok = seqPrefix(head[:m])
+			return start, seq, ok
+		}
+		if err != nil {
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// seqPrefix reads the Seq of a canonical record from its first bytes.
+func seqPrefix(b []byte) (uint64, bool) {
+	const prefix = `{"seq":`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return 0, false
+	}
+	var seq uint64
+	n := 0
+	for _, c := range b[len(prefix):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		seq = seq*10 + uint64(c-'0')
+		n++
+	}
+	return seq, n > 0
 }
 
 // tailChunk is how much of a file a backward read reads at a time.
@@ -419,6 +486,8 @@ type backScanner struct {
 	r     io.ReaderAt
 	pos   int64  // file offset of buf[0]
 	buf   []byte // the bytes from pos on that prev has not returned
+	mem   []byte // the buffer buf is in
+	spare []byte // another buffer, free
 	chunk int64
 	long  bool // buf holds the end of a line longer than maxRecord
 	done  bool // the first line has been returned
@@ -455,8 +524,15 @@ func (s *backScanner) prev() (line []byte, off int64, err error) {
 			// takes to know that it is one.
 			s.long, s.buf = true, s.buf[:0]
 		}
+		// Read the chunk before buf into the spare buffer, followed by
+		// buf, then swap buffers: the lines returned so far are done with.
 		n := min(s.chunk, s.pos)
-		nb := make([]byte, n+int64(len(s.buf)))
+		nb := s.spare
+		if need := n + int64(len(s.buf)); int64(cap(nb)) < need {
+			nb = make([]byte, need)
+		} else {
+			nb = nb[:need]
+		}
 		k, err := s.r.ReadAt(nb[:n], s.pos-n)
 		switch {
 		case int64(k) == n:
@@ -469,6 +545,7 @@ func (s *backScanner) prev() (line []byte, off int64, err error) {
 			return nil, 0, err
 		}
 		s.pos -= n
+		s.spare, s.mem = s.mem, nb
 		s.buf = nb
 	}
 }

@@ -73,9 +73,6 @@ func OpenRotating(path string, maxSize int64, maxFiles int) (_ *RotatingFile, re
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	r := &RotatingFile{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f, size: st.Size()}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		r.dir = dir
-	}
 	if r.size > 0 {
 		var last [1]byte
 		if _, err := f.ReadAt(last[:], r.size-1); err != nil {
@@ -87,6 +84,9 @@ func OpenRotating(path string, maxSize int64, maxFiles int) (_ *RotatingFile, re
 			}
 			r.size++
 		}
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		r.dir = dir
 	}
 	return r, nil
 }

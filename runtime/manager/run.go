@@ -214,6 +214,7 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 			break
 		}
 		if msg.Skipped > 0 {
+			m.hub.MarkLagged(id) // followers fetch these lines from disk
 			m.log.WithField("plugin", id).Warnf("%d lines of plugin output were not kept for the daemon log; they are in %s", msg.Skipped, m.logPath(id))
 		}
 		for _, l := range msg.Lines {
@@ -230,6 +231,11 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 		}
 		if n := len(msg.Lines); n > 0 {
 			r.addTail(msg.Lines)
+			// Acknowledge only what is out of the daemon's buffers, so a
+			// kill -9 of the daemon loses no line of its log.
+			if f, ok := m.log.Out.(interface{ Flush() error }); ok {
+				_ = f.Flush()
+			}
 			r.conn.Ack(msg.Lines[n-1].Seq)
 		}
 		if msg.Exit != nil {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
 )
 
@@ -212,7 +214,7 @@ func (l *Launcher) Close() {
 // and Stop may be called from any.
 type Conn struct {
 	conn  net.Conn
-	dec   *json.Decoder
+	r     *bufio.Reader
 	hello Hello
 	enc   chan request
 }
@@ -228,9 +230,13 @@ func Attach(dir string) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
 	}
-	mc := &Conn{conn: c, dec: json.NewDecoder(bufio.NewReaderSize(c, 256<<10)), enc: make(chan request, 16)}
+	mc := &Conn{conn: c, r: bufio.NewReaderSize(c, 1<<20), enc: make(chan request, 16)}
+	line, err := mc.r.ReadBytes('\n')
 	var first Message
-	if err := mc.dec.Decode(&first); err != nil || first.Hello == nil {
+	if err == nil {
+		err = json.Unmarshal(line, &first)
+	}
+	if err != nil || first.Hello == nil {
 		c.Close()
 		return nil, fmt.Errorf("%w: no hello: %v", ErrNoMonitor, err)
 	}
@@ -242,12 +248,52 @@ func Attach(dir string) (*Conn, error) {
 // Hello describes the container the monitor runs.
 func (c *Conn) Hello() Hello { return c.hello }
 
-// Next returns the next message. After a message with Exit it returns io.EOF.
+// Next returns the next message: the lines that have arrived (up to a
+// batch) with any marker among them. After a message with Exit it returns
+// an error.
 func (c *Conn) Next() (Message, error) {
-	var m Message
-	err := c.dec.Decode(&m)
-	return m, err
+	var msg Message
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A record longer than the buffer: gather it whole.
+			rest, rerr := c.r.ReadBytes('\n')
+			line, err = append(append([]byte(nil), line...), rest...), rerr
+		}
+		if err != nil {
+			if len(msg.Lines) > 0 || msg.Skipped > 0 || msg.Unstored > 0 {
+				return msg, nil // deliver what came; the error comes next call
+			}
+			return msg, err
+		}
+		if bytes.HasPrefix(line, recordPrefix) {
+			var e logs.Entry
+			if err := e.UnmarshalJSON(line); err != nil {
+				return msg, fmt.Errorf("monitor sent a bad record: %w", err)
+			}
+			msg.Lines = append(msg.Lines, e)
+		} else {
+			var m Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return msg, fmt.Errorf("monitor sent a bad message: %w", err)
+			}
+			msg.Skipped += m.Skipped
+			if m.Unstored > msg.Unstored {
+				msg.Unstored = m.Unstored
+			}
+			if m.Exit != nil {
+				msg.Exit = m.Exit
+				return msg, nil
+			}
+		}
+		if c.r.Buffered() == 0 || len(msg.Lines) >= maxBatch {
+			return msg, nil
+		}
+	}
 }
+
+// recordPrefix starts every line record on the wire (logs.Entry.AppendJSON).
+var recordPrefix = []byte(`{"seq":`)
 
 // Ack tells the monitor that every line up to seq was processed.
 func (c *Conn) Ack(seq uint64) { c.send(request{Op: "ack", Seq: seq}) }

@@ -111,6 +111,7 @@ type monitor struct {
 	lastSeq  uint64
 	ackedSeq uint64       // last seq a daemon acknowledged
 	unstored uint64       // lines the log file could not take
+	encBuf   []byte       // reused to encode a batch for the log file
 	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
 	unackedB int          // bytes of lines in unacked
 	exit     *ExitStatus
@@ -199,7 +200,10 @@ func (m *monitor) run() int {
 func (m *monitor) openLog() {
 	last, err := logs.LastSeq(m.cfg.LogPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "read last line of %s: %v\n", m.cfg.LogPath, err)
+		// Numbering from 0 would reuse sequence numbers: keep no history
+		// for this run rather than a wrong one.
+		fmt.Fprintf(os.Stderr, "read last line of %s: %v; this run's lines are not stored\n", m.cfg.LogPath, err)
+		return
 	}
 	m.lastSeq, m.ackedSeq = last, last
 	if err := os.MkdirAll(filepath.Dir(m.cfg.LogPath), 0o700); err != nil {
@@ -312,21 +316,20 @@ func (m *monitor) append(batch []logs.Entry) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var buf []byte
+	buf := m.encBuf[:0]
 	for i := range batch {
 		m.lastSeq++
 		batch[i].Seq = m.lastSeq
-		b, err := json.Marshal(batch[i])
-		if err != nil {
-			continue
-		}
-		buf = append(append(buf, b...), '\n')
+		buf = append(batch[i].AppendJSON(buf), '\n')
 		m.unacked = append(m.unacked, batch[i])
 		m.unackedB += len(batch[i].Line)
 	}
+	m.encBuf = buf
 	if m.log == nil {
 		m.unstored += uint64(len(batch))
-	} else if _, err := m.log.Write(buf); err != nil {
+	} else if _, err := m.log.Write(buf); errors.Is(err, logs.ErrRotate) {
+		fmt.Fprintf(os.Stderr, "rotate plugin log (lines kept in the current file): %v\n", err)
+	} else if err != nil {
 		// The plugin must never block on a full disk: count and go on.
 		if m.unstored == 0 || m.unstored%10000 == 0 {
 			fmt.Fprintf(os.Stderr, "write plugin log: %v\n", err)

@@ -83,7 +83,7 @@ func (m *monitor) handle(conn net.Conn) {
 // write streams queued lines, then the exit status, to one session.
 func (m *monitor) write(s *session) {
 	defer close(s.done)
-	enc := json.NewEncoder(s.conn)
+	var buf []byte
 	for {
 		m.mu.Lock()
 		for !s.gone && s.sent >= m.lastSeq && m.exit == nil && s.unstored == m.unstored {
@@ -117,11 +117,36 @@ func (m *monitor) write(s *session) {
 			last = true
 		}
 		m.mu.Unlock()
-		if err := enc.Encode(msg); err != nil {
+		buf = encodeMessage(buf[:0], msg)
+		if _, err := s.conn.Write(buf); err != nil {
 			return
 		}
 		if last {
 			return // the exit stays readable after the monitor is gone
 		}
 	}
+}
+
+// encodeMessage frames msg for the wire: each line as its own record, in
+// the log file's format (cheap to write and to read), and the rest as JSON
+// objects, one per line, that a record never starts like.
+func encodeMessage(dst []byte, msg Message) []byte {
+	if msg.Skipped > 0 {
+		dst = appendControl(dst, Message{Skipped: msg.Skipped})
+	}
+	for _, e := range msg.Lines {
+		dst = append(e.AppendJSON(dst), '\n')
+	}
+	if msg.Unstored > 0 {
+		dst = appendControl(dst, Message{Unstored: msg.Unstored})
+	}
+	if msg.Exit != nil {
+		dst = appendControl(dst, Message{Exit: msg.Exit})
+	}
+	return dst
+}
+
+func appendControl(dst []byte, m Message) []byte {
+	b, _ := json.Marshal(m)
+	return append(append(dst, b...), '\n')
 }
