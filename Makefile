@@ -7,7 +7,7 @@
 GO    ?= go
 BUILD := build
 
-.PHONY: all build plugins clean run test bench
+.PHONY: all build plugins clean run test bench bench-logs
 
 all: build plugins
 
@@ -25,6 +25,10 @@ test:
 # Lifecycle timings of plugdbg, and of dockerd where it is installed (root).
 bench: build plugins
 	bench/lifecycle.sh
+
+# The log router under load: loss, follower latency, CPU and memory (root).
+bench-logs: build plugins
+	bench/logs.sh
 
 # The binary is named after the entrypoint in config.json, so the two cannot
 # drift apart. This expects the entrypoint array on one line.

@@ -61,7 +61,7 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ma
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
-		if o.OnIdle != nil && bufferedLen(dec) == 0 {
+		if o.OnIdle != nil && !hasBuffered(dec) {
 			o.OnIdle()
 		}
 		var l struct {
@@ -109,10 +109,20 @@ func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Mes
 	}
 }
 
-// bufferedLen is how many bytes the decoder holds that it has not decoded.
-func bufferedLen(dec *json.Decoder) int {
-	if r, ok := dec.Buffered().(interface{ Len() int }); ok {
-		return r.Len()
+// hasBuffered reports whether the decoder holds more than whitespace (the
+// newline after the last value) that it has not decoded yet.
+func hasBuffered(dec *json.Decoder) bool {
+	r, ok := dec.Buffered().(io.ByteReader)
+	if !ok {
+		return false
 	}
-	return 0
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return false
+		}
+		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			return true
+		}
+	}
 }

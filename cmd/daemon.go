@@ -26,6 +26,8 @@ killed; a restarted daemon reattaches to them.`,
 	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
 	f.Int64Var(&opts.LogMaxSize, "log-max-size", 10<<20, "rotate a plugin's output history at this many bytes per file")
 	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
+	_ = f.MarkHidden("cpuprofile")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
 	return c
 }

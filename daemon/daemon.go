@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type Options struct {
 	// LogMaxSize and LogMaxFiles rotate each plugin's output history.
 	LogMaxSize  int64
 	LogMaxFiles int
+	CPUProfile  string // write a CPU profile here while the daemon runs
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -50,6 +52,17 @@ func Run(ctx context.Context, o Options) error {
 	sock, ok := strings.CutPrefix(o.Host, "unix://")
 	if !ok {
 		return fmt.Errorf("invalid host %q: only unix:///path is supported", o.Host)
+	}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	log := logs.NewDaemonLogger()
 	// Plugin lines can come by the hundred thousand per second: buffer the

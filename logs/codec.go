@@ -324,3 +324,7 @@ func internString(b []byte) string {
 	}
 	return string(b)
 }
+
+// AppendJSONString appends s as a JSON string, escaped exactly as
+// encoding/json escapes it, for writers of other records on hot paths.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }

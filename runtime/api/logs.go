@@ -39,16 +39,18 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	w.WriteHeader(http.StatusOK)
 	fw := newFlushWriter(w)
 	defer fw.stop()
-	enc := json.NewEncoder(fw)
+	var buf []byte
 	err = s.m.Logs(r.Context(), name, o, func(l manager.LogLine) error {
 		fw.mu.Lock()
 		defer fw.mu.Unlock()
-		return enc.Encode(l)
+		buf = append(l.AppendJSON(buf[:0]), '\n')
+		_, err := fw.Write(buf)
+		return err
 	})
 	if err != nil {
 		// Headers are gone: report in the stream, as a marker line.
 		fw.mu.Lock()
-		_ = enc.Encode(map[string]string{"error": err.Error()})
+		_ = json.NewEncoder(fw).Encode(map[string]string{"error": err.Error()})
 		fw.mu.Unlock()
 	}
 }

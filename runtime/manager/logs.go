@@ -6,6 +6,7 @@ import (
 	"errors"
 	"regexp"
 	"sort"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,37 @@ func NewLogLine(id, name string, e logs.Entry) LogLine {
 	return l
 }
 
+// AppendJSON appends l's JSON form, the one encoding/json writes for it,
+// without allocating: the API encodes every followed line.
+func (l LogLine) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"plugin":`...)
+	dst = logs.AppendJSONString(dst, l.Plugin)
+	dst = append(dst, `,"name":`...)
+	dst = logs.AppendJSONString(dst, l.Name)
+	if l.Seq != 0 {
+		dst = strconv.AppendUint(append(dst, `,"seq":`...), l.Seq, 10)
+	}
+	if l.Time != 0 {
+		dst = strconv.AppendInt(append(dst, `,"time":`...), l.Time, 10)
+	}
+	if l.Stream != "" {
+		dst = logs.AppendJSONString(append(dst, `,"stream":`...), l.Stream)
+	}
+	if l.Line != "" {
+		dst = logs.AppendJSONString(append(dst, `,"line":`...), l.Line)
+	}
+	if l.LineB64 != "" {
+		dst = logs.AppendJSONString(append(dst, `,"line_b64":`...), l.LineB64)
+	}
+	if l.Partial {
+		dst = append(dst, `,"partial":true`...)
+	}
+	if l.Skipped != 0 {
+		dst = strconv.AppendUint(append(dst, `,"skipped":`...), l.Skipped, 10)
+	}
+	return append(dst, '}')
+}
+
 // Text returns the line's bytes, exactly as the plugin wrote them.
 func (l LogLine) Text() string {
 	if l.LineB64 != "" {
@@ -63,7 +95,7 @@ func (l LogLine) Text() string {
 
 // followBuffer is how many batches a follower may fall behind before it
 // catches up from the history on disk.
-const followBuffer = 256
+const followBuffer = 32
 
 // Logs sends the lines of plugin ref ("" for every plugin, merged in time
 // order) to send: first from the history on disk, then, with Follow, live
