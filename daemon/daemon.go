@@ -117,6 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
+	_ = out.Flush() // what restore did is in the log before the first request
 
 	srv := &http.Server{Handler: api.New(m, log), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -37,6 +37,11 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		// Send the headers now: a follower of a plugin that has written
+		// nothing yet would otherwise wait for them until its first line.
+		f.Flush()
+	}
 	fw := newFlushWriter(w)
 	defer fw.stop()
 	var buf []byte

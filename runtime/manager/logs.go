@@ -101,7 +101,8 @@ const followBuffer = 32
 // order) to send: first from the history on disk, then, with Follow, live
 // until ctx ends. Following joins the history without a gap or a repeated
 // line; a follower that falls behind catches up from the history, and gets
-// a Skipped marker only for lines rotated away meanwhile.
+// a Skipped marker, where they were, only for lines no longer there
+// (rotated away meanwhile, or never stored on a full disk).
 func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(LogLine) error) error {
 	targets, err := m.logTargets(ref)
 	if err != nil {
@@ -126,9 +127,30 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 	}
 	check := time.NewTicker(200 * time.Millisecond)
 	defer check.Stop()
+	// deliver sends e unless the follower had it, after a Skipped marker
+	// if lines are missing before it: lines the follower missed that are
+	// not in the history either (rotated away, or not stored on a full
+	// disk). Every line counts, matching or not, so that a filter never
+	// makes a gap.
+	deliver := func(t *logTarget, e logs.Entry) error {
+		prev := last[t.id]
+		if e.Seq <= prev {
+			return nil
+		}
+		if prev > 0 && e.Seq > prev+1 {
+			if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: e.Seq - prev - 1}); err != nil {
+				return err
+			}
+		}
+		last[t.id] = e.Seq
+		if !filter.Match(e) {
+			return nil
+		}
+		return send(NewLogLine(t.id, t.name, e))
+	}
 	catchUp := func() error {
 		for _, t := range targets {
-			if err := m.catchUp(t, filter, last, send); err != nil {
+			if err := m.catchUp(t, last[t.id], deliver); err != nil {
 				return err
 			}
 		}
@@ -163,14 +185,8 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 				}
 			}
 			for _, e := range b.Entries {
-				if e.Seq <= last[t.id] {
-					continue
-				}
-				last[t.id] = e.Seq
-				if filter.Match(e) {
-					if err := send(NewLogLine(t.id, t.name, e)); err != nil {
-						return err
-					}
+				if err := deliver(t, e); err != nil {
+					return err
 				}
 			}
 		}
@@ -225,28 +241,13 @@ func targetByID(targets []*logTarget, id string) *logTarget {
 	return nil
 }
 
-// catchUp sends what a lagging follower missed of one plugin, from disk.
-func (m *Manager) catchUp(t *logTarget, f logs.Filter, last map[string]uint64, send func(LogLine) error) error {
-	f.AfterSeq = last[t.id]
-	first := uint64(0)
-	read, err := logs.ReadHistory(t.path, f, 0, func(e logs.Entry) error {
-		if first == 0 {
-			first = e.Seq
-		}
-		return send(NewLogLine(t.id, t.name, e))
+// catchUp hands deliver, in order, the lines of one plugin after seq
+// after that are in its history: what a lagging follower missed.
+func (m *Manager) catchUp(t *logTarget, after uint64, deliver func(*logTarget, logs.Entry) error) error {
+	_, err := logs.ReadHistory(t.path, logs.Filter{AfterSeq: after}, 0, func(e logs.Entry) error {
+		return deliver(t, e)
 	})
-	if err != nil {
-		return err
-	}
-	if first > f.AfterSeq+1 && f.AfterSeq > 0 {
-		if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: first - f.AfterSeq - 1}); err != nil {
-			return err
-		}
-	}
-	if read > last[t.id] {
-		last[t.id] = read
-	}
-	return nil
+	return err
 }
 
 // history sends the stored lines of targets, merged by time, and returns

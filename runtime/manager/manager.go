@@ -129,6 +129,11 @@ type pluginRun struct {
 
 	unstored uint64 // the monitor's last Unstored count; pump only
 
+	reportMu    sync.Mutex // guards the report of unstored lines
+	unreported  uint64
+	reportedAt  time.Time
+	reportTimer *time.Timer
+
 	tailMu sync.Mutex
 	tail   []logs.Entry
 }

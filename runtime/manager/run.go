@@ -224,9 +224,8 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 		if msg.Unstored > r.unstored {
 			m.mu.Lock()
 			e.state.UnstoredLines += msg.Unstored - r.unstored
-			total := e.state.UnstoredLines
 			m.mu.Unlock()
-			m.log.WithField("plugin", id).Errorf("%d lines of plugin output could not be stored in %s (%d in all); see the monitor log for why", msg.Unstored-r.unstored, m.logPath(id), total)
+			m.noteUnstored(e, id, r, msg.Unstored-r.unstored)
 			r.unstored = msg.Unstored
 		}
 		if n := len(msg.Lines); n > 0 {
@@ -245,6 +244,35 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 	}
 	r.conn.Close()
 	m.ended(e, r)
+}
+
+// noteUnstored reports, in the daemon log, lines the run's log file could
+// not take: at once, then at most once a second, so that a full disk does
+// not flood the daemon log with one error per batch.
+func (m *Manager) noteUnstored(e *entry, id string, r *pluginRun, n uint64) {
+	r.reportMu.Lock()
+	defer r.reportMu.Unlock()
+	r.unreported += n
+	if r.reportTimer != nil {
+		return // a report is due
+	}
+	wait := time.Second - time.Since(r.reportedAt)
+	report := func() {
+		r.reportMu.Lock()
+		defer r.reportMu.Unlock()
+		m.mu.Lock()
+		total := e.state.UnstoredLines
+		m.mu.Unlock()
+		m.log.WithField("plugin", id).Errorf("%d lines of plugin output could not be stored in %s (%d in all); see the monitor log for why", r.unreported, m.logPath(id), total)
+		r.unreported, r.reportedAt, r.reportTimer = 0, time.Now(), nil
+	}
+	if wait <= 0 {
+		r.reportMu.Unlock()
+		report()
+		r.reportMu.Lock()
+		return
+	}
+	r.reportTimer = time.AfterFunc(wait, report)
 }
 
 // lostMonitor works out how a run ended whose monitor vanished without

@@ -55,6 +55,9 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Hello{}, fmt.Errorf("create monitor dir: %w", err)
 	}
+	if prev, err := ReadExit(dir); err == nil {
+		cfg.MinLastSeq = max(cfg.MinLastSeq, prev.LastSeq)
+	}
 	for _, f := range []string{exitFile, socketFile} {
 		_ = os.Remove(filepath.Join(dir, f))
 	}

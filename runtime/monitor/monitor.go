@@ -168,7 +168,7 @@ func (m *monitor) run() int {
 		copiers.Wait()
 	}
 	m.mu.Lock()
-	exit.AckedSeq = m.ackedSeq
+	exit.AckedSeq, exit.LastSeq = m.ackedSeq, m.lastSeq
 	m.mu.Unlock()
 	if err := m.container.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
@@ -199,13 +199,15 @@ func (m *monitor) run() int {
 // are then counted as unstored, and still reach the daemon.
 func (m *monitor) openLog() {
 	last, err := logs.LastSeq(m.cfg.LogPath)
+	// Lines of the previous run that the log could not take count too.
+	m.lastSeq = max(last, m.cfg.MinLastSeq)
+	m.ackedSeq = m.lastSeq
 	if err != nil {
 		// Numbering from 0 would reuse sequence numbers: keep no history
 		// for this run rather than a wrong one.
 		fmt.Fprintf(os.Stderr, "read last line of %s: %v; this run's lines are not stored\n", m.cfg.LogPath, err)
 		return
 	}
-	m.lastSeq, m.ackedSeq = last, last
 	if err := os.MkdirAll(filepath.Dir(m.cfg.LogPath), 0o700); err != nil {
 		fmt.Fprintf(os.Stderr, "create log dir: %v\n", err)
 		return

@@ -42,6 +42,11 @@ type Config struct {
 	LogMaxSize  int64
 	LogMaxFiles int
 	Spec        *specs.Spec // the container's OCI spec
+	// MinLastSeq is the last seq the previous run of the plugin gave a
+	// line (Start fills it in from the previous exit status): a run numbers
+	// its lines after it even if the log file could not store them all
+	// (a full disk), so that no two lines share a seq.
+	MinLastSeq uint64 `json:",omitempty"`
 }
 
 // ExitStatus is how a plugin's container ended.
@@ -55,6 +60,8 @@ type ExitStatus struct {
 	// AckedSeq is the last line a daemon processed: a daemon that was away
 	// when the plugin exited replays the later ones from the log file.
 	AckedSeq uint64 `json:"AckedSeq,omitempty"`
+	// LastSeq is the seq of the run's last line, stored or not.
+	LastSeq uint64 `json:"LastSeq,omitempty"`
 }
 
 // String renders the status for messages: "exit code 3" or "signal SIGKILL".
