@@ -118,7 +118,7 @@ func parseTimeFlag(v string, now time.Time) (time.Time, error) {
 
 func printLogLine(w io.Writer, l manager.LogLine, o logsOptions) {
 	if l.Skipped > 0 {
-		fmt.Fprintf(w, "… %d lines skipped: rotated out of %s's history before they could be read …\n", l.Skipped, l.Name)
+		fmt.Fprintf(w, "… %d lines skipped: no longer in %s's history (rotated away, or never stored on a full disk) …\n", l.Skipped, l.Name)
 		return
 	}
 	if o.all {

@@ -40,7 +40,7 @@ func TestFloodLine(t *testing.T) {
 }
 
 func TestMarkers(t *testing.T) {
-	n, ok := skippedCount([]byte("… 1234 lines skipped: rotated out of flood:latest's history before they could be read …"))
+	n, ok := skippedCount([]byte("… 1234 lines skipped: no longer in flood:latest's history (rotated away, or never stored on a full disk) …"))
 	if !ok || n != 1234 {
 		t.Errorf("skipped = %d %v", n, ok)
 	}
