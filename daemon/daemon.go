@@ -3,22 +3,20 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/internal/flushio"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/manager"
@@ -67,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 	log := logs.NewDaemonLogger()
 	// Plugin lines can come by the hundred thousand per second: buffer the
 	// daemon log instead of a write per line, and flush it often.
-	out := newFlushingWriter(os.Stderr, 20*time.Millisecond)
+	out := flushio.New(os.Stderr, 256<<10, 20*time.Millisecond, nil)
 	defer out.Close()
 	log.SetOutput(out)
 	level, err := logrus.ParseLevel(o.LogLevel)
@@ -164,56 +162,4 @@ func lockRoots(roots ...string) (func(), error) {
 		held = append(held, f)
 	}
 	return release, nil
-}
-
-// flushingWriter buffers writes and flushes them every interval and on
-// Close. Safe for concurrent use.
-type flushingWriter struct {
-	mu   sync.Mutex
-	bw   *bufio.Writer
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func newFlushingWriter(w io.Writer, interval time.Duration) *flushingWriter {
-	fw := &flushingWriter{bw: bufio.NewWriterSize(w, 256<<10), done: make(chan struct{})}
-	fw.wg.Add(1)
-	go func() {
-		defer fw.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-fw.done:
-				return
-			case <-t.C:
-				fw.mu.Lock()
-				_ = fw.bw.Flush()
-				fw.mu.Unlock()
-			}
-		}
-	}()
-	return fw
-}
-
-func (fw *flushingWriter) Write(p []byte) (int, error) {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	return fw.bw.Write(p)
-}
-
-// Flush writes out what is buffered.
-func (fw *flushingWriter) Flush() error {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	return fw.bw.Flush()
-}
-
-// Close stops the flusher and flushes what is left.
-func (fw *flushingWriter) Close() error {
-	close(fw.done)
-	fw.wg.Wait()
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	return fw.bw.Flush()
 }

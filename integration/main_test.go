@@ -176,59 +176,13 @@ type daemonProc struct {
 // removes the directory.
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "pdi")
-	require.NoError(t, err)
-	d := &daemon{
-		t:        t,
-		dir:      dir,
-		dataRoot: filepath.Join(dir, "d"),
-		execRoot: filepath.Join(dir, "x"),
-		sock:     filepath.Join(dir, "api.sock"),
-	}
-	d.host = "unix://" + d.sock
-	d.client = client.New(d.host)
-	t.Cleanup(d.cleanup)
-	d.start()
-	return d
+	return startDaemonWith(t)
 }
 
 // start runs a new daemon process on d's roots and waits until it answers.
 func (d *daemon) start() {
-	t := d.t
-	t.Helper()
-	require.False(t, d.running(), "a daemon is already running on %s", d.dir)
-	p := &daemonProc{log: filepath.Join(d.dir, fmt.Sprintf("daemon-%d.log", len(d.logs)+1)), done: make(chan struct{})}
-	f, err := os.Create(p.log)
-	require.NoError(t, err)
-	defer f.Close()
-	p.cmd = exec.Command(plugdbgBin, "daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot, "-H", d.host)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if raceEnabled {
-		// Monitors inherit this, so their races are reported too.
-		require.NoError(t, os.MkdirAll(filepath.Join(d.dir, "race"), 0o755))
-		p.cmd.Env = append(os.Environ(), "GORACE=log_path="+filepath.Join(d.dir, "race", "report"))
-	}
-	require.NoError(t, p.cmd.Start())
-	d.proc = p
-	d.logs = append(d.logs, p)
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-
-	deadline := time.Now().Add(readyTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for ping(d.sock) != nil {
-		select {
-		case <-p.done:
-			require.FailNowf(t, "daemon exited before it answered /_ping", "%v; log:\n%s", p.err, d.daemonLog())
-		case <-tick.C:
-		}
-		if time.Now().After(deadline) {
-			require.FailNowf(t, "daemon did not answer /_ping", "within %s; log:\n%s", readyTimeout, d.daemonLog())
-		}
-	}
+	d.t.Helper()
+	d.startWith()
 }
 
 // running reports whether the current daemon process has not exited.

@@ -1,16 +1,15 @@
 package api
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/internal/flushio"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
@@ -42,21 +41,21 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 		// nothing yet would otherwise wait for them until its first line.
 		f.Flush()
 	}
-	fw := newFlushWriter(w)
-	defer fw.stop()
-	var buf []byte
+	var after func()
+	if f, ok := w.(http.Flusher); ok {
+		after = f.Flush
+	}
+	fw := flushio.New(w, 64<<10, flushInterval, after)
+	defer fw.Close()
+	var buf []byte // Logs calls send from one goroutine
 	err = s.m.Logs(r.Context(), name, o, func(l manager.LogLine) error {
-		fw.mu.Lock()
-		defer fw.mu.Unlock()
 		buf = append(l.AppendJSON(buf[:0]), '\n')
 		_, err := fw.Write(buf)
 		return err
 	})
 	if err != nil {
 		// Headers are gone: report in the stream, as a marker line.
-		fw.mu.Lock()
 		_ = json.NewEncoder(fw).Encode(map[string]string{"error": err.Error()})
-		fw.mu.Unlock()
 	}
 }
 
@@ -120,57 +119,4 @@ func parseTime(v string) (time.Time, error) {
 		}
 	}
 	return time.Unix(s, ns), nil
-}
-
-// flushWriter buffers a streamed response and flushes it every
-// flushInterval while there is something to flush.
-type flushWriter struct {
-	mu   sync.Mutex
-	bw   *bufio.Writer
-	f    http.Flusher
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func newFlushWriter(w http.ResponseWriter) *flushWriter {
-	f, _ := w.(http.Flusher)
-	fw := &flushWriter{bw: bufio.NewWriterSize(w, 64<<10), f: f, done: make(chan struct{})}
-	fw.wg.Add(1)
-	go func() {
-		defer fw.wg.Done()
-		t := time.NewTicker(flushInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-fw.done:
-				return
-			case <-t.C:
-				fw.mu.Lock()
-				fw.flush()
-				fw.mu.Unlock()
-			}
-		}
-	}()
-	return fw
-}
-
-// Write must be called with mu held.
-func (fw *flushWriter) Write(p []byte) (int, error) { return fw.bw.Write(p) }
-
-func (fw *flushWriter) flush() {
-	if fw.bw.Buffered() == 0 {
-		return
-	}
-	_ = fw.bw.Flush()
-	if fw.f != nil {
-		fw.f.Flush()
-	}
-}
-
-func (fw *flushWriter) stop() {
-	close(fw.done)
-	fw.wg.Wait()
-	fw.mu.Lock()
-	fw.flush()
-	fw.mu.Unlock()
 }
