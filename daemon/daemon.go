@@ -117,7 +117,16 @@ func Run(ctx context.Context, o Options) error {
 	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
 	_ = out.Flush() // what restore did is in the log before the first request
 
-	srv := &http.Server{Handler: api.New(m, log), ReadHeaderTimeout: 10 * time.Second}
+	handler := api.New(m, log)
+	srv := &http.Server{
+		// What the daemon logged about a request is out when it returns,
+		// not up to a flush interval later.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			handler.ServeHTTP(w, r)
+			_ = out.Flush()
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
