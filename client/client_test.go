@@ -3,69 +3,26 @@ package client_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/api"
-	"github.com/plugdbg/plugdbg/runtime/manager"
-	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/api/apitest"
 	"github.com/plugdbg/plugdbg/version"
 )
-
-// noRunExecutor is enough for every call that does not run a plugin.
-type noRunExecutor struct{}
-
-var errNoRun = errors.New("this test executor runs no containers")
-
-func (noRunExecutor) Start(context.Context, string, *specs.Spec, manager.LogConfig) (manager.Run, error) {
-	return nil, errNoRun
-}
-func (noRunExecutor) Attach(string) (manager.Run, error) { return nil, monitor.ErrNoMonitor }
-func (noRunExecutor) LastExit(string) (monitor.ExitStatus, bool) {
-	return monitor.ExitStatus{}, false
-}
-func (noRunExecutor) Cleanup(string) error { return nil }
-
-// shortTempDir keeps unix socket paths under the 107-byte limit.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "pdcl")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 // newDaemon serves the real API, over a real manager, on a unix socket and
 // returns a client for it.
 func newDaemon(t *testing.T) *client.Client {
 	t.Helper()
-	dir := shortTempDir(t)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	m, err := manager.New(manager.Options{
-		DataRoot: filepath.Join(dir, "data"), ExecRoot: filepath.Join(dir, "exec"),
-		Executor: noRunExecutor{}, Log: log,
-	})
-	require.NoError(t, err)
-	socket := filepath.Join(dir, "api.sock")
-	ln, err := api.Listen(socket)
-	require.NoError(t, err)
-	srv := &http.Server{Handler: api.New(m, log)}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return client.New("unix://" + socket)
+	return client.New("unix://" + apitest.Serve(t))
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -174,7 +131,7 @@ func TestCreateFromDirSendsOnlyConfigAndRootfs(t *testing.T) {
 }
 
 func TestCreateFromDirErrors(t *testing.T) {
-	c := client.New(filepath.Join(shortTempDir(t), "no-daemon.sock")) // checked before any request
+	c := client.New(filepath.Join(apitest.ShortTempDir(t), "no-daemon.sock")) // checked before any request
 	tests := []struct {
 		name    string
 		dir     func(t *testing.T) string
@@ -246,7 +203,7 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "set unknown key", call: func() error { return c.Set(ctx, "p", []string{"NOPE=1"}) }, wantStatus: 400, wantMsg: `setting "NOPE" not found in the plugin configuration`},
 		{name: "disable disabled", call: func() error { return c.Disable(ctx, "p", false) }, wantStatus: 409, wantMsg: "plugin is already disabled: plugin p:latest found but disabled"},
 		{name: "create existing", call: func() error { return c.CreateFromDir(ctx, "p", pluginDir(t, testConfig)) }, wantStatus: 409, wantMsg: "plugin p:latest already exists"},
-		{name: "enable that cannot start", call: func() error { return c.Enable(ctx, "p", 5*time.Second) }, wantStatus: 500, wantMsg: errNoRun.Error()},
+		{name: "enable that cannot start", call: func() error { return c.Enable(ctx, "p", 5*time.Second) }, wantStatus: 500, wantMsg: apitest.ErrNoRun.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +220,7 @@ func TestErrorAnswers(t *testing.T) {
 }
 
 func TestDaemonUnreachable(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := apitest.ShortTempDir(t)
 	stale := filepath.Join(dir, "stale.sock")
 	ln, err := net.Listen("unix", stale)
 	require.NoError(t, err)
@@ -295,7 +252,7 @@ func TestDaemonUnreachable(t *testing.T) {
 }
 
 func TestCanceledContextIsNotADaemonError(t *testing.T) {
-	c := client.New("unix://" + filepath.Join(shortTempDir(t), "missing.sock"))
+	c := client.New("unix://" + filepath.Join(apitest.ShortTempDir(t), "missing.sock"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Version(ctx)

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,40 +17,14 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/runtime/api"
+	"github.com/plugdbg/plugdbg/runtime/api/apitest"
 	"github.com/plugdbg/plugdbg/runtime/manager"
-	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/version"
 )
-
-// noRunExecutor is enough for every route that does not run a plugin.
-type noRunExecutor struct{}
-
-var errNoRun = errors.New("this test executor runs no containers")
-
-func (noRunExecutor) Start(context.Context, string, *specs.Spec, manager.LogConfig) (manager.Run, error) {
-	return nil, errNoRun
-}
-func (noRunExecutor) Attach(string) (manager.Run, error) { return nil, monitor.ErrNoMonitor }
-func (noRunExecutor) LastExit(string) (monitor.ExitStatus, bool) {
-	return monitor.ExitStatus{}, false
-}
-func (noRunExecutor) Cleanup(string) error { return nil }
-
-// shortTempDir is a temp dir with a short path, so that unix socket paths
-// below it stay under the 107-byte limit whatever the test's name.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "pdapi")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 // testServer is a real manager behind the API, served on a unix socket.
 type testServer struct {
@@ -61,22 +34,7 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	dir := shortTempDir(t)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	m, err := manager.New(manager.Options{
-		DataRoot: filepath.Join(dir, "data"),
-		ExecRoot: filepath.Join(dir, "exec"),
-		Executor: noRunExecutor{},
-		Log:      log,
-	})
-	require.NoError(t, err)
-	socket := filepath.Join(dir, "api.sock")
-	ln, err := api.Listen(socket)
-	require.NoError(t, err)
-	srv := &http.Server{Handler: api.New(m, log)}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	socket := apitest.Serve(t)
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", socket)
@@ -442,7 +400,7 @@ func TestLifecycleErrors(t *testing.T) {
 		{name: "bad force value", method: http.MethodPost, path: "/plugins/p/disable?force=maybe", wantStatus: http.StatusBadRequest, wantMsg: "force"},
 		{name: "bad timeout", method: http.MethodPost, path: "/plugins/p/enable?timeout=soon", wantStatus: http.StatusBadRequest, wantMsg: "timeout"},
 		{name: "negative timeout", method: http.MethodPost, path: "/plugins/p/enable?timeout=-1", wantStatus: http.StatusBadRequest, wantMsg: "timeout"},
-		{name: "enable fails to start", method: http.MethodPost, path: "/plugins/p/enable?timeout=5", wantStatus: http.StatusInternalServerError, wantMsg: errNoRun.Error()},
+		{name: "enable fails to start", method: http.MethodPost, path: "/plugins/p/enable?timeout=5", wantStatus: http.StatusInternalServerError, wantMsg: apitest.ErrNoRun.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -490,7 +448,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := apitest.ShortTempDir(t)
 	socket := filepath.Join(dir, "sub", "api.sock")
 	ln, err := api.Listen(socket)
 	require.NoError(t, err)
@@ -518,7 +476,7 @@ func TestListen(t *testing.T) {
 }
 
 func TestListenReplacesStaleSocket(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := apitest.ShortTempDir(t)
 	socket := filepath.Join(dir, "api.sock")
 	// A socket file nobody serves, as a killed daemon leaves behind.
 	ln, err := net.Listen("unix", socket)

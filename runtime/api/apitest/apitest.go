@@ -1,0 +1,70 @@
+// Package apitest serves the real daemon API, over a real manager whose
+// executor runs no containers, on a unix socket: enough for tests of the
+// API and its clients that create, inspect, set and remove plugins.
+package apitest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/runtime/api"
+	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/runtime/monitor"
+)
+
+// ErrNoRun is what enabling a plugin returns.
+var ErrNoRun = errors.New("this test executor runs no containers")
+
+// noRunExecutor is enough for every call that does not run a plugin.
+type noRunExecutor struct{}
+
+func (noRunExecutor) Start(context.Context, string, *specs.Spec, manager.LogConfig) (manager.Run, error) {
+	return nil, ErrNoRun
+}
+func (noRunExecutor) Attach(string) (manager.Run, error) { return nil, monitor.ErrNoMonitor }
+func (noRunExecutor) LastExit(string) (monitor.ExitStatus, bool) {
+	return monitor.ExitStatus{}, false
+}
+func (noRunExecutor) Cleanup(string) error { return nil }
+
+// ShortTempDir is a temp dir with a short path, so that unix socket paths
+// below it stay under the 107-byte limit whatever the test's name.
+func ShortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pdapi")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Serve starts the API on a fresh manager and returns its socket path. The
+// server stops when the test ends.
+func Serve(t testing.TB) string {
+	t.Helper()
+	dir := ShortTempDir(t)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	m, err := manager.New(manager.Options{
+		DataRoot: filepath.Join(dir, "data"),
+		ExecRoot: filepath.Join(dir, "exec"),
+		Executor: noRunExecutor{},
+		Log:      log,
+	})
+	require.NoError(t, err)
+	socket := filepath.Join(dir, "api.sock")
+	ln, err := api.Listen(socket)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: api.New(m, log)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return socket
+}
