@@ -1,9 +1,7 @@
 package manager
 
 import (
-	"container/heap"
 	"context"
-	"errors"
 	"regexp"
 	"sort"
 	"strconv"
@@ -260,64 +258,39 @@ func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send fu
 			return send(NewLogLine(t.id, t.name, e))
 		})
 		last[t.id] = read
-		return last, ignoreMissing(err)
+		return last, err
 	}
 	// Several plugins: each one's matching lines (its last tail lines when
-	// tail is set), then one merge by time.
-	var all lineHeap
+	// tail is set), then one sort by time.
+	var all []LogLine
 	for _, t := range targets {
 		read, err := logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
 			all = append(all, NewLogLine(t.id, t.name, e))
 			return nil
 		})
-		if err := ignoreMissing(err); err != nil {
+		if err != nil {
 			return nil, err
 		}
 		last[t.id] = read
 	}
-	heap.Init(&all)
-	var sorted []LogLine
-	for all.Len() > 0 {
-		sorted = append(sorted, heap.Pop(&all).(LogLine))
+	// Ties broken by plugin, then seq, for a stable order.
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.Time != b.Time {
+			return a.Time < b.Time
+		}
+		if a.Plugin != b.Plugin {
+			return a.Plugin < b.Plugin
+		}
+		return a.Seq < b.Seq
+	})
+	if tail > 0 && len(all) > tail {
+		all = all[len(all)-tail:]
 	}
-	if tail > 0 && len(sorted) > tail {
-		sorted = sorted[len(sorted)-tail:]
-	}
-	for _, l := range sorted {
+	for _, l := range all {
 		if err := send(l); err != nil {
 			return nil, err
 		}
 	}
 	return last, nil
-}
-
-func ignoreMissing(err error) error {
-	if errors.Is(err, errNoLog) {
-		return nil
-	}
-	return err
-}
-
-var errNoLog = errors.New("no log")
-
-// lineHeap orders lines by time, then plugin and sequence for a stable merge.
-type lineHeap []LogLine
-
-func (h lineHeap) Len() int { return len(h) }
-func (h lineHeap) Less(i, j int) bool {
-	if h[i].Time != h[j].Time {
-		return h[i].Time < h[j].Time
-	}
-	if h[i].Plugin != h[j].Plugin {
-		return h[i].Plugin < h[j].Plugin
-	}
-	return h[i].Seq < h[j].Seq
-}
-func (h lineHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *lineHeap) Push(x any)   { *h = append(*h, x.(LogLine)) }
-func (h *lineHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

@@ -5,6 +5,7 @@ package manager
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -485,7 +486,7 @@ func (m *Manager) Set(ref string, args []string) error {
 // clonePlugin deep-copies p, so that a failed Set leaves nothing changed.
 func clonePlugin(p plugin.Plugin) plugin.Plugin {
 	var out plugin.Plugin
-	b, _ := jsonMarshal(p)
-	_ = jsonUnmarshal(b, &out)
+	b, _ := json.Marshal(p)
+	_ = json.Unmarshal(b, &out)
 	return out
 }

@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,11 +15,6 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/config"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/spec"
-)
-
-var (
-	jsonMarshal   = json.Marshal
-	jsonUnmarshal = json.Unmarshal
 )
 
 // maxSocketPath is the longest path connect(2) takes for a unix socket.
