@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -39,18 +37,7 @@ func TestDockerCLI(t *testing.T) {
 			}
 		}
 		cmd.Env = env
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &ee):
-			code = ee.ExitCode()
-		default:
-			require.NoError(t, err, "run docker %q", args)
-		}
-		return o.String(), e.String(), code
+		return runCommand(t, cmd)
 	}
 	// ok runs a docker command that must succeed and returns its stdout.
 	ok := func(t *testing.T, args ...string) string {

@@ -264,6 +264,13 @@ func cli(t *testing.T, host string, args ...string) (stdout, stderr string, code
 	defer cancel()
 	cmd := exec.CommandContext(ctx, plugdbgBin, args...)
 	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+host)
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd and returns its output and exit status; failing to
+// run it at all fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -273,7 +280,7 @@ func cli(t *testing.T, host string, args ...string) (stdout, stderr string, code
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
-		require.NoError(t, err, "run plugdbg %q", args)
+		require.NoError(t, err, "run %q", cmd.Args)
 	}
 	return o.String(), e.String(), code
 }
