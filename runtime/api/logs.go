@@ -36,14 +36,14 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	if f, ok := w.(http.Flusher); ok {
-		// Send the headers now: a follower of a plugin that has written
-		// nothing yet would otherwise wait for them until its first line.
-		f.Flush()
-	}
 	var after func()
 	if f, ok := w.(http.Flusher); ok {
 		after = f.Flush
+		// Send the headers once the follower is subscribed, not before: a
+		// follower of a plugin that has written nothing yet would otherwise
+		// wait for them until its first line, and a client that writes to
+		// the plugin as soon as it has them must not lose that line.
+		o.Started = f.Flush
 	}
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()

@@ -21,6 +21,10 @@ type LogOptions struct {
 	Tail   int       // the last Tail lines of the history; 0: all
 	Stream string    // "stdout", "stderr" or "" for both
 	Grep   *regexp.Regexp
+	// Started, if set, is called once before any line is sent, when a
+	// follower is subscribed to live lines: a caller that tells its client
+	// "following" only then loses no line written in between.
+	Started func()
 }
 
 // LogLine is one line as the API streams it: a plugin line, or a marker of
@@ -110,6 +114,9 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 	if o.Follow {
 		sub = m.hub.Subscribe(targetFilter(ref, targets), followBuffer)
 		defer m.hub.Unsubscribe(sub)
+	}
+	if o.Started != nil {
+		o.Started()
 	}
 	filter := logs.Filter{Since: o.Since, Until: o.Until, Stream: o.Stream, Grep: o.Grep}
 	last, err := m.history(targets, filter, o.Tail, send)
