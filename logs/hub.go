@@ -19,6 +19,7 @@ type Batch struct {
 type Hub struct {
 	mu   sync.RWMutex
 	subs map[*Sub]struct{}
+	last sync.Map // plugin ID → *atomic.Uint64: the last seq published
 }
 
 // Sub is one follower.
@@ -76,7 +77,30 @@ func (h *Hub) Publish(b Batch) {
 			s.lagged.Store(true)
 		}
 	}
+	// Only now, with the batch offered to every follower: a follower that
+	// reads LastSeq and then drains its channel has every batch up to it
+	// that it was not marked lagging for.
+	v, ok := h.last.Load(b.Plugin)
+	if !ok {
+		v, _ = h.last.LoadOrStore(b.Plugin, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Store(b.Entries[len(b.Entries)-1].Seq)
 }
+
+// LastSeq returns the seq of the last line published for plugin, 0 if
+// none. A lagging follower compares it with the last line it has, after
+// catching up from the history, to learn of lines it can get from nowhere
+// without waiting for the plugin's next line.
+func (h *Hub) LastSeq(plugin string) uint64 {
+	if v, ok := h.last.Load(plugin); ok {
+		return v.(*atomic.Uint64).Load()
+	}
+	return 0
+}
+
+// Forget drops what the hub remembers of plugin (LastSeq), once it is
+// removed.
+func (h *Hub) Forget(plugin string) { h.last.Delete(plugin) }
 
 // MarkLagged marks every follower of plugin as lagging, so that it catches
 // up from the history on disk: used when lines were dropped before they

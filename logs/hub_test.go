@@ -56,6 +56,19 @@ func TestHubSlowFollowerIsMarkedNotWaitedFor(t *testing.T) {
 	assert.Equal(t, uint64(2), (<-slow.C()).Entries[0].Seq)
 }
 
+func TestHubLastSeq(t *testing.T) {
+	var h Hub
+	assert.Zero(t, h.LastSeq("p"))
+	h.Publish(batch("p", 1, 2, 3))
+	h.Publish(batch("q", 7))
+	h.Publish(Batch{Plugin: "p"}) // empty: nothing published
+	assert.Equal(t, uint64(3), h.LastSeq("p"))
+	assert.Equal(t, uint64(7), h.LastSeq("q"))
+	h.Forget("p")
+	assert.Zero(t, h.LastSeq("p"))
+	assert.Equal(t, uint64(7), h.LastSeq("q"))
+}
+
 func TestHubConcurrent(t *testing.T) {
 	var h Hub
 	var wg sync.WaitGroup

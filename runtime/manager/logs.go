@@ -153,10 +153,59 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 		}
 		return send(NewLogLine(t.id, t.name, e))
 	}
-	catchUp := func() error {
+	deliverBatch := func(b logs.Batch) error {
+		t := targetByID(targets, b.Plugin)
+		if t == nil {
+			// A plugin created after the follow began (--all).
+			var err error
+			if t, err = m.addTarget(&targets, b.Plugin, last); err != nil {
+				return nil
+			}
+		}
+		for _, e := range b.Entries {
+			if err := deliver(t, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// resync follows up a lag: the batches still buffered, what the history
+	// holds of the ones dropped, and a Skipped marker for lines neither has
+	// (published to the hub, but never stored) — at once, not only when the
+	// plugin writes again. held is a batch already taken from the channel.
+	resync := func(held []logs.Batch) error {
+		published := map[string]uint64{}
+		for _, t := range targets {
+			published[t.id] = m.hub.LastSeq(t.id) // before draining: see Hub.Publish
+		}
+	drain:
+		for {
+			select {
+			case b, ok := <-sub.C():
+				if !ok {
+					break drain
+				}
+				held = append(held, b)
+			default:
+				break drain
+			}
+		}
 		for _, t := range targets {
 			if err := m.catchUp(t, last[t.id], deliver); err != nil {
 				return err
+			}
+		}
+		for _, b := range held {
+			if err := deliverBatch(b); err != nil {
+				return err
+			}
+		}
+		for _, t := range targets {
+			if p, have := published[t.id], last[t.id]; p > have {
+				if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: p - have}); err != nil {
+					return err
+				}
+				last[t.id] = p
 			}
 		}
 		return nil
@@ -169,7 +218,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 			return nil
 		case <-check.C:
 			if sub.Lagged() {
-				if err := catchUp(); err != nil {
+				if err := resync(nil); err != nil {
 					return err
 				}
 			}
@@ -177,22 +226,14 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 			if !ok {
 				return nil
 			}
+			var err error
 			if sub.Lagged() {
-				if err := catchUp(); err != nil {
-					return err
-				}
+				err = resync([]logs.Batch{b})
+			} else {
+				err = deliverBatch(b)
 			}
-			t := targetByID(targets, b.Plugin)
-			if t == nil {
-				// A plugin created after the follow began (--all).
-				if t, err = m.addTarget(&targets, b.Plugin, last); err != nil {
-					continue
-				}
-			}
-			for _, e := range b.Entries {
-				if err := deliver(t, e); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
 		}
 	}

@@ -1,13 +1,17 @@
 package manager
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
 func TestLogLineAppendJSONMatchesEncodingJSON(t *testing.T) {
@@ -32,4 +36,57 @@ func TestLogLineAppendJSONMatchesEncodingJSON(t *testing.T) {
 		})
 	}
 	assert.Equal(t, "a\xffb", tests[2].line.Text(), "Text restores the raw bytes")
+}
+
+// TestFollowerLagMarksUnstoredLinesAtOnce: a follower that fell behind on
+// lines that were never stored (the fake writes no log file, as on a full
+// disk) gets one Skipped marker for them as soon as it catches up, not
+// only when the plugin writes its next line.
+func TestFollowerLagMarksUnstoredLinesAtOnce(t *testing.T) {
+	m, x := newTestManager(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	id, err := m.Create(ctx, "fake", buildContext(t, fakeConfig))
+	require.NoError(t, err)
+	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
+	x.mu.Lock()
+	run := x.runs[id]
+	x.mu.Unlock()
+
+	subscribed := make(chan struct{})
+	release := make(chan struct{})
+	got := make(chan LogLine, 1000)
+	go func() {
+		_ = m.Logs(ctx, "fake", LogOptions{Follow: true, Started: func() { close(subscribed) }}, func(l LogLine) error {
+			<-release // a follower stuck until every line is published
+			got <- l
+			return nil
+		})
+	}()
+	<-subscribed
+	const last = 100 // far more single-line batches than a follower buffers
+	for seq := uint64(2); seq <= last; seq++ {
+		run.msgs <- monitor.Message{Lines: []logs.Entry{{Seq: seq, Time: time.Now().UnixNano(), Stream: logs.Stdout, Line: fmt.Sprint(seq)}}}
+	}
+	require.Eventually(t, func() bool { return m.hub.LastSeq(id) == last }, 5*time.Second, time.Millisecond)
+	close(release)
+
+	var next uint64 = 2 // the first line after the subscription
+	var skipped uint64
+	for next <= last {
+		select {
+		case l := <-got:
+			if l.Skipped > 0 {
+				skipped += l.Skipped
+				next += l.Skipped
+				continue
+			}
+			require.Equal(t, next, l.Seq, "lines in order, none twice")
+			next++
+		case <-time.After(5 * time.Second):
+			require.FailNow(t, "no Skipped marker for the dropped lines", "up to seq %d of %d", next-1, last)
+		}
+	}
+	assert.Greater(t, skipped, uint64(0), "the follower must have lagged")
+	assert.Less(t, skipped, uint64(last-1), "what stayed buffered is delivered")
 }

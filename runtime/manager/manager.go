@@ -452,6 +452,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	e.removed = true
 	delete(m.plugins, p.ID)
 	m.mu.Unlock()
+	m.hub.Forget(p.ID)
 	m.emit(p.ID, p.Name, events.ActionRemove, nil)
 	return nil
 }
