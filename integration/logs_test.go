@@ -394,6 +394,9 @@ func TestLogsHardLines(t *testing.T) {
 	assert.Len(t, logLines(log, `msg="after big"`, "plugin="+id), 1)
 	assert.Len(t, logLines(log, `msg="no newline at the end"`, "plugin="+id), 1)
 	assert.Len(t, logLines(log, `msg=after-empty`, "plugin="+id), 1)
+	// The long line is one line there too, as dockerd would log it had
+	// its reader not died on it.
+	assert.Len(t, logLines(log, "msg="+string(bigLine)+" plugin="+id), 1, "the 70 KB line joined in the daemon log")
 
 	// More output continues the unfinished line. (--tail counts its
 	// pieces: the flushed start and the end.)

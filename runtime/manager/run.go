@@ -195,6 +195,7 @@ func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
 
 // pump consumes a run's output and exit.
 func (m *Manager) pump(e *entry, id string, r *pluginRun) {
+	joiner := logs.NewJoiner(daemonLogLineLimit)
 	for {
 		msg, err := r.conn.Next()
 		if err != nil {
@@ -212,7 +213,9 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 			m.log.WithField("plugin", id).Warnf("%d lines of plugin output were not kept for the daemon log; they are in %s", msg.Skipped, m.logPath(id))
 		}
 		for _, l := range msg.Lines {
-			logs.Tag(m.log, id, l)
+			if l, ok := joiner.Add(l); ok {
+				logs.Tag(m.log, id, l)
+			}
 		}
 		m.hub.Publish(logs.Batch{Plugin: id, Entries: msg.Lines})
 		if msg.Unstored > r.unstored {
@@ -224,12 +227,17 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 		}
 		if n := len(msg.Lines); n > 0 {
 			r.addTail(msg.Lines)
-			// Acknowledge only what is out of the daemon's buffers, so a
-			// kill -9 of the daemon loses no line of its log.
+			// Acknowledge only what is out of the daemon's buffers, and not
+			// the pieces of a line still being joined, so a kill -9 of the
+			// daemon loses no line of its log.
 			if f, ok := m.log.Out.(interface{ Flush() error }); ok {
 				_ = f.Flush()
 			}
-			r.conn.Ack(msg.Lines[n-1].Seq)
+			ack := msg.Lines[n-1].Seq
+			if held := joiner.Held(); held != 0 {
+				ack = min(ack, held-1)
+			}
+			r.conn.Ack(ack)
 		}
 		if msg.Exit != nil {
 			r.exit = *msg.Exit
@@ -239,6 +247,10 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 	r.conn.Close()
 	m.ended(e, r)
 }
+
+// daemonLogLineLimit bounds a line in the daemon log: longer ones (they
+// are whole in the plugin's history) are logged in pieces of about this size.
+const daemonLogLineLimit = 1 << 20
 
 // noteUnstored reports, in the daemon log, lines the run's log file could
 // not take: at once, then at most once a second, so that a full disk does

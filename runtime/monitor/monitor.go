@@ -22,10 +22,6 @@ import (
 )
 
 const (
-	// maxLine is the longest piece of a line kept as one entry; longer lines
-	// are split into Partial entries so the plugin never blocks on a reader
-	// that waits for a newline.
-	maxLine = 64 * 1024
 	// maxUnacked bounds the memory a monitor spends keeping lines for a
 	// daemon that is away; older lines stay only in the log file.
 	maxUnacked = 64 << 20
@@ -286,7 +282,7 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 // unfinished line is flushed after idleFlush without more output, so a
 // prompt or a last line without a newline shows up at once.
 func (m *monitor) copyLines(f *os.File, stream string) {
-	sp := logs.NewSplitter(stream, maxLine)
+	sp := logs.NewSplitter(stream, logs.MaxPiece)
 	buf := make([]byte, readSize)
 	var batch []logs.Entry
 	for {
