@@ -2,6 +2,8 @@ package manager
 
 import (
 	"context"
+	"errors"
+	"iter"
 	"regexp"
 	"sort"
 	"strconv"
@@ -308,37 +310,117 @@ func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send fu
 		last[t.id] = read
 		return last, err
 	}
-	// Several plugins: each one's matching lines (its last tail lines when
-	// tail is set), then one sort by time.
-	var all []LogLine
+	// Several plugins: a merge of their histories, each read as a stream,
+	// so memory stays one line per plugin whatever their size. With a
+	// tail, each gives its last tail lines and a ring keeps the last tail
+	// of the merge.
+	emit := send
+	ring := tailRing{max: tail}
+	if tail > 0 {
+		emit = ring.add
+	}
+	cursors := make([]*historyCursor, 0, len(targets))
+	defer func() {
+		for _, c := range cursors {
+			c.stop()
+		}
+	}()
 	for _, t := range targets {
-		read, err := logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
-			all = append(all, NewLogLine(t.id, t.name, e))
-			return nil
-		})
-		if err != nil {
+		c := newHistoryCursor(t, f, tail)
+		cursors = append(cursors, c)
+		c.advance()
+	}
+	for {
+		// A linear scan for the earliest head: plugins are few.
+		var min *historyCursor
+		for _, c := range cursors {
+			if c.ok && (min == nil || c.before(min)) {
+				min = c
+			}
+		}
+		if min == nil {
+			break
+		}
+		if err := emit(NewLogLine(min.t.id, min.t.name, min.head)); err != nil {
 			return nil, err
 		}
-		last[t.id] = read
+		min.advance()
 	}
-	// Ties broken by plugin, then seq, for a stable order.
-	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if a.Time != b.Time {
-			return a.Time < b.Time
+	for _, c := range cursors {
+		if c.err != nil {
+			return nil, c.err
 		}
-		if a.Plugin != b.Plugin {
-			return a.Plugin < b.Plugin
-		}
-		return a.Seq < b.Seq
-	})
-	if tail > 0 && len(all) > tail {
-		all = all[len(all)-tail:]
+		last[c.t.id] = c.last
 	}
-	for _, l := range all {
+	for _, l := range ring.lines() {
 		if err := send(l); err != nil {
 			return nil, err
 		}
 	}
 	return last, nil
+}
+
+// tailRing keeps the last max lines added.
+type tailRing struct {
+	max   int
+	buf   []LogLine
+	added int
+}
+
+func (r *tailRing) add(l LogLine) error {
+	if len(r.buf) < r.max {
+		r.buf = append(r.buf, l)
+	} else {
+		r.buf[r.added%r.max] = l
+	}
+	r.added++
+	return nil
+}
+
+// lines returns the lines kept, oldest first.
+func (r *tailRing) lines() []LogLine {
+	if r.added <= r.max {
+		return r.buf
+	}
+	i := r.added % r.max
+	return append(r.buf[i:len(r.buf):len(r.buf)], r.buf[:i]...)
+}
+
+// historyCursor reads one plugin's history as a stream, for a merge.
+type historyCursor struct {
+	t    *logTarget
+	next func() (logs.Entry, bool)
+	stop func()
+	head logs.Entry // valid while ok
+	ok   bool
+	last uint64 // ReadHistory's lastSeq, once the read has ended
+	err  error
+}
+
+func newHistoryCursor(t *logTarget, f logs.Filter, tail int) *historyCursor {
+	c := &historyCursor{t: t}
+	c.next, c.stop = iter.Pull(func(yield func(logs.Entry) bool) {
+		c.last, c.err = logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
+			if !yield(e) {
+				return errStopped
+			}
+			return nil
+		})
+	})
+	return c
+}
+
+var errStopped = errors.New("stopped")
+
+func (c *historyCursor) advance() { c.head, c.ok = c.next() }
+
+// before orders heads by time, then plugin, then seq, for a stable merge.
+func (c *historyCursor) before(o *historyCursor) bool {
+	if c.head.Time != o.head.Time {
+		return c.head.Time < o.head.Time
+	}
+	if c.t.id != o.t.id {
+		return c.t.id < o.t.id
+	}
+	return c.head.Seq < o.head.Seq
 }

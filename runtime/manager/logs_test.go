@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -89,4 +91,44 @@ func TestFollowerLagMarksUnstoredLinesAtOnce(t *testing.T) {
 	}
 	assert.Greater(t, skipped, uint64(0), "the follower must have lagged")
 	assert.Less(t, skipped, uint64(last-1), "what stayed buffered is delivered")
+}
+
+// TestHistoryMergesPluginsByTime: the history of several plugins is one
+// stream in time order, each plugin's lines in their own order, and a tail
+// is the last lines of that stream.
+func TestHistoryMergesPluginsByTime(t *testing.T) {
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	lines := map[string][]int64{ // plugin name → times of its lines
+		"a": {10, 40, 50, 90},
+		"b": {20, 30, 60},
+		"c": {},
+		"d": {5, 70, 80, 100},
+	}
+	ids := map[string]string{}
+	for name, times := range lines {
+		id, err := m.Create(ctx, name, buildContext(t, fakeConfig))
+		require.NoError(t, err)
+		ids[name] = id
+		var buf []byte
+		for i, at := range times {
+			buf = logs.Entry{Seq: uint64(i + 1), Time: at, Stream: logs.Stdout, Line: fmt.Sprintf("%s%d", name, at)}.AppendJSON(buf)
+			buf = append(buf, '\n')
+		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(m.logPath(id)), 0o700))
+		require.NoError(t, os.WriteFile(m.logPath(id), buf, 0o600))
+	}
+	read := func(tail int) []string {
+		var got []string
+		require.NoError(t, m.Logs(ctx, "", LogOptions{Tail: tail}, func(l LogLine) error {
+			got = append(got, l.Line)
+			return nil
+		}))
+		return got
+	}
+	all := []string{"d5", "a10", "b20", "b30", "a40", "a50", "b60", "d70", "d80", "a90", "d100"}
+	assert.Equal(t, all, read(0))
+	assert.Equal(t, all[len(all)-3:], read(3))
+	assert.Equal(t, all, read(100))
+	assert.Empty(t, read(-1))
 }
