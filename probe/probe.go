@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,25 +20,55 @@ import (
 // Accept is the media type dockerd sends with every plugin call.
 const Accept = "application/vnd.docker.plugins.v1.2+json"
 
-// Client calls one plugin over its unix socket. It is safe for concurrent use.
+// DefaultMaxResponse bounds the answers Client reads.
+const DefaultMaxResponse = 16 << 20
+
+// unixHost is the Host header dockerd (v25+) sends to unix-socket plugins.
+const unixHost = "plugin.moby.localhost"
+
+// Client calls one plugin. It keeps connections alive between calls and is
+// safe for concurrent use.
 type Client struct {
-	socket string
+	target Target
+	base   string // scheme://host
 	http   *http.Client
+	// MaxResponse bounds the size of an answer; a larger one is an error.
+	MaxResponse int64
 }
 
-// New returns a client for the plugin listening on socket.
-func New(socket string) *Client {
+// New returns a client for the plugin listening on the unix socket path.
+func New(socket string) *Client { return NewClient(Target{Network: "unix", Addr: socket}) }
+
+// NewClient returns a client for t, with the transport settings dockerd's
+// plugin client uses: at most 6 idle connections kept for 30 s, a 10 s
+// dial timeout, no compression on unix sockets.
+func NewClient(t Target) *Client {
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		DisableCompression: true,
-		MaxIdleConns:       6,
-		IdleConnTimeout:    30 * time.Second,
+		MaxIdleConns:        6,
+		MaxIdleConnsPerHost: 6,
+		IdleConnTimeout:     30 * time.Second,
+		TLSClientConfig:     t.TLS,
 	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	base := "http://" + t.Addr
+	switch {
+	case t.Network == "unix":
+		tr.DisableCompression = true
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", t.Addr)
+		}
+		base = "http://" + unixHost
+	case t.TLS != nil:
+		tr.DialContext = dialer.DialContext
+		base = "https://" + t.Addr
+	default:
+		tr.DialContext = dialer.DialContext
+	}
+	return &Client{target: t, base: base, http: &http.Client{Transport: tr}, MaxResponse: DefaultMaxResponse}
 }
+
+// Target returns where c sends its calls.
+func (c *Client) Target() Target { return c.target }
 
 // StatusError is a non-200 answer.
 type StatusError struct {
@@ -46,8 +78,25 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("%s: %s (HTTP %d)", e.Method, e.Msg, e.Status)
+	return fmt.Sprintf("%s: %s (HTTP %d)", e.Method, truncate([]byte(e.Msg), 200), e.Status)
 }
+
+// ExitCode is the exit status of `plugdbg probe` for an HTTP error.
+func (e *StatusError) ExitCode() int { return ExitHTTP }
+
+// TransportError is a call that got no complete HTTP answer: the socket is
+// missing or refuses, the connection broke, the answer is not HTTP or is
+// larger than the client's MaxResponse.
+type TransportError struct {
+	Method string
+	Err    error
+}
+
+func (e *TransportError) Error() string { return e.Method + ": " + e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// ExitCode is the exit status of `plugdbg probe` for a transport error.
+func (e *TransportError) ExitCode() int { return ExitTransport }
 
 // IsNotFound reports whether err is a 404 answer: the plugin does not
 // implement the method.
@@ -56,44 +105,107 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &se) && se.Status == http.StatusNotFound
 }
 
+// Response is one complete exchange, as sent and as answered.
+type Response struct {
+	Method      string
+	URL         string
+	RequestHead http.Header // what was sent, including Host and Content-Length
+	RequestBody []byte
+	Proto       string
+	Status      int
+	StatusText  string // "200 OK"
+	Header      http.Header
+	Body        []byte
+	Elapsed     time.Duration // from sending the request to the last byte of the answer
+}
+
+// Do POSTs body to /method exactly as dockerd does: Accept set to the
+// plugin media type, no Content-Type, a Content-Length, and no body at all
+// when body is nil. Any complete HTTP answer is returned, whatever its
+// status; the error is a *TransportError.
+func (c *Client) Do(ctx context.Context, method string, body []byte) (*Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	url := c.base + "/" + strings.TrimPrefix(method, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, rd)
+	if err != nil {
+		return nil, &TransportError{Method: method, Err: err}
+	}
+	req.Header.Set("Accept", Accept)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &TransportError{Method: method, Err: unwrapURL(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
+	elapsed := time.Since(start)
+	if err != nil {
+		return nil, &TransportError{Method: method, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if int64(len(data)) > c.MaxResponse {
+		return nil, &TransportError{Method: method, Err: fmt.Errorf("answer is larger than %d bytes (HTTP %s, Content-Length %d)", c.MaxResponse, resp.Status, resp.ContentLength)}
+	}
+	head := req.Header.Clone()
+	head.Set("Host", req.URL.Host)
+	head.Set("Content-Length", strconv.Itoa(len(body)))
+	if c.target.Network != "unix" {
+		head.Set("Accept-Encoding", "gzip")
+	}
+	head.Set("User-Agent", "Go-http-client/1.1")
+	return &Response{
+		Method: method, URL: url, RequestHead: head, RequestBody: body,
+		Proto: resp.Proto, Status: resp.StatusCode, StatusText: resp.Status,
+		Header: resp.Header, Body: data, Elapsed: elapsed,
+	}, nil
+}
+
+func unwrapURL(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// statusError returns the error dockerd makes of a non-200 answer, or nil.
+func statusError(r *Response) error {
+	if r.Status == http.StatusOK {
+		return nil
+	}
+	msg := strings.TrimSpace(string(r.Body))
+	var e struct{ Err string }
+	if json.Unmarshal(r.Body, &e) == nil && e.Err != "" {
+		msg = e.Err
+	}
+	return &StatusError{Method: r.Method, Status: r.Status, Msg: msg}
+}
+
 // Call POSTs args (no body when nil, as dockerd does) to /method and decodes
 // a 200 answer into ret.
 func (c *Client) Call(ctx context.Context, method string, args, ret any) error {
-	var body io.Reader
+	var body []byte
 	if args != nil {
 		b, err := json.Marshal(args)
 		if err != nil {
 			return fmt.Errorf("%s: encode request: %w", method, err)
 		}
-		body = bytes.NewReader(append(b, '\n'))
+		body = append(b, '\n')
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://plugin.moby.localhost/"+method, body)
+	r, err := c.Do(ctx, method, body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		return err
 	}
-	req.Header.Set("Accept", Accept)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", method, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(data))
-		var e struct{ Err string }
-		if json.Unmarshal(data, &e) == nil && e.Err != "" {
-			msg = e.Err
-		}
-		return &StatusError{Method: method, Status: resp.StatusCode, Msg: msg}
+	if err := statusError(r); err != nil {
+		return err
 	}
 	if ret == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, ret); err != nil {
-		return fmt.Errorf("%s: decode answer %q: %w", method, truncate(data, 200), err)
+	if err := json.Unmarshal(r.Body, ret); err != nil {
+		return fmt.Errorf("%s: decode answer %q: %w", method, truncate(r.Body, 200), err)
 	}
 	return nil
 }

@@ -1,0 +1,325 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options are what `plugdbg probe` was asked.
+type Options struct {
+	// Args are the positional arguments: [TARGET] METHOD [BODY] [KEY=VALUE...].
+	// TARGET (a plugdbg plugin) is absent when Socket, URL or Spec is set.
+	Args []string
+
+	Socket string // a unix socket path
+	URL    string // unix://, tcp://, https:// address
+	Spec   string // a legacy .spec or .json file
+	// Resolve maps a plugdbg plugin name or ID to its socket path. It is
+	// needed only when TARGET is a plugin.
+	Resolve func(ctx context.Context, ref string) (string, error)
+
+	Stdin io.Reader // for BODY "-"
+
+	List     bool   // list what the target implements (or the whole catalog)
+	Describe string // describe a method, no call
+	Verbose  bool   // status, headers and timing on stderr
+	Raw      bool   // the answer as received, not re-indented
+	Strict   bool   // schema problems are errors
+
+	Repeat      int // call this many times and print latency statistics
+	Concurrency int // with Repeat: calls in flight
+
+	Timeout time.Duration // per call; 0: none
+}
+
+// PluginError is a 200 answer whose error field is not empty.
+type PluginError struct {
+	Method string
+	Msg    string
+}
+
+func (e *PluginError) Error() string { return e.Method + ": plugin error: " + e.Msg }
+
+// ExitCode is the exit status of `plugdbg probe` for a plugin error.
+func (e *PluginError) ExitCode() int { return ExitPluginErr }
+
+// InvalidError is an answer that is not JSON, or that breaks its schema
+// under --strict.
+type InvalidError struct {
+	Method   string
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Method + ": " + e.Problems[0].String()
+	}
+	return fmt.Sprintf("%s: %d problems in the answer (--strict)", e.Method, len(e.Problems))
+}
+
+// ExitCode is the exit status of `plugdbg probe` for --strict failures.
+func (e *InvalidError) ExitCode() int { return ExitInvalid }
+
+var assignRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*:?=`)
+
+// Run does what o asks: describe a method, list the catalog or what a
+// plugin implements, or call one method and print the answer on stdout
+// (problems and -v details on stderr). The error carries the exit status
+// (see the Exit constants) through an ExitCode method where it is not 1.
+func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	if o.Describe != "" {
+		m, err := lookupMethod(o.Describe)
+		if err != nil {
+			return err
+		}
+		if len(o.Args) > 0 {
+			return fmt.Errorf("--describe takes no arguments, got %q", o.Args)
+		}
+		return Describe(stdout, m)
+	}
+	args := o.Args
+	target, args, err := o.target(ctx, args)
+	if err != nil {
+		return err
+	}
+	if o.List {
+		if len(args) > 0 {
+			return fmt.Errorf("--list takes no method or body, got %q", args)
+		}
+		if target == nil {
+			return WriteCatalog(stdout, nil)
+		}
+		c := NewClient(*target)
+		defer c.Close()
+		cctx, cancel := o.callContext(ctx)
+		defer cancel()
+		m, err := c.Activate(cctx)
+		if err != nil {
+			if IsNotFound(err) {
+				return fmt.Errorf("list %s: the plugin does not answer Plugin.Activate: %w", target, err)
+			}
+			return err
+		}
+		return WriteCatalog(stdout, m.Implements)
+	}
+	if target == nil {
+		return errors.New("no plugin given: name a plugdbg plugin, or use --socket, --url or --spec")
+	}
+	if len(args) == 0 {
+		return errors.New("no method given (plugdbg probe --list shows them)")
+	}
+	m, err := lookupMethod(args[0])
+	if err != nil {
+		return err
+	}
+	body, err := o.body(m, args[1:])
+	if err != nil {
+		return err
+	}
+	c := NewClient(*target)
+	defer c.Close()
+	if o.Repeat > 0 {
+		st, err := Bench(ctx, c, m.Name, body, BenchOptions{Calls: o.Repeat, Concurrency: o.Concurrency, Timeout: o.Timeout})
+		if err != nil {
+			return err
+		}
+		return st.Write(stdout)
+	}
+	cctx, cancel := o.callContext(ctx)
+	defer cancel()
+	r, err := c.Do(cctx, m.Name, body)
+	if err != nil {
+		return err
+	}
+	if o.Verbose {
+		writeExchange(stderr, target, r)
+	}
+	writeBody(stdout, r.Body, o.Raw)
+	if err := statusError(r); err != nil {
+		return err
+	}
+	if m.Response != nil && !m.Stream && !json.Valid(r.Body) {
+		return &InvalidError{Method: m.Name, Problems: []Problem{{Msg: fmt.Sprintf(
+			"the answer is not JSON (Content-Type %q): %q; dockerd fails to decode it",
+			r.Header.Get("Content-Type"), truncate(bytes.TrimSpace(r.Body), 120))}}}
+	}
+	if msg := errField(m, r.Body); msg != "" {
+		return &PluginError{Method: m.Name, Msg: msg}
+	}
+	if ps := Validate(m, r.Body); len(ps) > 0 {
+		level := "warning"
+		if o.Strict {
+			level = "error"
+		}
+		for _, p := range ps {
+			fmt.Fprintf(stderr, "%s: %s\n", level, p)
+		}
+		if o.Strict {
+			return &InvalidError{Method: m.Name, Problems: ps}
+		}
+	}
+	return nil
+}
+
+func (o Options) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if o.Timeout > 0 {
+		return context.WithTimeout(ctx, o.Timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// target picks the target from the flags, or from the first argument.
+func (o Options) target(ctx context.Context, args []string) (*Target, []string, error) {
+	n := 0
+	for _, s := range []string{o.Socket, o.URL, o.Spec} {
+		if s != "" {
+			n++
+		}
+	}
+	var t Target
+	var err error
+	switch {
+	case n > 1:
+		return nil, nil, errors.New("give only one of --socket, --url and --spec")
+	case o.Socket != "":
+		t = Target{Network: "unix", Addr: o.Socket}
+	case o.URL != "":
+		t, err = ParseURL(o.URL)
+	case o.Spec != "":
+		t, err = ReadSpec(o.Spec)
+	case len(args) == 0:
+		return nil, args, nil
+	default:
+		if o.Resolve == nil {
+			return nil, nil, errors.New("no way to resolve plugin names here: use --socket")
+		}
+		sock, rerr := o.Resolve(ctx, args[0])
+		if rerr != nil {
+			return nil, nil, rerr
+		}
+		t, args = Target{Network: "unix", Addr: sock}, args[1:]
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &t, args, nil
+}
+
+// body reads BODY (JSON, @file or - for stdin) and applies KEY=VALUE fields.
+func (o Options) body(m *Method, args []string) ([]byte, error) {
+	var base []byte
+	var assigns []string
+	haveBody := false
+	for _, a := range args {
+		if assignRE.MatchString(a) {
+			assigns = append(assigns, a)
+			continue
+		}
+		if haveBody {
+			return nil, fmt.Errorf("more than one BODY argument: %q (fields are KEY=VALUE)", a)
+		}
+		haveBody = true
+		var err error
+		switch {
+		case a == "-":
+			if o.Stdin == nil {
+				return nil, errors.New("BODY -: no standard input")
+			}
+			base, err = io.ReadAll(o.Stdin)
+		case strings.HasPrefix(a, "@"):
+			base, err = os.ReadFile(a[1:])
+		default:
+			base = []byte(a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+	}
+	if haveBody && m.EmptyBody() && len(bytes.TrimSpace(base)) > 0 {
+		// dockerd never sends one, but a plugin may still be asked.
+		if !json.Valid(base) {
+			return nil, fmt.Errorf("request body is not valid JSON: %s", truncate(base, 80))
+		}
+	}
+	return BuildBody(m, base, assigns)
+}
+
+func lookupMethod(name string) (*Method, error) {
+	if m, ok := Lookup(name); ok {
+		return m, nil
+	}
+	msg := fmt.Sprintf("unknown method %q", name)
+	if s := Suggest(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return nil, errors.New(msg + " (plugdbg probe --list shows every method)")
+}
+
+// errField returns the non-empty error of a 200 answer, read from the
+// method's error field.
+func errField(m *Method, body []byte) string {
+	if m.ErrField == "" {
+		return ""
+	}
+	var v map[string]any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	s, _ := v[m.ErrField].(string)
+	return s
+}
+
+func writeBody(w io.Writer, body []byte, raw bool) {
+	if len(body) == 0 {
+		return
+	}
+	if !raw {
+		var buf bytes.Buffer
+		if json.Indent(&buf, bytes.TrimSpace(body), "", "  ") == nil {
+			buf.WriteByte('\n')
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+	}
+	_, _ = w.Write(body)
+	if !raw && !bytes.HasSuffix(body, []byte("\n")) {
+		fmt.Fprintln(w)
+	}
+}
+
+// writeExchange writes the request and answer heads as curl -v does.
+func writeExchange(w io.Writer, t *Target, r *Response) {
+	fmt.Fprintf(w, "* %s\n", t)
+	fmt.Fprintf(w, "> POST /%s HTTP/1.1\n", r.Method)
+	writeHeader(w, "> ", r.RequestHead)
+	fmt.Fprintln(w, ">")
+	if len(r.RequestBody) > 0 {
+		fmt.Fprintf(w, "> %s\n", bytes.TrimRight(r.RequestBody, "\n"))
+	}
+	fmt.Fprintf(w, "< %s %s\n", r.Proto, r.StatusText)
+	writeHeader(w, "< ", r.Header)
+	fmt.Fprintln(w, "<")
+	fmt.Fprintf(w, "* %d bytes in %s\n", len(r.Body), r.Elapsed.Round(time.Microsecond))
+}
+
+func writeHeader(w io.Writer, prefix string, h map[string][]string) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, v)
+		}
+	}
+}

@@ -1,0 +1,426 @@
+package probe_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/go-plugins-helpers/volume"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/probe"
+)
+
+// shortSocket returns a socket path in a fresh short directory: t.TempDir
+// paths of long test names overflow sun_path.
+func shortSocket(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pdp")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "p.sock")
+}
+
+// serveUnix serves h on a unix socket until the test ends.
+func serveUnix(t *testing.T, h http.Handler) string {
+	t.Helper()
+	sock := shortSocket(t)
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// memVolumes is a conforming in-memory volume driver.
+type memVolumes struct {
+	mu      sync.Mutex
+	vols    map[string]map[string]string // name -> options
+	mounts  map[string]int
+	lastReq string
+}
+
+func newMemVolumes() *memVolumes {
+	return &memVolumes{vols: map[string]map[string]string{}, mounts: map[string]int{}}
+}
+
+func (d *memVolumes) Create(r *volume.CreateRequest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.vols[r.Name] = r.Options
+	return nil
+}
+
+func (d *memVolumes) List() (*volume.ListResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	res := &volume.ListResponse{Volumes: []*volume.Volume{}}
+	names := make([]string, 0, len(d.vols))
+	for n := range d.vols {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		res.Volumes = append(res.Volumes, &volume.Volume{Name: n, Mountpoint: "/data/" + n})
+	}
+	return res, nil
+}
+
+func (d *memVolumes) Get(r *volume.GetRequest) (*volume.GetResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	opts, ok := d.vols[r.Name]
+	if !ok {
+		return nil, fmt.Errorf("no such volume: %s", r.Name)
+	}
+	st := map[string]interface{}{}
+	for k, v := range opts {
+		st[k] = v
+	}
+	return &volume.GetResponse{Volume: &volume.Volume{Name: r.Name, Mountpoint: "/data/" + r.Name, Status: st}}, nil
+}
+
+func (d *memVolumes) Remove(r *volume.RemoveRequest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.vols[r.Name]; !ok {
+		return fmt.Errorf("no such volume: %s", r.Name)
+	}
+	delete(d.vols, r.Name)
+	return nil
+}
+
+func (d *memVolumes) Path(r *volume.PathRequest) (*volume.PathResponse, error) {
+	if _, err := d.Get(&volume.GetRequest{Name: r.Name}); err != nil {
+		return nil, err
+	}
+	return &volume.PathResponse{Mountpoint: "/data/" + r.Name}, nil
+}
+
+func (d *memVolumes) Mount(r *volume.MountRequest) (*volume.MountResponse, error) {
+	if _, err := d.Get(&volume.GetRequest{Name: r.Name}); err != nil {
+		return nil, err
+	}
+	return &volume.MountResponse{Mountpoint: "/data/" + r.Name}, nil
+}
+
+func (d *memVolumes) Unmount(r *volume.UnmountRequest) error {
+	_, err := d.Get(&volume.GetRequest{Name: r.Name})
+	return err
+}
+
+func (d *memVolumes) Capabilities() *volume.CapabilitiesResponse {
+	return &volume.CapabilitiesResponse{Capabilities: volume.Capability{Scope: "local"}}
+}
+
+// servePlugin serves a go-plugins-helpers handler on a real unix socket
+// until the test ends.
+func servePlugin(t *testing.T, h interface{ Serve(net.Listener) error }) string {
+	t.Helper()
+	sock := shortSocket(t)
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	go func() { _ = h.Serve(ln) }()
+	t.Cleanup(func() { ln.Close() })
+	return sock
+}
+
+// volumePlugin serves a conforming memVolumes.
+func volumePlugin(t *testing.T) (string, *memVolumes) {
+	d := newMemVolumes()
+	return servePlugin(t, volume.NewHandler(d)), d
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func run(t *testing.T, o probe.Options) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := probe.Run(context.Background(), o, &out, &errOut)
+	return result{out.String(), errOut.String(), err}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+func TestRunRoundTrip(t *testing.T) {
+	sock, d := volumePlugin(t)
+
+	r := run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Create", "Name=v1", "Opts.size=1G"}})
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, map[string]string{"size": "1G"}, d.vols["v1"])
+	assert.Equal(t, "{}\n", r.stdout, "go-plugins-helpers answers {} to a Create")
+
+	r = run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Get", `{"Name":"v1"}`}})
+	require.NoError(t, r.err, r.stderr)
+	assert.JSONEq(t, `{"Volume":{"Name":"v1","Mountpoint":"/data/v1","Status":{"size":"1G"}}}`, r.stdout)
+	assert.Contains(t, r.stdout, "\n  \"Volume\": {\n", "indented")
+	assert.Empty(t, r.stderr, "a conforming answer has no warnings")
+
+	r = run(t, probe.Options{Socket: sock, Raw: true, Args: []string{"VolumeDriver.List"}})
+	require.NoError(t, r.err)
+	assert.Equal(t, `{"Volumes":[{"Name":"v1","Mountpoint":"/data/v1"}]}`+"\n", r.stdout, "--raw prints the bytes as received")
+
+	r = run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Get", "-"}, Stdin: strings.NewReader(`{"Name":"v1"}`)})
+	require.NoError(t, r.err)
+	body := filepath.Join(t.TempDir(), "body.json")
+	require.NoError(t, os.WriteFile(body, []byte(`{"Name":"v1"}`), 0o644))
+	r2 := run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Get", "@" + body}})
+	require.NoError(t, r2.err)
+	assert.Equal(t, r.stdout, r2.stdout, "stdin and @file give the same call")
+
+	r = run(t, probe.Options{URL: "unix://" + sock, Args: []string{"VolumeDriver.Remove", "Name=v1"}})
+	require.NoError(t, r.err)
+	assert.Empty(t, d.vols)
+}
+
+func TestRunPluginName(t *testing.T) {
+	sock, _ := volumePlugin(t)
+	var asked string
+	resolve := func(_ context.Context, ref string) (string, error) {
+		asked = ref
+		if ref == "myvol" {
+			return sock, nil
+		}
+		return "", fmt.Errorf("plugin %q not found", ref)
+	}
+	r := run(t, probe.Options{Resolve: resolve, Args: []string{"myvol", "VolumeDriver.Capabilities"}})
+	require.NoError(t, r.err)
+	assert.Equal(t, "myvol", asked)
+	assert.JSONEq(t, `{"Capabilities":{"Scope":"local"}}`, r.stdout)
+
+	r = run(t, probe.Options{Resolve: resolve, Args: []string{"nope", "VolumeDriver.List"}})
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), `plugin "nope" not found`)
+}
+
+func TestRunVerbose(t *testing.T) {
+	sock, _ := volumePlugin(t)
+	r := run(t, probe.Options{Socket: sock, Verbose: true, Args: []string{"VolumeDriver.List"}})
+	require.NoError(t, r.err)
+	for _, want := range []string{
+		"* unix://" + sock + "\n",
+		"> POST /VolumeDriver.List HTTP/1.1\n",
+		"> Accept: application/vnd.docker.plugins.v1.2+json\n",
+		"> Content-Length: 3\n",
+		"> Host: plugin.moby.localhost\n",
+		"> {}\n",
+		"< HTTP/1.1 200 OK\n",
+		"< Content-Type: application/vnd.docker.plugins.v1.1+json\n",
+		" bytes in ",
+	} {
+		assert.Contains(t, r.stderr, want)
+	}
+	assert.NotContains(t, r.stderr, "> Content-Type", "dockerd sends no Content-Type")
+}
+
+// TestRunSendsWhatDockerdSends checks the wire: the default bodies ({} or
+// none) and the headers.
+func TestRunSendsWhatDockerdSends(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantBody string
+		wantLen  int64
+	}{
+		{name: "List sends {}", args: []string{"VolumeDriver.List"}, wantBody: "{}\n", wantLen: 3},
+		{name: "network GetCapabilities sends nothing", args: []string{"NetworkDriver.GetCapabilities"}, wantBody: "", wantLen: 0},
+		{name: "Activate sends nothing", args: []string{"Plugin.Activate"}, wantBody: "", wantLen: 0},
+		{name: "a body is compacted, newline-terminated", args: []string{"VolumeDriver.Get", "{ \"Name\" : \"v1\" }"}, wantBody: "{\"Name\":\"v1\"}\n", wantLen: 14},
+		{name: "fields", args: []string{"IpamDriver.RequestPool", "AddressSpace=local", "V6=true"}, wantBody: "{\"AddressSpace\":\"local\",\"V6\":true}\n", wantLen: 35},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakePlugin(t, reply(http.StatusOK, `{}`))
+			r := run(t, probe.Options{Socket: f.socket, Args: tt.args})
+			require.NoError(t, r.err, r.stderr)
+			reqs := f.requests()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, "/"+tt.args[0], reqs[0].Path)
+			assert.Equal(t, http.MethodPost, reqs[0].Method)
+			assert.Equal(t, probe.Accept, reqs[0].Accept)
+			assert.False(t, reqs[0].HasContentType)
+			assert.Equal(t, tt.wantBody, reqs[0].Body)
+			assert.Equal(t, tt.wantLen, reqs[0].ContentLength)
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	deadSock := filepath.Join(shortSocket(t)[:len(shortSocket(t))-7], "dead.sock")
+	// A socket file nobody listens on: connection refused.
+	refused := shortSocket(t)
+	ln, err := net.Listen("unix", refused)
+	require.NoError(t, err)
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+
+	html := newFakePlugin(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html><body>It works!</body></html>")
+	})
+	html404 := newFakePlugin(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "<html><body>Not Found</body></html>")
+	})
+	errAnswer := newFakePlugin(t, reply(http.StatusOK, `{"Err":"disk on fire"}`))
+	ipamErr := newFakePlugin(t, reply(http.StatusOK, `{"Error":"pool exhausted"}`))
+	err500 := newFakePlugin(t, reply(http.StatusInternalServerError, `{"Err":"no such volume: v9"}`))
+	badMount := newFakePlugin(t, reply(http.StatusOK, `{"Mountpoint":"data/v1"}`))
+	ok := newFakePlugin(t, reply(http.StatusOK, `{}`))
+
+	tests := []struct {
+		name     string
+		o        probe.Options
+		wantCode int
+		wantErr  []string
+		wantOut  string // in stdout
+		wantWarn string // in stderr
+	}{
+		{
+			name: "unknown method", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Mnt"}},
+			wantCode: 1, wantErr: []string{`unknown method "VolumeDriver.Mnt"`},
+		},
+		{
+			name: "wrong case gets a suggestion", o: probe.Options{Socket: ok.socket, Args: []string{"volumedriver.list"}},
+			wantCode: 1, wantErr: []string{"did you mean VolumeDriver.List?"},
+		},
+		{
+			name: "invalid JSON body", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Get", "{Name: v1}"}},
+			wantCode: 1, wantErr: []string{"request body is not valid JSON"},
+		},
+		{
+			name: "unknown field", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Create", "Nmae=v1"}},
+			wantCode: 1, wantErr: []string{`no field "Nmae"`, "fields: Name, Opts"},
+		},
+		{
+			name: "dead socket", o: probe.Options{Socket: deadSock, Args: []string{"VolumeDriver.List"}},
+			wantCode: probe.ExitTransport, wantErr: []string{"VolumeDriver.List", "no such file or directory"},
+		},
+		{
+			name: "refused", o: probe.Options{Socket: refused, Args: []string{"VolumeDriver.List"}},
+			wantCode: probe.ExitTransport, wantErr: []string{"connection refused"},
+		},
+		{
+			name: "HTML answer", o: probe.Options{Socket: html.socket, Args: []string{"VolumeDriver.List"}},
+			wantCode: probe.ExitInvalid, wantErr: []string{"not JSON", `"text/html"`, "It works!"},
+		},
+		{
+			name: "HTML 404", o: probe.Options{Socket: html404.socket, Args: []string{"VolumeDriver.List"}},
+			wantCode: probe.ExitHTTP, wantErr: []string{"HTTP 404", "Not Found"},
+		},
+		{
+			name: "HTTP 500 with Err", o: probe.Options{Socket: err500.socket, Args: []string{"VolumeDriver.Get", "Name=v9"}},
+			wantCode: probe.ExitHTTP, wantErr: []string{"no such volume: v9", "HTTP 500"}, wantOut: `"Err": "no such volume: v9"`,
+		},
+		{
+			name: "200 with Err", o: probe.Options{Socket: errAnswer.socket, Args: []string{"VolumeDriver.Create", "Name=v1"}},
+			wantCode: probe.ExitPluginErr, wantErr: []string{"disk on fire"},
+		},
+		{
+			name: "IPAM 200 with Error", o: probe.Options{Socket: ipamErr.socket, Args: []string{"IpamDriver.ReleasePool", "PoolID=p"}},
+			wantCode: probe.ExitPluginErr, wantErr: []string{"pool exhausted"},
+		},
+		{
+			name: "schema problem is a warning", o: probe.Options{Socket: badMount.socket, Args: []string{"VolumeDriver.Mount", "Name=v1", "ID=x"}},
+			wantCode: 0, wantWarn: `warning: Mountpoint: "data/v1" is not an absolute path`,
+		},
+		{
+			name: "--strict makes it an error", o: probe.Options{Socket: badMount.socket, Strict: true, Args: []string{"VolumeDriver.Mount", "Name=v1", "ID=x"}},
+			wantCode: probe.ExitInvalid, wantErr: []string{"not an absolute path"}, wantWarn: "error: Mountpoint:",
+		},
+		{
+			name: "two targets", o: probe.Options{Socket: ok.socket, URL: "tcp://127.0.0.1:1", Args: []string{"VolumeDriver.List"}},
+			wantCode: 1, wantErr: []string{"only one of"},
+		},
+		{
+			name: "no target", o: probe.Options{},
+			wantCode: 1, wantErr: []string{"no plugin given"},
+		},
+		{
+			name: "fields for a method without a body", o: probe.Options{Socket: ok.socket, Args: []string{"Plugin.Activate", "X=1"}},
+			wantCode: 1, wantErr: []string{"takes no request body"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.o)
+			assert.Equal(t, tt.wantCode, exitCode(r.err), "err: %v", r.err)
+			if len(tt.wantErr) > 0 {
+				require.Error(t, r.err)
+			}
+			for _, s := range tt.wantErr {
+				assert.Contains(t, r.err.Error(), s)
+			}
+			assert.Contains(t, r.stdout, tt.wantOut)
+			assert.Contains(t, r.stderr, tt.wantWarn)
+		})
+	}
+}
+
+// TestRunHugeAnswer uses httptest's TCP server as a stand-in for a plugin
+// that streams an endless answer: the client must stop at its limit.
+func TestRunHugeAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 1<<16)
+		for i := 0; i < 1<<10 && r.Context().Err() == nil; i++ { // up to 64 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	r := run(t, probe.Options{URL: "tcp://" + srv.Listener.Addr().String(), Args: []string{"VolumeDriver.List"}})
+	require.Error(t, r.err)
+	assert.Equal(t, probe.ExitTransport, exitCode(r.err))
+	assert.Contains(t, r.err.Error(), "larger than 16777216 bytes")
+	assert.Empty(t, r.stdout)
+}
+
+func TestRunSpecFiles(t *testing.T) {
+	srv := httptest.NewServer(reply(http.StatusOK, `{"Implements":["NetworkDriver"]}`))
+	defer srv.Close()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "net.spec")
+	require.NoError(t, os.WriteFile(spec, []byte("tcp://"+srv.Listener.Addr().String()+"/ignored/path\n"), 0o644))
+	js := filepath.Join(dir, "net.json")
+	require.NoError(t, os.WriteFile(js, []byte(`{"Name":"x","Addr":"http://`+srv.Listener.Addr().String()+`"}`), 0o644))
+	for _, f := range []string{spec, js} {
+		r := run(t, probe.Options{Spec: f, List: true})
+		require.NoError(t, r.err, f)
+		assert.Contains(t, r.stdout, "Implements: NetworkDriver\n")
+		assert.Contains(t, r.stdout, "NetworkDriver.Join")
+		assert.NotContains(t, r.stdout, "VolumeDriver.")
+	}
+
+	bad := filepath.Join(dir, "bad.spec")
+	require.NoError(t, os.WriteFile(bad, []byte("localhost:1234"), 0o644))
+	r := run(t, probe.Options{Spec: bad, List: true})
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "unsupported protocol")
+}

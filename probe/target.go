@@ -1,0 +1,127 @@
+package probe
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Exit statuses of `plugdbg probe` and `plugdbg check`, carried by the
+// errors' ExitCode methods.
+const (
+	ExitFailure   = 1 // usage errors, and failed checks
+	ExitTransport = 2 // no complete HTTP answer
+	ExitHTTP      = 3 // an answer other than 200
+	ExitPluginErr = 4 // a 200 with a non-empty Err (Error for IPAM)
+	ExitInvalid   = 5 // --strict and the answer breaks the schema
+)
+
+// Target is where a plugin listens.
+type Target struct {
+	Network string      // "unix" or "tcp"
+	Addr    string      // socket path, or host:port
+	TLS     *tls.Config // non-nil: https
+}
+
+func (t Target) String() string {
+	switch {
+	case t.Network == "unix":
+		return "unix://" + t.Addr
+	case t.TLS != nil:
+		return "https://" + t.Addr
+	}
+	return "tcp://" + t.Addr
+}
+
+// ParseURL reads a plugin address as spec files write it: unix:///path,
+// tcp://host:port, http://host:port or https://host:port. As in dockerd, a
+// path after the host is ignored, and https is not verified.
+func ParseURL(s string) (Target, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return Target{}, fmt.Errorf("plugin address %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		if u.Path == "" {
+			return Target{}, fmt.Errorf("plugin address %q: no socket path", s)
+		}
+		return Target{Network: "unix", Addr: u.Path}, nil
+	case "tcp", "http":
+		if u.Host == "" {
+			return Target{}, fmt.Errorf("plugin address %q: no host:port", s)
+		}
+		return Target{Network: "tcp", Addr: u.Host}, nil
+	case "https":
+		if u.Host == "" {
+			return Target{}, fmt.Errorf("plugin address %q: no host:port", s)
+		}
+		return Target{Network: "tcp", Addr: u.Host, TLS: &tls.Config{InsecureSkipVerify: true}}, nil //nolint:gosec // as dockerd does for .spec files
+	case "":
+		return Target{}, fmt.Errorf("plugin address %q: unknown protocol (want unix://, tcp:// or https://)", s)
+	}
+	return Target{}, fmt.Errorf("plugin address %q: unsupported protocol %q", s, u.Scheme)
+}
+
+// ReadSpec reads a legacy plugin spec file: a .spec file holds one address,
+// a .json file {"Addr": ..., "TLSConfig": {"CAFile", "CertFile", "KeyFile",
+// "InsecureSkipVerify"}}. TLS follows dockerd's rules: a TLSConfig without a
+// CAFile is not verified.
+func ReadSpec(path string) (Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Target{}, fmt.Errorf("read spec file: %w", err)
+	}
+	if filepath.Ext(path) != ".json" {
+		t, err := ParseURL(string(data))
+		if err != nil {
+			return Target{}, fmt.Errorf("spec file %s: %w", path, err)
+		}
+		return t, nil
+	}
+	var spec struct {
+		Addr      string
+		TLSConfig *struct {
+			CAFile, CertFile, KeyFile string
+			InsecureSkipVerify        bool
+		}
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return Target{}, fmt.Errorf("spec file %s: %w", path, err)
+	}
+	if spec.Addr == "" {
+		return Target{}, fmt.Errorf("spec file %s: no Addr", path)
+	}
+	t, err := ParseURL(spec.Addr)
+	if err != nil {
+		return Target{}, fmt.Errorf("spec file %s: %w", path, err)
+	}
+	if spec.TLSConfig != nil && t.Network == "tcp" && t.TLS != nil {
+		c := spec.TLSConfig
+		cfg := &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify || c.CAFile == ""} //nolint:gosec // dockerd's rule
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return Target{}, fmt.Errorf("spec file %s: CA file: %w", path, err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return Target{}, fmt.Errorf("spec file %s: CA file %s holds no PEM certificate", path, c.CAFile)
+			}
+		}
+		if c.CertFile != "" || c.KeyFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return Target{}, fmt.Errorf("spec file %s: client certificate: %w", path, err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		t.TLS = cfg
+	}
+	return t, nil
+}
