@@ -32,10 +32,7 @@ func Execute(ctx context.Context) int {
 	if err == nil {
 		return 0
 	}
-	// An error without a message carries only an exit status (exec's).
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(os.Stderr, "Error:", msg)
-	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
 	var ec ExitCoder
 	if errors.As(err, &ec) {
 		return ec.ExitCode()
@@ -68,9 +65,6 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(opts),
 		newLogsCmd(opts),
 		newEventsCmd(opts),
-		newExecCmd(opts),
-		newTopCmd(opts),
-		newStatsCmd(opts),
 		newProbeCmd(opts),
 	)
 	return root
