@@ -1,6 +1,7 @@
 // Package archive unpacks a plugin build context (the tar that
-// `docker plugin create` sends: config.json plus rootfs/) without letting
-// any entry reach outside the destination.
+// `docker plugin create` sends: config.json plus rootfs/) and image layers
+// (with their whiteouts) without letting any entry reach outside the
+// destination, and packs a rootfs into a layer.
 package archive
 
 import (
