@@ -15,6 +15,14 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 )
 
+// interfaceOf is the interface type of the plugins that are not volume
+// drivers.
+var interfaceOf = map[string]string{
+	"network": "docker.networkdriver/1.0",
+	"ipam":    "docker.ipamdriver/1.0",
+	"authz":   "docker.authz/1.0",
+}
+
 // The Makefile names each binary by this match on the raw file.
 var entrypointLine = regexp.MustCompile(`"entrypoint": *\[ *"/([^"/]+)"`)
 
@@ -46,8 +54,12 @@ func TestConfigs(t *testing.T) {
 			if m == nil || len(c.Entrypoint) != 1 || c.Entrypoint[0] != "/"+string(m[1]) {
 				t.Errorf("entrypoint %q: want one absolute path, written on one line for the Makefile", c.Entrypoint)
 			}
-			if got := c.Interface.Types; len(got) != 1 || got[0].String() != "docker.volumedriver/1.0" {
-				t.Errorf("interface.types = %v", got)
+			want := "docker.volumedriver/1.0"
+			if w, ok := interfaceOf[dir]; ok {
+				want = w
+			}
+			if got := c.Interface.Types; len(got) != 1 || got[0].String() != want {
+				t.Errorf("interface.types = %v, want [%s]", got, want)
 			}
 			sock := c.Interface.Socket
 			if sock == "" || len(sock) > 16 {
