@@ -32,7 +32,10 @@ func Execute(ctx context.Context) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
+	// An error without a message carries only an exit status (exec's).
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "Error:", msg)
+	}
 	var ec ExitCoder
 	if errors.As(err, &ec) {
 		return ec.ExitCode()
@@ -65,6 +68,9 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(opts),
 		newLogsCmd(opts),
 		newEventsCmd(opts),
+		newExecCmd(opts),
+		newTopCmd(opts),
+		newStatsCmd(opts),
 		newProbeCmd(opts),
 	)
 	return root

@@ -19,6 +19,7 @@ import (
 	"github.com/plugdbg/plugdbg/internal/flushio"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/api"
+	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
@@ -94,6 +95,10 @@ func Run(ctx context.Context, o Options) error {
 	launcher := &monitor.Launcher{Binary: self, Root: filepath.Join(o.ExecRoot, "monitors")}
 	defer launcher.Close()
 	launcher.Prewarm()
+	toolbox, err := container.BuildToolbox(filepath.Join(o.ExecRoot, "toolbox"), container.BusyboxCandidates)
+	if err != nil {
+		log.WithError(err).Warn("exec: no toolbox; exec into plugins without a shell will fail")
+	}
 	m, err := manager.New(manager.Options{
 		DataRoot:    o.DataRoot,
 		ExecRoot:    o.ExecRoot,
@@ -104,6 +109,7 @@ func Run(ctx context.Context, o Options) error {
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,
 			StateRoot: filepath.Join(o.ExecRoot, "runc"),
+			Toolbox:   toolbox,
 		},
 	})
 	if err != nil {

@@ -82,6 +82,12 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 	switch {
 	case action == "json" && r.Method == http.MethodGet:
 		s.inspect(w, name)
+	case action == "exec" && r.Method == http.MethodPost:
+		s.exec(w, r, name)
+	case action == "top" && r.Method == http.MethodGet:
+		s.top(w, name)
+	case action == "stats" && r.Method == http.MethodGet:
+		s.stats(w, r, name)
 	case action == "enable" && r.Method == http.MethodPost:
 		s.enable(w, r, name)
 	case action == "disable" && r.Method == http.MethodPost:

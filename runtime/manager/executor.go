@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
@@ -25,6 +27,15 @@ type Executor interface {
 	LastExit(id string) (monitor.ExitStatus, bool)
 	// Cleanup kills and removes whatever is left of plugin id's container.
 	Cleanup(id string) error
+	// Exec starts a process in plugin id's running container, with base
+	// as the plugin's own environment, directory and user. It returns
+	// container.ErrNotRunning if the container does not run, and an
+	// *execproto.StartError for a command that cannot be started.
+	Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error)
+	// Top lists the processes of plugin id's running container.
+	Top(id string) (container.Top, error)
+	// Stats samples the cgroup counters of plugin id's running container.
+	Stats(id string) (container.Stats, error)
 }
 
 // LogConfig says where and how a plugin's output is kept.
@@ -46,8 +57,9 @@ type Run interface {
 // MonitorExecutor runs each plugin under a monitor process (see package
 // monitor), so that plugins outlive the daemon.
 type MonitorExecutor struct {
-	Launcher  *monitor.Launcher // starts monitors under Launcher.Root/<id>
-	StateRoot string            // libcontainer's state root
+	Launcher  *monitor.Launcher  // starts monitors under Launcher.Root/<id>
+	StateRoot string             // libcontainer's state root
+	Toolbox   *container.Toolbox // for exec into plugins without a shell; nil: none
 }
 
 func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.Launcher.Root, id) }
@@ -86,4 +98,24 @@ func (x *MonitorExecutor) Cleanup(id string) error {
 		err = errors.Join(err, rerr)
 	}
 	return err
+}
+
+// Exec implements Executor. The process is a child of the calling process
+// (the daemon), not of the plugin's monitor.
+func (x *MonitorExecutor) Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error) {
+	p, err := container.Exec(x.StateRoot, id, c, base, x.Toolbox)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Top implements Executor.
+func (x *MonitorExecutor) Top(id string) (container.Top, error) {
+	return container.Processes(x.StateRoot, id)
+}
+
+// Stats implements Executor.
+func (x *MonitorExecutor) Stats(id string) (container.Stats, error) {
+	return container.ReadStats(x.StateRoot, id)
 }

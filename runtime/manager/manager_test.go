@@ -22,6 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 )
@@ -35,6 +37,14 @@ type fakeExecutor struct {
 	runs    map[string]*fakeRun
 	starts  int
 	failing bool // Start returns an error
+	execs   []fakeExec
+}
+
+// fakeExec is what one Exec call asked for.
+type fakeExec struct {
+	id   string
+	c    execproto.Config
+	base container.Base
 }
 
 type fakeRun struct {
@@ -90,6 +100,17 @@ func (x *fakeExecutor) LastExit(string) (monitor.ExitStatus, bool) {
 	return monitor.ExitStatus{}, false
 }
 func (x *fakeExecutor) Cleanup(string) error { return nil }
+
+// Exec records the call; the fake has no processes to run.
+func (x *fakeExecutor) Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.execs = append(x.execs, fakeExec{id, c, base})
+	return nil, &execproto.StartError{ExitCode: 127, Msg: "fake: no processes"}
+}
+
+func (x *fakeExecutor) Top(string) (container.Top, error)     { return container.Top{}, nil }
+func (x *fakeExecutor) Stats(string) (container.Stats, error) { return container.Stats{}, nil }
 
 // crash makes plugin id's current run exit with code.
 func (x *fakeExecutor) crash(id string, code int) {

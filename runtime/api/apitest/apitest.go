@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/runtime/api"
+	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
@@ -35,6 +37,15 @@ func (noRunExecutor) LastExit(string) (monitor.ExitStatus, bool) {
 	return monitor.ExitStatus{}, false
 }
 func (noRunExecutor) Cleanup(string) error { return nil }
+func (noRunExecutor) Exec(string, execproto.Config, container.Base) (execproto.Process, error) {
+	return nil, container.ErrNotRunning
+}
+func (noRunExecutor) Top(string) (container.Top, error) {
+	return container.Top{}, container.ErrNotRunning
+}
+func (noRunExecutor) Stats(string) (container.Stats, error) {
+	return container.Stats{}, container.ErrNotRunning
+}
 
 // ShortTempDir is a temp dir with a short path, so that unix socket paths
 // below it stay under the 107-byte limit whatever the test's name.

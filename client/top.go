@@ -1,0 +1,53 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/plugdbg/plugdbg/runtime/container"
+)
+
+// Top lists the processes of running plugin ref.
+func (c *Client) Top(ctx context.Context, ref string) (container.Top, error) {
+	var out container.Top
+	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/top", nil, nil, &out)
+}
+
+// Stats calls fn with the cgroup counters of running plugin ref: once, or
+// with stream about every second until ctx ends, fn fails or the plugin
+// stops (then with the daemon's reason as an *Error).
+func (c *Client) Stats(ctx context.Context, ref string, stream bool, fn func(container.Report) error) error {
+	q := url.Values{}
+	if stream {
+		q.Set("stream", "1")
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/plugins/"+ref+"/stats", q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var r struct {
+			container.Report
+			Message string `json:"message"`
+		}
+		if err := dec.Decode(&r); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("decode stats: %w", err)
+		}
+		if r.Message != "" {
+			return &Error{Status: http.StatusConflict, Message: r.Message}
+		}
+		if err := fn(r.Report); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/execproto"
+)
+
+// ExecMediaType is the Content-Type of an upgraded exec stream.
+const ExecMediaType = "application/vnd.plugdbg.exec-stream"
+
+// exec starts a process in a running plugin and hijacks the connection for
+// its session (package execproto): HTTP 101, then frames both ways until
+// the Exit frame. Errors found before the start (unknown or disabled
+// plugin, bad request) are ordinary HTTP errors; a command that cannot be
+// started is reported in the Exit frame with status 127 or 126.
+func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
+	var c execproto.Config
+	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid exec config: %w", err))
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, errors.New("exec needs a connection that can be upgraded"))
+		return
+	}
+	proc, err := s.m.Exec(name, c)
+	var se *execproto.StartError
+	if err != nil && !errors.As(err, &se) {
+		writeErr(w, err)
+		return
+	}
+	conn, brw, herr := hj.Hijack()
+	if herr != nil {
+		if proc != nil {
+			_ = proc.Signal(9)
+			proc.Wait()
+			proc.Close()
+		}
+		s.log.WithError(herr).Warn("exec: hijack connection")
+		return
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Time{})
+	_, err = fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: plugdbg-exec\r\n\r\n", ExecMediaType)
+	out := execproto.NewWriter(conn)
+	if se != nil {
+		_ = out.WriteJSON(execproto.Exit, execproto.ExitStatus{ExitCode: se.ExitCode, Error: se.Msg})
+		return
+	}
+	if err != nil {
+		_ = proc.Signal(9)
+	}
+	st := execproto.Serve(proc, execproto.NewReader(brw.Reader), out)
+	s.log.WithField("plugin", name).Debugf("exec %q ended: %+v", c.Cmd, st)
+}
+
+func (s *Server) top(w http.ResponseWriter, name string) {
+	t, err := s.m.Top(name)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// statsInterval is the time between two samples of a stats stream; a
+// single report compares two samples statsOnce apart.
+const (
+	statsInterval = time.Second
+	statsOnce     = 500 * time.Millisecond
+)
+
+// stats sends container.Report objects: one with stream=0 (the default
+// for plugdbg), or one per second with stream=1 until the client leaves.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
+	stream, err := boolValue(r, "stream")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	prev, err := s.m.Stats(name)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	wait := statsOnce
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(wait):
+		}
+		cur, err := s.m.Stats(name)
+		if err != nil {
+			// The plugin stopped: end the stream, with the reason last.
+			_ = enc.Encode(map[string]string{"message": err.Error()})
+			return
+		}
+		if enc.Encode(container.Report{Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}) != nil || !stream {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		prev, wait = cur, statsInterval
+	}
+}

@@ -1,0 +1,180 @@
+package execproto
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is a started process that a session drives. The runtime
+// implements it; Serve is its only user.
+type Process interface {
+	// Stdin is the process's stdin, or nil if it is not attached.
+	Stdin() io.WriteCloser
+	// Output returns the process's output streams, each read until io.EOF.
+	// With a TTY, stderr is nil: everything comes through stdout.
+	Output() (stdout, stderr io.Reader)
+	// Resize sets the window size of the process's terminal; an error
+	// without a TTY.
+	Resize(WindowSize) error
+	// Signal sends sig to the process.
+	Signal(sig syscall.Signal) error
+	// Wait waits for the process to exit.
+	Wait() ExitStatus
+	// Close releases the process's stdio. Output readers then return.
+	Close() error
+}
+
+// Timing of a session's end. Variables so that tests can shorten them.
+var (
+	// DrainTimeout bounds the wait for the end of output once the process
+	// has exited, in case a background child still holds its stdio.
+	DrainTimeout = 2 * time.Second
+	// HangupGrace is the time between SIGHUP and SIGKILL for a process whose
+	// client went away.
+	HangupGrace = 5 * time.Second
+)
+
+// Serve runs a session: it sends the process's output to out, applies the
+// client's frames from in (stdin, resize, signals), and ends with an Exit
+// frame once the process has exited and its output is drained. It returns
+// the exit status. A client that goes away before the process has exited
+// hangs the process up, as a closed terminal would: SIGHUP, then SIGKILL
+// after HangupGrace. Serve closes p.
+func Serve(p Process, in *Reader, out *Writer) ExitStatus {
+	var st ExitStatus
+	exited := make(chan struct{})
+	go func() { st = p.Wait(); close(exited) }()
+
+	var copiers sync.WaitGroup
+	stdout, stderr := p.Output()
+	for _, s := range []struct {
+		r io.Reader
+		t Type
+	}{{stdout, Stdout}, {stderr, Stderr}} {
+		if s.r == nil {
+			continue
+		}
+		copiers.Go(func() { copyOutput(s.r, StreamWriter{W: out, T: s.t}) })
+	}
+
+	clientGone := make(chan struct{})
+	go func() {
+		defer close(clientGone)
+		readClient(p, in)
+	}()
+
+	select {
+	case <-exited:
+	case <-clientGone:
+		hangup(p, exited)
+		<-exited
+	}
+	drained := make(chan struct{})
+	go func() { copiers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(DrainTimeout):
+	}
+	_ = p.Close()
+	<-drained
+	_ = out.WriteJSON(Exit, st)
+	return st
+}
+
+// copyOutput copies one output stream to w until EOF. If the client is
+// gone, it keeps reading, so the process never blocks on a full pipe.
+func copyOutput(r io.Reader, w io.Writer) {
+	buf := make([]byte, 32<<10)
+	var werr error
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && werr == nil {
+			_, werr = w.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readClient applies the client's frames until the client goes away.
+func readClient(p Process, in *Reader) {
+	stdin := p.Stdin()
+	closeStdin := func() {
+		if stdin != nil {
+			_ = stdin.Close()
+			stdin = nil
+		}
+	}
+	defer closeStdin()
+	for {
+		f, err := in.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f.Type {
+		case Stdin:
+			if stdin != nil {
+				if _, err := stdin.Write(f.Payload); err != nil {
+					closeStdin() // the process closed its stdin
+				}
+			}
+		case CloseStdin:
+			closeStdin()
+		case Resize:
+			var ws WindowSize
+			if json.Unmarshal(f.Payload, &ws) == nil && ws.Height > 0 && ws.Width > 0 {
+				_ = p.Resize(ws)
+			}
+		case Signal:
+			if sig, err := ParseSignal(string(f.Payload)); err == nil {
+				_ = p.Signal(sig)
+			}
+		}
+	}
+}
+
+// hangup ends a process whose client went away: SIGHUP, then SIGKILL.
+func hangup(p Process, exited <-chan struct{}) {
+	_ = p.Signal(unix.SIGHUP)
+	select {
+	case <-exited:
+	case <-time.After(HangupGrace):
+		_ = p.Signal(unix.SIGKILL)
+	}
+}
+
+// ParseSignal parses "SIGTERM", "TERM", "term" or "15".
+func ParseSignal(s string) (syscall.Signal, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal number %d", n)
+		}
+		return syscall.Signal(n), nil
+	}
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	if sig := unix.SignalNum(s); sig != 0 {
+		return sig, nil
+	}
+	return 0, errors.New("unknown signal " + s)
+}
+
+// SignalName is the name of sig, e.g. "SIGTERM".
+func SignalName(sig syscall.Signal) string {
+	if n := unix.SignalName(sig); n != "" {
+		return n
+	}
+	return fmt.Sprintf("SIG%d", int(sig))
+}

@@ -1,0 +1,100 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/runtime/spec"
+)
+
+// running returns a plugin that is enabled and whose container runs now,
+// or a not-found or conflict error that says why not.
+func (m *Manager) running(ref, verb string) (*entry, error) {
+	e, err := m.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case e.removed:
+		return nil, notFound("plugin %q not found", ref)
+	case !e.p.Enabled && e.state.Status == StatusDisabled:
+		return nil, conflict("cannot %s plugin %s: it is disabled (enable it first)", verb, e.p.Name)
+	case e.state.Status != StatusRunning:
+		return nil, conflict("cannot %s plugin %s: it is not running (%s)", verb, e.p.Name, e.state.Status)
+	}
+	return e, nil
+}
+
+// notRunning turns the executor's "not running" into a conflict.
+func notRunning(name, verb string, err error) error {
+	if errors.Is(err, container.ErrNotRunning) {
+		return conflict("cannot %s plugin %s: %w", verb, name, err)
+	}
+	if errors.Is(err, container.ErrNoToolbox) {
+		return conflict("%s plugin %s: %w", verb, name, err)
+	}
+	return err
+}
+
+// Exec starts a process in a running plugin's container, with the plugin's
+// environment (plus c.Env), directory and user unless c says otherwise.
+// The caller drives it with execproto.Serve. A command that cannot be
+// started gives an *execproto.StartError (exit code 127 or 126).
+func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error) {
+	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
+		return nil, invalid(errors.New("exec needs a command"))
+	}
+	e, err := m.running(ref, "exec in")
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	p := e.p
+	m.mu.Unlock()
+	// The plugin's settings cannot change while it is enabled, so this is
+	// the spec its container was created from.
+	s, err := spec.Build(p, spec.Paths{
+		Rootfs:          m.store.Rootfs(p.ID),
+		PropagatedMount: m.store.PropagatedMount(p.ID),
+		SocketDir:       m.socketDir(p.ID),
+		CgroupParent:    m.opts.CgroupParent,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", p.Name, err)
+	}
+	base := container.Base{Env: s.Process.Env, Cwd: s.Process.Cwd, UID: s.Process.User.UID, GID: s.Process.User.GID}
+	proc, err := m.opts.Executor.Exec(p.ID, c, base)
+	if err != nil {
+		var se *execproto.StartError
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, notRunning(p.Name, "exec in", err)
+	}
+	m.log.WithField("plugin", p.ID).Debugf("exec %q (tty %v)", c.Cmd, c.Tty)
+	return proc, nil
+}
+
+// Top lists the processes of a running plugin's container.
+func (m *Manager) Top(ref string) (container.Top, error) {
+	e, err := m.running(ref, "list processes of")
+	if err != nil {
+		return container.Top{}, err
+	}
+	t, err := m.opts.Executor.Top(e.p.ID)
+	return t, notRunning(e.p.Name, "list processes of", err)
+}
+
+// Stats samples the cgroup counters of a running plugin's container.
+func (m *Manager) Stats(ref string) (container.Stats, error) {
+	e, err := m.running(ref, "read stats of")
+	if err != nil {
+		return container.Stats{}, err
+	}
+	s, err := m.opts.Executor.Stats(e.p.ID)
+	return s, notRunning(e.p.Name, "read stats of", err)
+}
