@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/moby/api/types/system"
 
+	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
@@ -199,4 +200,14 @@ func (c *Client) Remove(ctx context.Context, ref string, force bool) error {
 // Set changes settings (KEY=VALUE) of a disabled plugin.
 func (c *Client) Set(ctx context.Context, ref string, args []string) error {
 	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/set", nil, args, nil)
+}
+
+// SetLogOpts changes the rotation of a plugin's output history, enabled
+// or not: opts are KEY=VALUE as --log-opt takes them (max-size, max-file).
+func (c *Client) SetLogOpts(ctx context.Context, ref string, opts []string) error {
+	m, err := logs.SplitOpts(opts)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/log-opts", nil, m, nil)
 }

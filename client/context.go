@@ -9,14 +9,23 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
 // CreateFromDir creates plugin name from a plugin directory (config.json
 // plus rootfs/), as `docker plugin create` does: the config is checked
 // here so that a typo is reported with its file and line before anything
-// is sent, then the directory is streamed to the daemon as a tar.
-func (c *Client) CreateFromDir(ctx context.Context, name, dir string) error {
+// is sent, then the directory is streamed to the daemon as a tar. logOpts
+// (KEY=VALUE, as --log-opt takes them) are checked first and set after.
+func (c *Client) CreateFromDir(ctx context.Context, name, dir string, logOpts ...string) error {
+	opts, err := logs.SplitOpts(logOpts)
+	if err != nil {
+		return err
+	}
+	if _, err := logs.ParseOpts(logs.Limits{}, opts); err != nil {
+		return err
+	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("plugin directory: %w", err)
@@ -39,7 +48,13 @@ func (c *Client) CreateFromDir(ctx context.Context, name, dir string) error {
 	go func() { pw.CloseWithError(writeTar(pw, dir)) }()
 	err = c.Create(ctx, name, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
-	return err
+	if err != nil || len(logOpts) == 0 {
+		return err
+	}
+	if err := c.SetLogOpts(ctx, name, logOpts); err != nil {
+		return fmt.Errorf("plugin %s created, but its log opts were not set: %w", name, err)
+	}
+	return nil
 }
 
 // writeTar writes config.json and rootfs/ of dir as a tar stream.

@@ -16,19 +16,25 @@ import (
 )
 
 func newCreateCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "create PLUGIN PLUGIN-DATA-DIR",
+	var logOpts []string
+	c := &cobra.Command{
+		Use:   "create [--log-opt KEY=VALUE]... PLUGIN PLUGIN-DATA-DIR",
 		Short: "Create a plugin from a directory with config.json and rootfs/",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := client.New(g.host).CreateFromDir(cmd.Context(), args[0], args[1]); err != nil {
+			if err := client.New(g.host).CreateFromDir(cmd.Context(), args[0], args[1], logOpts...); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])
 			return nil
 		},
 	}
+	c.Flags().StringArrayVar(&logOpts, "log-opt", nil, logOptUsage)
+	return c
 }
+
+// logOptUsage documents --log-opt, as docker run's json-file names them.
+const logOptUsage = "rotation of the plugin's output history: max-size=SIZE (10k, 20m, 1g; -1: never rotate) or max-file=N (files kept); daemon defaults otherwise"
 
 func newEnableCmd(g *globalOptions) *cobra.Command {
 	var timeout int
@@ -98,14 +104,31 @@ func newRemoveCmd(g *globalOptions) *cobra.Command {
 }
 
 func newSetCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "set PLUGIN KEY=VALUE [KEY=VALUE...]",
-		Short: "Change a disabled plugin's settings (env, args, mount sources, device paths)",
-		Args:  cobra.MinimumNArgs(2),
+	var logOpts []string
+	c := &cobra.Command{
+		Use:   "set [--log-opt KEY=VALUE]... PLUGIN [KEY=VALUE...]",
+		Short: "Change a disabled plugin's settings (env, args, mount sources, device paths), or any plugin's log opts",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) < 2 && len(logOpts) == 0 {
+				return fmt.Errorf("%q requires a plugin and at least one KEY=VALUE or --log-opt", cmd.CommandPath())
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return client.New(g.host).Set(cmd.Context(), args[0], args[1:])
+			cl := client.New(g.host)
+			if len(args) > 1 {
+				if err := cl.Set(cmd.Context(), args[0], args[1:]); err != nil {
+					return err
+				}
+			}
+			if len(logOpts) > 0 {
+				return cl.SetLogOpts(cmd.Context(), args[0], logOpts)
+			}
+			return nil
 		},
 	}
+	c.Flags().StringArrayVar(&logOpts, "log-opt", nil, logOptUsage+"; takes effect at once, even while the plugin runs")
+	return c
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {

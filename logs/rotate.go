@@ -35,13 +35,12 @@ var errRotateBusy = errors.New("log directory locked by a reader")
 // of the log's directory, without waiting: while ReadHistory holds it
 // shared to open the files, rotation waits for the next Write.
 type RotatingFile struct {
-	path     string
-	maxSize  int64
-	maxFiles int
-
-	dir *os.File // the log's directory, locked while rotating; nil if it cannot be opened
+	path string
+	dir  *os.File // the log's directory, locked while rotating; nil if it cannot be opened
 
 	mu       sync.Mutex
+	maxSize  int64
+	maxFiles int
 	f        *os.File
 	size     int64 // bytes in f
 	fragment bool  // f ends in part of a record that a failed write left
@@ -89,6 +88,14 @@ func OpenRotating(path string, maxSize int64, maxFiles int) (_ *RotatingFile, re
 		r.dir = dir
 	}
 	return r, nil
+}
+
+// SetLimits changes the rotation limits (as OpenRotating takes them) from
+// the next Write on; files beyond a lower maxFiles go at the next rotation.
+func (r *RotatingFile) SetLimits(maxSize int64, maxFiles int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxSize, r.maxFiles = maxSize, maxFiles
 }
 
 // Path returns the path of the current log file.

@@ -96,6 +96,8 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.logs(w, r, name)
 	case action == "set" && r.Method == http.MethodPost:
 		s.set(w, r, name)
+	case action == "log-opts" && r.Method == http.MethodPost:
+		s.setLogOpts(w, r, name)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
 	}
@@ -217,6 +219,22 @@ func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	if err := s.m.Set(name, args); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setLogOpts changes the rotation of a plugin's output history (plugdbg's
+// own endpoint): the body is a JSON object of log options, as --log-opt
+// takes them (max-size, max-file); an empty value restores the default.
+func (s *Server) setLogOpts(w http.ResponseWriter, r *http.Request, name string) {
+	var opts map[string]string
+	if err := json.NewDecoder(r.Body).Decode(&opts); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want a JSON object of log options: %w", err))
+		return
+	}
+	if err := s.m.SetLogOpts(name, opts); err != nil {
 		writeErr(w, err)
 		return
 	}

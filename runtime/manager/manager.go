@@ -23,6 +23,7 @@ import (
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/archive"
 	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/store"
 )
@@ -60,6 +61,9 @@ type Options struct {
 	CgroupParent string
 	LogMaxSize   int64 // per file; DefaultLogMaxSize if zero
 	LogMaxFiles  int   // files kept per plugin; DefaultLogMaxFiles if zero
+	// Registry pulls and pushes plugin images; one with default options
+	// (plain HTTP for loopback registries only) if nil.
+	Registry *distribution.Registry
 }
 
 // State is what plugdbg adds to Docker's inspect output.
@@ -82,7 +86,8 @@ type State struct {
 // Inspect is Docker's plugin object with plugdbg's State beside it.
 type Inspect struct {
 	plugin.Plugin
-	State State `json:"State"`
+	State     State         `json:"State"`
+	LogConfig LogConfigView `json:"LogConfig"`
 }
 
 // Manager runs managed plugins. All methods are safe for concurrent use;
@@ -114,6 +119,7 @@ type entry struct {
 	// enabling is set while Enable persists a run that is already ready,
 	// so that a crash before p.Enabled is set is restarted as a crash.
 	enabling bool
+	logOpts  map[string]string // as set with SetLogOpts; never changed in place
 }
 
 // pluginRun is one attached run of a plugin's container.
@@ -156,6 +162,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = logs.NewDaemonLogger()
+	}
+	if opts.Registry == nil {
+		opts.Registry = distribution.New(distribution.Options{})
 	}
 	st, err := store.Open(filepath.Join(opts.DataRoot, "plugins"))
 	if err != nil {
@@ -234,7 +243,7 @@ func (m *Manager) inspect(e *entry) Inspect {
 	st := e.state
 	st.Socket = m.socketPath(e.p)
 	st.LogPath = m.logPath(e.p.ID)
-	return Inspect{Plugin: e.p, State: st}
+	return Inspect{Plugin: e.p, State: st, LogConfig: LogConfigView{Type: "plugdbg", Config: m.logLimits(e).Opts()}}
 }
 
 // Inspect returns one plugin.

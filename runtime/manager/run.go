@@ -67,8 +67,11 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	defer watch.Close()
 
 	t0 := time.Now()
+	m.mu.Lock()
+	limits := m.logLimits(e)
+	m.mu.Unlock()
 	conn, err := m.opts.Executor.Start(ctx, id, s, LogConfig{
-		Path: m.logPath(id), MaxSize: m.opts.LogMaxSize, MaxFiles: m.opts.LogMaxFiles,
+		Path: m.logPath(id), MaxSize: limits.MaxSize, MaxFiles: limits.MaxFiles,
 	})
 	if err != nil {
 		// A monitor that timed out may have left a container behind.
@@ -447,6 +450,13 @@ func (m *Manager) Restore(ctx context.Context) error {
 	done := make(chan struct{}, len(recs))
 	for _, rec := range recs {
 		e := &entry{p: rec.Plugin, state: State{Status: StatusDisabled}, backoff: backoffMin}
+		var err error
+		if e.logOpts, err = m.store.LogOpts(rec.Plugin.ID); err == nil {
+			_, err = logs.ParseOpts(m.baseLogLimits(), e.logOpts)
+		}
+		if err != nil {
+			m.log.WithField("plugin", rec.Plugin.ID).WithError(err).Warn("log options ignored; the daemon's are used")
+		}
 		m.mu.Lock()
 		m.plugins[rec.Plugin.ID] = e
 		m.mu.Unlock()

@@ -301,6 +301,12 @@ var recordPrefix = []byte(`{"seq":`)
 // Ack tells the monitor that every line up to seq was processed.
 func (c *Conn) Ack(seq uint64) { c.send(request{Op: "ack", Seq: seq}) }
 
+// SetLogLimits changes the rotation limits of the plugin's log file from
+// its next write on, for as long as this monitor runs.
+func (c *Conn) SetLogLimits(maxSize int64, maxFiles int) {
+	c.send(request{Op: "log-limits", MaxSize: maxSize, MaxFiles: maxFiles})
+}
+
 // Stop asks the monitor to SIGTERM the plugin, then SIGKILL it after grace
 // (at once when grace is 0). The exit arrives through Next.
 func (c *Conn) Stop(grace time.Duration) { c.send(request{Op: "stop", Grace: grace}) }

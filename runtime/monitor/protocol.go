@@ -78,9 +78,12 @@ func (s ExitStatus) String() string {
 
 // request is what the daemon sends to a monitor, one JSON object per line.
 type request struct {
-	Op    string        `json:"op"`              // "attach", "ack" or "stop"
+	Op    string        `json:"op"`              // "attach", "ack", "stop" or "log-limits"
 	Seq   uint64        `json:"seq,omitempty"`   // ack: last entry processed
 	Grace time.Duration `json:"grace,omitempty"` // stop: time between SIGTERM and SIGKILL; 0 kills at once
+	// log-limits: the log's new rotation limits (Config.LogMaxSize, LogMaxFiles)
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
 }
 
 // Message is what a monitor streams to an attached daemon.

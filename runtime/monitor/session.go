@@ -68,6 +68,10 @@ func (m *monitor) handle(conn net.Conn) {
 			m.ack(req.Seq)
 		case "stop":
 			m.stop(req.Grace)
+		case "log-limits":
+			if m.log != nil {
+				m.log.SetLimits(req.MaxSize, req.MaxFiles)
+			}
 		}
 	}
 	m.mu.Lock()

@@ -172,3 +172,29 @@ func (s *Store) Remove(id string) error {
 	}
 	return os.RemoveAll(gone)
 }
+
+// logOptsFile holds a plugin's log options (plugdbg's own; Docker keeps
+// none for plugins), beside its state.
+const logOptsFile = "log-opts.json"
+
+// LogOpts reads plugin id's log options; none is an empty map.
+func (s *Store) LogOpts(id string) (map[string]string, error) {
+	opts := map[string]string{}
+	p := filepath.Join(s.Dir(id), logOptsFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return opts, nil
+	}
+	if err != nil {
+		return opts, fmt.Errorf("plugin %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &opts); err != nil {
+		return map[string]string{}, fmt.Errorf("plugin %s: %s: %w", id, p, err)
+	}
+	return opts, nil
+}
+
+// SaveLogOpts atomically writes plugin id's log options.
+func (s *Store) SaveLogOpts(id string, opts map[string]string) error {
+	return atomicfile.WriteJSON(filepath.Join(s.Dir(id), logOptsFile), opts, 0o600)
+}

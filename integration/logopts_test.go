@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLogsPerPluginRotation: --log-opt on create and set gives one plugin
+// its own rotation, beside another on the daemon's defaults; set changes
+// it while the plugin runs; it survives a daemon restart; a bad value is
+// refused and changes nothing.
+func TestLogsPerPluginRotation(t *testing.T) {
+	d := startDaemon(t)
+	_, stderr, code := d.cli(t, "create", "--log-opt", "max-size=4k", "--log-opt", "max-file=2", "small", pluginDir("echo"))
+	require.Equal(t, 0, code, stderr)
+	other := d.create(t, "other", "echo")
+	small := d.inspect(t, "small")
+	assert.Equal(t, map[string]string{"max-size": "4k", "max-file": "2"}, small.LogConfig.Config)
+	assert.Equal(t, map[string]string{"max-size": "10m", "max-file": "5"}, other.LogConfig.Config, "the daemon's defaults")
+
+	files := func(id string) []string {
+		t.Helper()
+		paths, err := filepath.Glob(d.logPath(id) + "*")
+		require.NoError(t, err)
+		var names []string
+		for _, p := range paths {
+			names = append(names, filepath.Base(p))
+		}
+		return names
+	}
+	// Each 3,000-byte line is a record of over 3 KiB: one per file at 4k.
+	line := strings.Repeat("x", 3000) + "\n"
+	write := func(ref string, n int) {
+		t.Helper()
+		sock := d.inspect(t, ref).State.Socket
+		for range n {
+			echoWrite(t, sock, "stdout", line)
+		}
+	}
+	d.enable(t, "small")
+	d.enable(t, "other")
+	write("small", 4)
+	write("other", 4)
+	eventually(t, func() bool { return len(d.apiLogs(t, "other", nil)) == 4 }, waitTimeout, "other's lines stored")
+	eventually(t, func() bool {
+		return assert.ObjectsAreEqual([]string{"plugin.log", "plugin.log.1"}, files(small.ID))
+	}, waitTimeout, "small keeps 2 files; has %v", files(small.ID))
+	assert.Equal(t, []string{"plugin.log"}, files(other.ID))
+
+	// Changed while it runs: from the next write on.
+	_, stderr, code = d.cli(t, "set", "--log-opt", "max-file=4", "small")
+	require.Equal(t, 0, code, stderr)
+	write("small", 4)
+	eventually(t, func() bool { return len(files(small.ID)) == 4 }, waitTimeout, "small keeps 4 files; has %v", files(small.ID))
+	assert.Equal(t, "4", d.inspect(t, "small").LogConfig.Config["max-file"])
+
+	// Refused: nothing changes.
+	_, stderr, code = d.cli(t, "set", "--log-opt", "max-size=lots", "small")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `invalid log opt max-size="lots"`)
+	_, stderr, code = d.cli(t, "set", "--log-opt", "max-files=3", "small")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `unknown log opt "max-files"`)
+	_, stderr, code = d.cli(t, "create", "--log-opt", "max-size=0", "bad", pluginDir("echo"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `invalid log opt max-size="0"`)
+	_, _, code = d.cli(t, "inspect", "bad")
+	assert.Equal(t, 1, code, "a create with a bad log opt creates nothing")
+
+	// Kept across a daemon restart, and used by the next run.
+	d.restart()
+	assert.Equal(t, map[string]string{"max-size": "4k", "max-file": "4"}, d.inspect(t, "small").LogConfig.Config)
+	_, stderr, code = d.cli(t, "set", "--log-opt", "max-file=", "small")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "5", d.inspect(t, "small").LogConfig.Config["max-file"], "an empty value restores the default")
+	stored, err := os.ReadFile(filepath.Join(d.storeDir(small.ID), "log-opts.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"max-size":"4k"}`, string(stored))
+}
