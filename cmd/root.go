@@ -72,6 +72,7 @@ func newRootCmd() *cobra.Command {
 		newTopCmd(opts),
 		newStatsCmd(opts),
 		newProbeCmd(opts),
+		newCheckCmd(opts),
 	)
 	return root
 }

@@ -1,0 +1,154 @@
+package probe_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/go-plugins-helpers/volume"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/probe"
+)
+
+// sloppyVolumes breaks the rules a real plugin most often breaks: a null
+// Volume without Err for a missing volume, relative mountpoints, a List
+// that misses volumes.
+type sloppyVolumes struct{ *memVolumes }
+
+func (d sloppyVolumes) Get(r *volume.GetRequest) (*volume.GetResponse, error) {
+	res, err := d.memVolumes.Get(r)
+	if err != nil {
+		return &volume.GetResponse{}, nil
+	}
+	return res, nil
+}
+
+func (d sloppyVolumes) Mount(r *volume.MountRequest) (*volume.MountResponse, error) {
+	return &volume.MountResponse{Mountpoint: "data/" + r.Name}, nil
+}
+
+func (d sloppyVolumes) List() (*volume.ListResponse, error) {
+	return &volume.ListResponse{}, nil
+}
+
+// byStep indexes a report's results by "Method/Step".
+func byStep(rep *probe.Report) map[string]probe.CheckResult {
+	m := map[string]probe.CheckResult{}
+	for _, r := range rep.Results {
+		m[r.Method+"/"+r.Step] = r
+	}
+	return m
+}
+
+func TestCheckConformingVolume(t *testing.T) {
+	sock, d := volumePlugin(t)
+	c := probe.New(sock)
+	defer c.Close()
+	rep, err := probe.Check(context.Background(), c, probe.CheckOptions{})
+	require.NoError(t, err)
+	for _, r := range rep.Results {
+		assert.Contains(t, []probe.Status{probe.Pass}, r.Status, "%s %s: %s", r.Method, r.Step, r.Reason)
+	}
+	assert.True(t, rep.OK())
+	assert.Equal(t, []string{"VolumeDriver"}, rep.Implements)
+	steps := byStep(rep)
+	for _, s := range []string{
+		"VolumeDriver.Create/Create", "VolumeDriver.Get/Get", "VolumeDriver.List/List",
+		"VolumeDriver.Mount/Mount", "VolumeDriver.Mount/Mount with a second ID", "VolumeDriver.Path/Path while mounted",
+		"VolumeDriver.Unmount/Unmount", "VolumeDriver.Remove/Remove", "VolumeDriver.Get/Get of a missing volume",
+		"VolumeDriver.Capabilities/Capabilities",
+	} {
+		assert.Contains(t, steps, s)
+	}
+	assert.Contains(t, steps["VolumeDriver.Get/Get of a missing volume"].Reason, "no such volume")
+	assert.Empty(t, d.vols, "check removes what it created")
+}
+
+func TestCheckSloppyVolume(t *testing.T) {
+	d := newMemVolumes()
+	sock := servePlugin(t, volume.NewHandler(sloppyVolumes{d}))
+	c := probe.New(sock)
+	defer c.Close()
+	rep, err := probe.Check(context.Background(), c, probe.CheckOptions{})
+	require.NoError(t, err)
+	assert.False(t, rep.OK())
+	steps := byStep(rep)
+	tests := []struct {
+		step   string
+		status probe.Status
+		reason string
+	}{
+		{"VolumeDriver.Get/Get of a missing volume", probe.Fail, "must answer Err"},
+		{"VolumeDriver.Get/Get after Remove", probe.Fail, "must answer Err"},
+		{"VolumeDriver.Mount/Mount", probe.Warn, `Mountpoint: "data/`},
+		{"VolumeDriver.List/List", probe.Fail, "does not list"},
+		{"VolumeDriver.Create/Create", probe.Pass, ""},
+	}
+	for _, tt := range tests {
+		r, ok := steps[tt.step]
+		require.True(t, ok, tt.step)
+		assert.Equal(t, tt.status, r.Status, "%s: %s", tt.step, r.Reason)
+		assert.Contains(t, r.Reason, tt.reason)
+	}
+	assert.Empty(t, d.vols, "check removes what it created, also when steps fail")
+}
+
+func TestRunCheckOutputs(t *testing.T) {
+	d := newMemVolumes()
+	sock := servePlugin(t, volume.NewHandler(sloppyVolumes{d}))
+	junit := filepath.Join(t.TempDir(), "report.xml")
+
+	var out bytes.Buffer
+	err := probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: sock, JUnit: junit}, &out)
+	require.Error(t, err)
+	assert.Equal(t, 1, exitCode(err))
+	assert.Regexp(t, `(?m)^VolumeDriver$`, out.String())
+	assert.Regexp(t, `(?m)^  FAIL +Get of a missing volume +VolumeDriver.Get .*must answer Err`, out.String())
+	assert.Regexp(t, `(?m)^\d+ passed, [1-9]\d* failed, [1-9]\d* warnings, \d+ skipped$`, out.String())
+
+	data, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Type string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(data, &suites))
+	require.Len(t, suites.Suites, 2)
+	assert.Equal(t, "Plugin", suites.Suites[0].Name)
+	assert.Equal(t, "VolumeDriver", suites.Suites[1].Name)
+	assert.Positive(t, suites.Failures)
+
+	out.Reset()
+	err = probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: sock, JSON: true}, &out)
+	require.Error(t, err)
+	var rep probe.Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Positive(t, rep.Fail)
+	assert.Equal(t, rep.Pass+rep.Fail+rep.Warn+rep.Skip, len(rep.Results))
+}
+
+func TestCheckNoActivate(t *testing.T) {
+	f := newFakePlugin(t, reply(http.StatusNotFound, "404 page not found\n"))
+	var out bytes.Buffer
+	err := probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: f.socket}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--interface")
+	assert.True(t, strings.Contains(out.String(), "FAIL"), out.String())
+}
