@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/console"
+	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/runtime/execproto"
 )
@@ -60,7 +61,7 @@ func (c *Client) ExecAttached(ctx context.Context, ref string, cfg execproto.Con
 		return execproto.ExitStatus{}, err
 	}
 	if term != nil && cfg.AttachStdin {
-		if err := term.SetRaw(); err == nil {
+		if err := makeRaw(term); err == nil {
 			defer term.Reset()
 		}
 	}
@@ -89,4 +90,20 @@ func (c *Client) ExecAttached(ctx context.Context, ref string, cfg execproto.Con
 		stderr = nil // a TTY has one output stream
 	}
 	return sess.Stream(stdin, s.Stdout, stderr)
+}
+
+// makeRaw puts the user's terminal in raw mode, output processing
+// included: the container's terminal already turns "\n" into "\r\n", and
+// console.SetRaw leaves OPOST on, which would make that "\r\r\n".
+func makeRaw(c console.Console) error {
+	if err := c.SetRaw(); err != nil {
+		return err
+	}
+	fd := int(c.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Oflag &^= unix.OPOST
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }

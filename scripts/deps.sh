@@ -7,6 +7,8 @@ set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc)
 command -v make >/dev/null || missing+=(make)
+# The exec toolbox: a static busybox that runs inside plugins with no shell.
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
 if [ "${1:-run}" = test ]; then
   command -v dockerd >/dev/null || missing+=(docker.io)
 fi
