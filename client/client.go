@@ -67,6 +67,15 @@ func (e *DaemonError) Unwrap() error { return e.Err }
 
 // send makes one request and checks the status; the caller closes the body.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, body io.Reader, ctype string) (*http.Response, error) {
+	h := http.Header{}
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	return c.sendHeader(ctx, method, path, query, body, h)
+}
+
+// sendHeader is send with request headers.
+func (c *Client) sendHeader(ctx context.Context, method, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, error) {
 	u := "http://plugdbg" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -75,8 +84,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, err
 	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -28,6 +28,7 @@ killed; a restarted daemon reattaches to them.`,
 	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
 	return c
 }

@@ -20,8 +20,10 @@ import (
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/version"
 )
 
 // Default locations, beside Docker's own.
@@ -41,6 +43,9 @@ type Options struct {
 	LogMaxSize  int64
 	LogMaxFiles int
 	CPUProfile  string // write a CPU profile here while the daemon runs
+	// InsecureRegistries are reached over plain HTTP (loopback registries
+	// always may be).
+	InsecureRegistries []string
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -106,6 +111,10 @@ func Run(ctx context.Context, o Options) error {
 		StopGrace:   o.StopGrace,
 		LogMaxSize:  o.LogMaxSize,
 		LogMaxFiles: o.LogMaxFiles,
+		Registry: distribution.New(distribution.Options{
+			InsecureRegistries: o.InsecureRegistries,
+			UserAgent:          "plugdbg/" + version.Version,
+		}),
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,
 			StateRoot: filepath.Join(o.ExecRoot, "runc"),

@@ -24,6 +24,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
 )
@@ -61,6 +62,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.list(w, r)
 	case path == "/plugins/create" && r.Method == http.MethodPost:
 		s.create(w, r)
+	case path == "/plugins/privileges" && r.Method == http.MethodGet:
+		s.privileges(w, r)
+	case path == "/plugins/pull" && r.Method == http.MethodPost:
+		s.pull(w, r)
 	case strings.HasPrefix(path, "/plugins/"):
 		s.plugin(w, r, strings.TrimPrefix(path, "/plugins/"))
 	default:
@@ -96,6 +101,10 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.logs(w, r, name)
 	case action == "set" && r.Method == http.MethodPost:
 		s.set(w, r, name)
+	case action == "push" && r.Method == http.MethodPost:
+		s.push(w, r, name)
+	case action == "upgrade" && r.Method == http.MethodPost:
+		s.upgrade(w, r, name)
 	case action == "log-opts" && r.Method == http.MethodPost:
 		s.setLogOpts(w, r, name)
 	default:
@@ -339,6 +348,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case manager.IsInvalid(err):
 		status = http.StatusBadRequest
+	case distribution.IsUnauthorized(err):
+		status = http.StatusUnauthorized
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusRequestTimeout
 	}

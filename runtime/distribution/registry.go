@@ -216,3 +216,34 @@ func (g *Registry) remoteOptions(ctx context.Context, ref name.Reference, auth r
 		remote.WithRetryBackoff(backoff),
 	}, nil
 }
+
+// CheckLogin reports whether auth is accepted by the registry at host
+// ("host[:port]"): a token exchange for registries that hand out tokens,
+// an authenticated GET /v2/ otherwise.
+func (g *Registry) CheckLogin(ctx context.Context, host string, auth registry.AuthConfig) error {
+	var nopts []name.Option
+	if g.isInsecure(host) {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return invalid(fmt.Errorf("invalid registry %q: %w", host, err))
+	}
+	tr, err := transport.NewWithContext(ctx, reg, Authenticator(auth), g, nil)
+	if err != nil {
+		return classify(fmt.Errorf("login to %s: %w", host, err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("login to %s: %w", host, err)
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return classify(fmt.Errorf("login to %s: %w", host, err))
+	}
+	return nil
+}

@@ -45,7 +45,8 @@ type Store struct {
 
 // Open opens (creating if needed) the store under dir, and finishes or
 // undoes operations a crash interrupted: half-created plugins in tmp/ and
-// half-removed <id>-removing directories are deleted.
+// half-removed <id>-removing directories are deleted, and half-done
+// upgrades are finished or undone (see Upgrade).
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -68,6 +69,10 @@ func Open(dir string) (*Store, error) {
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), removingSfx) {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		} else if e.IsDir() && idPattern.MatchString(e.Name()) {
+			if err := s.recoverUpgrade(e.Name()); err != nil {
+				return nil, fmt.Errorf("open store: plugin %s: interrupted upgrade: %w", e.Name(), err)
+			}
 		}
 	}
 	return s, nil

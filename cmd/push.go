@@ -1,0 +1,22 @@
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/plugdbg/plugdbg/client"
+)
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push PLUGIN[:TAG]",
+		Short: "Push a plugin to the registry its name points to (localhost:5000/name:tag)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := client.New(g.host).Push(cmd.Context(), client.PushOptions{
+				Name:     args[0],
+				Progress: &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)},
+			})
+			return err
+		},
+	}
+}
