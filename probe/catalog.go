@@ -434,7 +434,7 @@ func buildCatalog() catalogIndex {
 				format(rq, FormatIP, "Address")
 				req(rs, "Address")
 				format(rs, FormatCIDR, "Address")
-				doc(rq, "Options", "com.docker.network.gateway in RequestAddressType marks a gateway request")
+				doc(rq, "Options", "RequestAddressType=com.docker.network.gateway marks a gateway request")
 			},
 		},
 		{
