@@ -72,6 +72,7 @@ func (d *Display) Show(r io.Reader) (*json.RawMessage, error) {
 					progressbar.OptionSetWriter(out),
 					progressbar.OptionSetDescription(fmt.Sprintf("%s: %-11s", m.ID, m.Status)),
 					progressbar.OptionShowBytes(true),
+					progressbar.OptionShowCount(),
 					progressbar.OptionSetWidth(30),
 					progressbar.OptionFullWidth(),
 				)
