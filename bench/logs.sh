@@ -16,7 +16,8 @@
 # "10000 100000 200000 0"), DURATION (s, 10), LINE_BYTES (100), START_DELAY
 # (2s: time for the follower to attach), MARGIN (s to wait past the end for
 # the last lines, 30), DOCKER_RATE (100000), PLUGDBG (the binary,
-# build/plugdbg), HISTORY_BYTES (--log-max-size, 4 GiB, so no run rotates
+# build/plugdbg), DAEMON_FLAGS (more daemon flags, e.g. --cpuprofile
+# /tmp/pd.prof), HISTORY_BYTES (--log-max-size, 4 GiB, so no run rotates
 # lines out of its history), KEEP=1 keeps the temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -171,7 +172,8 @@ else
   say "this plugdbg has no --log-max-size: the history may rotate lines out at high rates (counted as head=, not gaps)"
 fi
 
-"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" "${hist_flags[@]}" 2>"$tmp/pd.log" &
+# shellcheck disable=SC2086 # DAEMON_FLAGS is a list of words
+"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" "${hist_flags[@]}" ${DAEMON_FLAGS:-} 2>"$tmp/pd.log" &
 dpid=$!
 wait_for pd version || { tail -5 "$tmp/pd.log" >&2; exit 1; }
 

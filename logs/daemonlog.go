@@ -122,11 +122,35 @@ func (f *daemonFormatter) Format(e *logrus.Entry) ([]byte, error) {
 func appendTextValue[S string | []byte](b *bytes.Buffer, s S) {
 	for i := range len(s) {
 		if c := s[i]; !textSafe[c] {
-			b.Write(strconv.AppendQuote(b.AvailableBuffer(), string(s)))
+			appendQuoted(b, string(s))
 			return
 		}
 	}
 	b.Write([]byte(s))
+}
+
+// appendQuoted writes strconv.Quote(s). Printable ASCII, most of what
+// plugins write, is copied as it is but for " and \; strconv, which
+// decodes and checks every rune, quotes the rest.
+func appendQuoted(b *bytes.Buffer, s string) {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			b.Write(strconv.AppendQuote(b.AvailableBuffer(), s))
+			return
+		}
+	}
+	b.WriteByte('"')
+	start := 0
+	for i := range len(s) {
+		if c := s[i]; c == '"' || c == '\\' {
+			b.WriteString(s[start:i])
+			b.WriteByte('\\')
+			b.WriteByte(c)
+			start = i + 1
+		}
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
 
 // textSafe[c] reports whether the TextFormatter writes byte c unquoted.
