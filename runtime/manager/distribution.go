@@ -155,7 +155,7 @@ func (m *Manager) reserveName(name string) (release func(), err error) {
 func (m *Manager) fetchChecked(ctx context.Context, ref distribution.Ref, auth registry.AuthConfig, accepted plugin.Privileges) (*distribution.Image, error) {
 	im, err := m.opts.Registry.Fetch(ctx, ref, auth)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, err
 	}
 	if err := config.Validate(im.Config); err != nil {
 		return nil, invalid(fmt.Errorf("pull %s: plugin config: %w", ref, err))
