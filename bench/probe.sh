@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# plugdbg probe against the volume test plugin run by a private daemon:
+#  1. --repeat throughput and median latency next to a plain Go net/http
+#     client making the same calls (bench/cmd/plaincall), at concurrency 1
+#     and 4, best of R rounds each;
+#  2. one whole `plugdbg probe` process next to one curl process making the
+#     same call, median of N runs each.
+# Needs root and `make build plugins`.
+#   CALLS=20000 N=51 R=3 bench/probe.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-20000}
+N=${N:-51}
+R=${R:-3}
+bin=$PWD/build/plugdbg
+plugin_dir=build/plugins/volume
+[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/pdp.XXXXXX)
+pids=()
+cleanup() {
+  "$bin" -H "unix://$tmp/pd.sock" rm -f benchvol >/dev/null 2>&1 || true
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/plaincall" ./bench/cmd/plaincall
+"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+pids+=($!)
+for _ in $(seq 1 600); do "$bin" -H "unix://$tmp/pd.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
+pd create benchvol "$plugin_dir" >/dev/null
+pd enable benchvol >/dev/null
+sock=$(pd inspect -f '{{.State.Socket}}' benchvol)
+echo "plugin socket: $sock"
+
+# rate LINE: the calls/s figure of a "...: N calls in T: R calls/s, ..." line.
+rate() { sed -n 's/.*: \([0-9]*\) calls\/s.*/\1/p'; }
+p50() { sed -n 's/.*p50 \([^ ]*\).*/\1/p'; }
+
+echo
+echo "== --repeat $CALLS VolumeDriver.List vs a plain Go HTTP client (best of $R)"
+for c in 1 4; do
+  best_pd=0 best_plain=0 pd_p50= plain_p50=
+  for _ in $(seq 1 "$R"); do
+    out=$("$tmp/plaincall" -socket "$sock" -n "$CALLS" -c "$c")
+    r=$(echo "$out" | rate); if [ "$r" -gt "$best_plain" ]; then best_plain=$r; plain_p50=$(echo "$out" | p50); fi
+    out=$(pd probe --socket "$sock" VolumeDriver.List --repeat "$CALLS" --concurrency "$c")
+    r=$(echo "$out" | rate); if [ "$r" -gt "$best_pd" ]; then best_pd=$r; pd_p50=$(echo "$out" | p50); fi
+  done
+  awk -v c="$c" -v a="$best_pd" -v b="$best_plain" -v pa="$pd_p50" -v pb="$plain_p50" 'BEGIN {
+    printf "concurrency %d: plugdbg %d calls/s (p50 %s), plain Go %d calls/s (p50 %s): ratio %.2f\n", c, a, pa, b, pb, a/b }'
+done
+
+echo
+echo "== one process, VolumeDriver.List, median of $N"
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+median_us() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+time_runs() {
+  for _ in $(seq 1 "$N"); do
+    t0=$(now_us); "$@" >/dev/null; echo $(( $(now_us) - t0 ))
+  done | median_us
+}
+t_pd=$(time_runs "$bin" probe --socket "$sock" VolumeDriver.List)
+t_curl=$(time_runs curl -s -XPOST -d '{}' -H 'Accept: application/vnd.docker.plugins.v1.2+json' --unix-socket "$sock" http://plugin/VolumeDriver.List)
+awk -v a="$t_pd" -v b="$t_curl" 'BEGIN { printf "plugdbg probe %.2f ms, curl %.2f ms: ratio %.2f\n", a/1000, b/1000, a/b }'
