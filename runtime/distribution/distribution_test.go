@@ -357,6 +357,23 @@ func TestHostileLayers(t *testing.T) {
 			wantErr: "path leaves the archive",
 		},
 		{
+			name: "hard link through a symlink leading outside",
+			entries: []tarEntry{pluginBin, {name: "escape", link: outside, typ: tar.TypeSymlink},
+				{name: "hl", link: "escape/target", typ: tar.TypeLink}},
+			wantErr: "path escapes from parent",
+		},
+		{
+			name: "symlink replaced by a directory, then written into",
+			entries: []tarEntry{pluginBin, {name: "d", link: outside, typ: tar.TypeSymlink},
+				{name: "d/", typ: tar.TypeDir, mode: 0o755}, {name: "d/f", body: "x", typ: tar.TypeReg}},
+			check: func(t *testing.T, rootfs string) {
+				st, err := os.Lstat(filepath.Join(rootfs, "d"))
+				require.NoError(t, err)
+				assert.True(t, st.IsDir(), "the directory replaced the symlink")
+				assert.FileExists(t, filepath.Join(rootfs, "d", "f"))
+			},
+		},
+		{
 			name: "whiteout through a symlink",
 			entries: []tarEntry{pluginBin, {name: "escape", link: outside, typ: tar.TypeSymlink},
 				{name: "escape/.wh.target", typ: tar.TypeReg}},
@@ -487,6 +504,27 @@ func TestDigestMismatch(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(rootfs, "bin", "plugin"), "a corrupted layer is never unpacked")
 	entries, _ := os.ReadDir(filepath.Dir(rootfs))
 	assert.Len(t, entries, 1, "the corrupted download is removed")
+}
+
+func TestConfigDigestMismatch(t *testing.T) {
+	var target atomic.Value
+	target.Store("none")
+	host, _ := startRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			corrupt(target.Load().(string))(next).ServeHTTP(w, r)
+		})
+	})
+	g := newRegistry()
+	put(t, host, "badcfg:latest", image{tars: [][]byte{makeTar(t, pluginBin)}})
+	ref, err := g.ParseRef(host + "/badcfg:latest")
+	require.NoError(t, err)
+	im, err := g.Fetch(context.Background(), ref, noAuth)
+	require.NoError(t, err)
+	target.Store(im.ConfigDigest)
+	_, _, err = pull(t, g, host+"/badcfg:latest", noAuth)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "fetch plugin config")
+	assert.Contains(t, err.Error(), "error verifying sha256 checksum")
 }
 
 func TestRegistryDownMidPull(t *testing.T) {
