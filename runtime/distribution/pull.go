@@ -39,6 +39,9 @@ func (f ProgressFunc) send(e Event) {
 	}
 }
 
+// maxConfigSize bounds the plugin config blob; real ones are a few KiB.
+const maxConfigSize = 1 << 20
+
 // progressEvery spaces out byte-count events.
 const progressEvery = 100 * time.Millisecond
 
@@ -101,6 +104,9 @@ func (g *Registry) Fetch(ctx context.Context, ref Ref, auth registry.AuthConfig)
 	if m.Config.MediaType != MediaTypePluginConfig {
 		return nil, invalid(fmt.Errorf("%s is not a plugin: its config has media type %q, not %q",
 			ref, m.Config.MediaType, MediaTypePluginConfig))
+	}
+	if m.Config.Size > maxConfigSize {
+		return nil, invalid(fmt.Errorf("%s: the plugin config is %d bytes, more than %d", ref, m.Config.Size, maxConfigSize))
 	}
 	if len(m.Layers) == 0 {
 		return nil, invalid(fmt.Errorf("%s: the manifest has no layers: no rootfs found", ref))
