@@ -608,7 +608,7 @@ func TestNotAPlugin(t *testing.T) {
 	put(t, host, "huge:latest", image{tars: [][]byte{makeTar(t, pluginBin)}, rawConfig: []byte(`{"Description":"` + strings.Repeat("a", 1<<20) + `"}`)})
 	_, _, err = pull(t, g, host+"/huge:latest", noAuth)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the plugin config is 1048593 bytes, more than 1048576")
+	assert.Contains(t, err.Error(), "the plugin config is 1048594 bytes, more than 1048576")
 
 	_, _, err = pull(t, g, host+"/nothing:latest", noAuth)
 	require.Error(t, err)
