@@ -7,7 +7,7 @@
 GO    ?= go
 BUILD := build
 
-.PHONY: all build plugins clean run test bench bench-logs
+.PHONY: all build plugins clean run test bench bench-logs bench-exec
 
 all: build plugins
 
@@ -29,6 +29,10 @@ bench: build plugins
 # The log router under load: loss, follower latency, CPU and memory (root).
 bench-logs: build plugins
 	bench/logs.sh
+
+# Median time of `plugdbg exec PLUGIN true`, beside `runc exec` (root).
+bench-exec: build plugins
+	bench/exec.sh
 
 # The binary is named after the entrypoint in config.json, so the two cannot
 # drift apart. This expects the entrypoint array on one line.

@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/execproto"
@@ -67,6 +68,7 @@ func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error
 		return nil, fmt.Errorf("exec in %s: %w", p.Name, err)
 	}
 	base := container.Base{Env: s.Process.Env, Cwd: s.Process.Cwd, UID: s.Process.User.UID, GID: s.Process.User.GID}
+	t0 := time.Now()
 	proc, err := m.opts.Executor.Exec(p.ID, c, base)
 	if err != nil {
 		var se *execproto.StartError
@@ -75,7 +77,7 @@ func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error
 		}
 		return nil, notRunning(p.Name, "exec in", err)
 	}
-	m.log.WithField("plugin", p.ID).Debugf("exec %q (tty %v)", c.Cmd, c.Tty)
+	m.log.WithField("plugin", p.ID).Debugf("exec %q (tty %v) started in %s", c.Cmd, c.Tty, time.Since(t0))
 	return proc, nil
 }
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Times `plugdbg exec PLUGIN true` as a whole CLI process (start to exit),
+# median of N runs, on the volume test plugin, whose rootfs holds only its
+# binary, so `true` runs from the toolbox. Beside it, where runc is
+# installed (docker.io ships it): `runc exec` into a comparable container
+# made with `runc spec` from the same rootfs plus a static busybox (runc has
+# no toolbox, so the busybox has to be in the rootfs). Needs root and
+# `make build plugins`.
+#   N=51 bench/exec.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-31}
+plugin_dir=build/plugins/volume
+bin=$PWD/build/plugdbg
+[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/pde.XXXXXX)
+pids=()
+runc_root=$tmp/runc
+cleanup() {
+  if command -v runc >/dev/null && [ -d "$runc_root" ]; then
+    runc --root "$runc_root" delete -f pdbench >/dev/null 2>&1 || true
+  fi
+  "$bin" -H "unix://$tmp/pd.sock" rm -f vol >/dev/null 2>&1 || true
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+
+# run_step FILE CMD...: append the duration of CMD in microseconds to FILE;
+# CMD must succeed.
+run_step() {
+  local file=$1; shift
+  local t0; t0=$(now_us)
+  "$@" >/dev/null
+  echo $(( $(now_us) - t0 )) >> "$file"
+}
+
+stat_ms() { # FILE: median, min and max in ms
+  sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2;
+    printf "median %6.1f ms   min %6.1f   max %6.1f   (n=%d)", m/1000, a[1]/1000, a[NR]/1000, NR}'
+}
+
+wait_for() {
+  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "timed out waiting for: $*" >&2; return 1
+}
+
+pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
+
+"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+pids+=($!)
+wait_for pd version
+pd create vol "$plugin_dir" >/dev/null
+pd enable vol >/dev/null
+pd exec vol true # warm up, and fail early if exec does not work
+for _ in $(seq 1 "$N"); do run_step "$tmp/plugdbg" pd exec vol true; done
+for _ in $(seq 1 "$N"); do run_step "$tmp/plugdbg-t" pd exec -t vol true; done
+
+echo "exec of true, whole CLI process, $(nproc) CPUs:"
+printf '  %-40s %s\n' "plugdbg exec vol true (toolbox)" "$(stat_ms "$tmp/plugdbg")"
+printf '  %-40s %s\n' "plugdbg exec -t vol true (toolbox, pty)" "$(stat_ms "$tmp/plugdbg-t")"
+
+if ! command -v runc >/dev/null; then
+  echo "  runc not installed: no comparison (scripts/deps.sh test installs docker.io, which has it)"
+  exit 0
+fi
+busybox=$(command -v busybox || true)
+if [ -z "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
+  echo "  no static busybox: no runc comparison"
+  exit 0
+fi
+bundle=$tmp/bundle
+mkdir -p "$bundle/rootfs/bin"
+cp -a "$plugin_dir/rootfs/." "$bundle/rootfs/"
+cp "$busybox" "$bundle/rootfs/bin/busybox"
+for a in true sleep; do ln -s busybox "$bundle/rootfs/bin/$a"; done
+(cd "$bundle" && runc spec)
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/sleep", "3600"]
+c["root"]["readonly"] = False
+json.dump(c, open(p, "w"), indent=1)
+PY
+runc --root "$runc_root" run -d --bundle "$bundle" pdbench </dev/null >/dev/null 2>&1
+runc --root "$runc_root" exec pdbench /bin/true
+for _ in $(seq 1 "$N"); do run_step "$tmp/runc.times" runc --root "$runc_root" exec pdbench /bin/true; done
+printf '  %-40s %s\n' "runc exec pdbench /bin/true ($(runc --version | head -1 | awk '{print $3}'))" "$(stat_ms "$tmp/runc.times")"
