@@ -1,0 +1,276 @@
+// Package trace interposes a recording proxy on a plugin's unix socket:
+// the plugin's socket file is renamed aside, the proxy listens on the
+// original path, and every byte clients send or receive is copied through
+// unchanged while a parser on the side turns the traffic into one Record per
+// call. Stopping renames the plugin's socket back over the proxy's, so new
+// connections go straight to the plugin again, with no plugin restart.
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Record is one call seen by the proxy.
+type Record struct {
+	Time     time.Time     `json:"Time"`   // when the request had fully arrived
+	Conn     int           `json:"Conn"`   // client connection number, from 1
+	Method   string        `json:"Method"` // "VolumeDriver.List"
+	Request  string        `json:"Request,omitempty"`
+	Status   int           `json:"Status"` // 0 when the plugin answered nothing
+	Response string        `json:"Response,omitempty"`
+	Err      string        `json:"Err,omitempty"` // the answer's Err (or Error), or what went wrong
+	Latency  time.Duration `json:"Latency"`       // request fully in to answer fully out
+}
+
+// maxBody bounds how much of each body a Record keeps; the calls themselves
+// are forwarded whole.
+const maxBody = 64 << 10
+
+// asideSuffix is appended to the plugin's socket path while it is traced.
+const asideSuffix = ".trace"
+
+// Proxy is a running trace of one socket.
+type Proxy struct {
+	socket, aside string
+	ln            *net.UnixListener
+	ino           uint64 // inode of the proxy's socket file
+	emit          func(Record)
+
+	mu     sync.Mutex
+	conns  int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Start moves the socket at path aside and listens in its place. emit is
+// called once per completed call, from the proxy's goroutines, possibly
+// concurrently; it must not block for long, since it runs beside the copy.
+func Start(path string, emit func(Record)) (p *Proxy, retErr error) {
+	aside := path + asideSuffix
+	if len(aside) > 107 {
+		return nil, fmt.Errorf("trace %s: the moved socket path would be %d bytes, over the 107 a unix socket allows", path, len(aside))
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("trace: %s is not a socket", path)
+	}
+	if _, err := os.Lstat(aside); err == nil {
+		return nil, fmt.Errorf("trace: %s exists: is the socket already traced?", aside)
+	}
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("trace: move the socket aside: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = os.Rename(aside, path)
+		}
+	}()
+	// Nothing listens on path for the instant between the rename and the
+	// listen; a client dialling then sees ENOENT, as during a plugin restart.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("trace: listen on %s: %w", path, err)
+	}
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, fi.Mode().Perm()); err != nil {
+		ln.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	p = &Proxy{socket: path, aside: aside, ln: ln, ino: inode(path), emit: emit}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+func inode(path string) uint64 {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+// Stop puts the plugin's socket back in place (one rename, so a client
+// dialling meanwhile reaches either the proxy or the plugin) and stops
+// accepting. Connections already open through the proxy keep working until
+// their clients close them; Stop does not wait for them. If the plugin
+// restarted meanwhile and made a new socket at the path, that one is kept
+// and the stale moved one removed.
+func (p *Proxy) Stop() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	var err error
+	if inode(p.socket) == p.ino {
+		if rerr := os.Rename(p.aside, p.socket); rerr != nil {
+			err = fmt.Errorf("trace: restore %s: %w", p.socket, rerr)
+			_ = os.Remove(p.socket)
+		}
+	} else {
+		_ = os.Remove(p.aside) // the plugin listens anew at the path
+	}
+	p.ln.Close()
+	return err
+}
+
+// Wait waits until the proxy has stopped and every proxied connection ended.
+func (p *Proxy) Wait() { p.wg.Wait() }
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.conns++
+		n := p.conns
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go p.serve(c, n)
+	}
+}
+
+// serve proxies one client connection. Bytes go through untouched; copies
+// of each direction feed the parsers through pipes, and a parser that
+// cannot parse keeps draining its pipe so the copy never stalls.
+func (p *Proxy) serve(client net.Conn, n int) {
+	defer p.wg.Done()
+	defer client.Close()
+	up, err := net.Dial("unix", p.aside)
+	if err != nil {
+		p.emit(Record{Time: time.Now(), Conn: n, Err: "trace: dial the plugin: " + err.Error()})
+		return
+	}
+	defer up.Close()
+
+	reqR, reqW := io.Pipe()
+	respR, respW := io.Pipe()
+	pending := make(chan pendingCall, 64)
+	var wg sync.WaitGroup
+	wg.Add(4)
+	go func() { // client -> plugin
+		defer wg.Done()
+		_, _ = io.Copy(io.MultiWriter(up, reqW), client)
+		reqW.Close()
+		if cw, ok := up.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	go func() { // plugin -> client
+		defer wg.Done()
+		_, _ = io.Copy(io.MultiWriter(client, respW), up)
+		respW.Close()
+		if cw, ok := client.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	go func() { defer wg.Done(); parseRequests(reqR, pending) }()
+	go func() { defer wg.Done(); p.parseResponses(respR, pending, n) }()
+	wg.Wait()
+}
+
+type pendingCall struct {
+	req  *http.Request
+	body []byte
+	at   time.Time
+}
+
+func parseRequests(r io.Reader, out chan<- pendingCall) {
+	defer close(out)
+	br := bufio.NewReader(r)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
+		body, err := readBody(req.Body)
+		if err != nil {
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
+		out <- pendingCall{req: req, body: body, at: time.Now()}
+	}
+}
+
+func (p *Proxy) parseResponses(r io.Reader, in <-chan pendingCall, conn int) {
+	br := bufio.NewReader(r)
+	for call := range in {
+		rec := Record{Time: call.at, Conn: conn, Method: strings.TrimPrefix(call.req.URL.Path, "/"), Request: string(call.body)}
+		resp, err := http.ReadResponse(br, call.req)
+		if err != nil {
+			rec.Err = "no answer: " + err.Error()
+			rec.Latency = time.Since(call.at)
+			p.emit(rec)
+			break
+		}
+		body, err := readBody(resp.Body)
+		rec.Status = resp.StatusCode
+		rec.Response = string(body)
+		rec.Latency = time.Since(call.at)
+		rec.Err = errField(body)
+		if err != nil && rec.Err == "" {
+			rec.Err = "answer cut short: " + err.Error()
+		}
+		p.emit(rec)
+		if err != nil {
+			break
+		}
+	}
+	go func() { // the answers stopped parsing: let the request side go on
+		for range in {
+		}
+	}()
+	_, _ = io.Copy(io.Discard, br)
+}
+
+// readBody reads a whole body, keeping its first maxBody bytes.
+func readBody(b io.ReadCloser) ([]byte, error) {
+	defer b.Close()
+	var buf bytes.Buffer
+	_, err := io.Copy(&buf, io.LimitReader(b, maxBody))
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.Discard, b)
+		if n > 0 {
+			buf.WriteString(fmt.Sprintf("…(%d more bytes)", n))
+		}
+	}
+	return buf.Bytes(), err
+}
+
+// errField returns a JSON answer's non-empty Err, or Error (IPAM's key).
+func errField(body []byte) string {
+	var e struct{ Err, Error string }
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	if e.Err != "" {
+		return e.Err
+	}
+	return e.Error
+}
