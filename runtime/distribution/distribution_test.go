@@ -165,6 +165,13 @@ func TestPushPullRoundTrip(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(dst))
 	assert.Len(t, entries, 1, "the downloaded blob is removed after unpacking")
 
+	// By digest, with a tag for the local name.
+	byDigest, rootfs, err := pull(t, g, host+"/plugins/test:local@"+res.Digest, noAuth)
+	require.NoError(t, err)
+	assert.Equal(t, res.Digest, byDigest.Digest)
+	assert.Equal(t, host+"/plugins/test:local", byDigest.Ref.LocalName())
+	assert.Equal(t, tree(t, src), tree(t, rootfs))
+
 	var statuses []string
 	for _, e := range events2 {
 		statuses = append(statuses, e.Status)
