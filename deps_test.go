@@ -93,6 +93,11 @@ func TestDependencyFences(t *testing.T) {
 			forbidden: []string{module + "/runtime"},
 		},
 		{
+			name:      "the exec session protocol stays free of the runtime, for other transports",
+			patterns:  []string{"./runtime/execproto"},
+			forbidden: []string{module + "/runtime/manager", module + "/runtime/container", "github.com/opencontainers/runc"},
+		},
+		{
 			name:      "cmd does not import runc directly",
 			patterns:  []string{"./cmd/..."},
 			forbidden: []string{"github.com/opencontainers/runc"},

@@ -411,3 +411,93 @@ func TestExecCtrlD(t *testing.T) {
 		require.FailNow(t, "Ctrl-D did not end the shell", out.String())
 	}
 }
+
+// TestExecRootfsFirst uses a plugin whose rootfs has a busybox of its own
+// and an /etc/passwd: commands found in the rootfs run from there, the
+// toolbox only with --toolbox, -u and top use the plugin's user names, and
+// exec keeps working after a daemon restart.
+func TestExecRootfsFirst(t *testing.T) {
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		t.Skip("no /bin/busybox (scripts/deps.sh installs busybox-static)")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(pluginDir("volume"))))
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, sub := range []string{"bin", "etc"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, sub), 0o755))
+	}
+	data, err := os.ReadFile(busybox)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), data, 0o755))
+	for _, applet := range []string{"sh", "id", "readlink"} {
+		require.NoError(t, os.Symlink("busybox", filepath.Join(rootfs, "bin", applet)))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "etc", "passwd"),
+		[]byte("root:x:0:0:root:/root:/bin/sh\nalice:x:1234:2345::/home/alice:/bin/sh\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "etc", "group"),
+		[]byte("root:x:0:\nstaff:x:2345:\nops:x:3456:alice\n"), 0o644))
+
+	d := startDaemon(t)
+	require.NoError(t, d.client.CreateFromDir(testCtx(t), "bb", dir))
+	p := d.enable(t, "bb")
+
+	out, errOut, code := d.cli(t, "exec", "bb", "sh", "-c", "readlink /proc/$$/exe")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "/bin/busybox\n", out, "sh is the plugin's own")
+
+	out, errOut, code = d.cli(t, "exec", "--toolbox", "bb", "sh", "-c", "readlink /proc/$$/exe; echo $PATH")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "/busybox\n/proc/self/fd/3:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", out,
+		"--toolbox runs the toolbox's sh (named from the root of its detached mount, not the host's path), toolbox first in PATH")
+
+	out, errOut, code = d.cli(t, "exec", "bb", "ps")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "/pdvol", "ps is not in the rootfs: the toolbox's")
+
+	out, errOut, code = d.cli(t, "exec", "-u", "alice", "bb", "sh", "-c", "id -u; id -g; id -G; echo $HOME")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "1234\n2345\n2345 3456\n/home/alice\n", out, "user, primary and supplementary groups and HOME from the plugin's files")
+	out, errOut, code = d.cli(t, "exec", "-u", "alice:ops", "bb", "id", "-g")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "3456\n", out)
+
+	// top names users from the plugin's /etc/passwd.
+	ctx := testCtx(t)
+	cmd := d.execCmd(ctx, "exec", "-u", "alice", "bb", "sh", "-c", "echo ready; exec sleep 5")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan())
+	out, errOut, code = d.cli(t, "top", "bb")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^\d+\s+alice\s+00:00:00\s+sleep 5$`, out)
+	assert.Regexp(t, `(?m)^`+strconv.Itoa(p.State.Pid)+`\s+root\s+\S+\s+/pdvol$`, out)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	_ = cmd.Wait()
+
+	// stats streams until interrupted, which is a clean end.
+	cmd = d.execCmd(ctx, "stats", "bb")
+	stdout, err = cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines = bufio.NewScanner(stdout)
+	headers := 0
+	for headers < 2 && lines.Scan() {
+		if strings.HasPrefix(lines.Text(), "ID ") {
+			headers++
+		}
+	}
+	require.Equal(t, 2, headers, "two samples")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	assert.NoError(t, cmd.Wait(), "stats ends cleanly on Ctrl-C")
+
+	// The daemon loads the container afresh for each exec: a restarted
+	// daemon execs into the plugin it reattached to.
+	d.restart()
+	out, errOut, code = d.cli(t, "exec", "bb", "id", "-u")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "0\n", out)
+	assert.Equal(t, p.State.Pid, d.inspect(t, "bb").State.Pid)
+}
