@@ -52,11 +52,20 @@ func TestLogsPerPluginRotation(t *testing.T) {
 	}, waitTimeout, "small keeps 2 files; has %v", files(small.ID))
 	assert.Equal(t, []string{"plugin.log"}, files(other.ID))
 
-	// Changed while it runs: from the next write on.
+	// Changed while it runs: the monitor takes the new limits within
+	// moments (they travel on its control connection, apart from the
+	// plugin's output), and keeps 4 files from then on.
 	_, stderr, code = d.cli(t, "set", "--log-opt", "max-file=4", "small")
 	require.Equal(t, 0, code, stderr)
-	write("small", 4)
-	eventually(t, func() bool { return len(files(small.ID)) == 4 }, waitTimeout, "small keeps 4 files; has %v", files(small.ID))
+	writes := 0
+	eventually(t, func() bool {
+		write("small", 1)
+		writes++
+		return len(files(small.ID)) == 4
+	}, waitTimeout, "small keeps 4 files; has %v", files(small.ID))
+	t.Logf("4 files after %d writes (2 are needed once the new limit applies)", writes)
+	write("small", 3)
+	assert.Len(t, files(small.ID), 4)
 	assert.Equal(t, "4", d.inspect(t, "small").LogConfig.Config["max-file"])
 
 	// Refused: nothing changes.

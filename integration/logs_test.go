@@ -1308,3 +1308,48 @@ func TestLogsWhileDaemonDown(t *testing.T) {
 	assert.Len(t, logLines(d.daemonLog(), `level=info msg="no newline"`, "plugin="+id), 1)
 	assert.Len(t, logLines(d.daemonLog(), `level=info msg="while down 1"`, "plugin="+id), 1)
 }
+
+// TestLogsDaemonAwayPastMonitorBuffer: while no daemon runs, a plugin
+// writes more than its monitor keeps in memory (64 MiB). The next daemon
+// reads what the monitor dropped from the plugin's log file, so its log
+// still has every line once, in order.
+func TestLogsDaemonAwayPastMonitorBuffer(t *testing.T) {
+	const lines, lineBytes = 20000, 4000 // 80 MB
+	d := startDaemon(t)
+	id := d.create(t, "big", "flood", "RATE=20000", "DURATION=1s", "START_DELAY=1s", "LINE_BYTES="+strconv.Itoa(lineBytes)).ID
+	// A history that holds it all (the daemon's default is 50 MiB).
+	require.NoError(t, d.client.SetLogOpts(testCtx(t), "big", []string{"max-size=256m"}))
+	d.enable(t, "big")
+	d.kill9()
+	eventually(t, func() bool {
+		f, err := os.Open(d.logPath(id))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return false
+		}
+		// stdout and stderr are read apart: the summary may come a few
+		// records before the end.
+		end := make([]byte, min(st.Size(), 1<<20))
+		n, _ := f.ReadAt(end, st.Size()-int64(len(end)))
+		return strings.Contains(string(end[:n]), "flood done")
+	}, 2*waitTimeout, "the flood's end in the plugin's log file")
+	d.restart()
+	seqRe := regexp.MustCompile(`msg="stdout seq=(\d+) t=`)
+	var seqs []uint64
+	eventually(t, func() bool {
+		seqs = seqs[:0]
+		for _, l := range logLines(d.daemonLog(), "plugin="+id, `msg="stdout seq=`) {
+			if m := seqRe.FindStringSubmatch(l); m != nil {
+				n, _ := strconv.ParseUint(m[1], 10, 64)
+				seqs = append(seqs, n)
+			}
+		}
+		return len(seqs) > 0 && seqs[len(seqs)-1] == lines
+	}, 2*waitTimeout, "the last line in the new daemon's log")
+	assert.Empty(t, seqProblems(seqs, 1, lines), "the new daemon's log")
+	assert.Empty(t, logLines(d.daemonLog(), "missing from the daemon log"))
+}

@@ -212,8 +212,7 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 			break
 		}
 		if msg.Skipped > 0 {
-			m.hub.MarkLagged(id) // followers fetch these lines from disk
-			m.log.WithField("plugin", id).Warnf("%d lines of plugin output were not kept for the daemon log; they are in %s", msg.Skipped, m.logPath(id))
+			m.fromHistory(id, joiner, msg.SkippedAfter, msg.Skipped)
 		}
 		for _, l := range msg.Lines {
 			if l, ok := joiner.Add(l); ok {
@@ -228,15 +227,21 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 			m.noteUnstored(e, id, r, msg.Unstored-r.unstored)
 			r.unstored = msg.Unstored
 		}
+		var ack uint64
+		if msg.Skipped > 0 {
+			ack = msg.SkippedAfter + msg.Skipped
+		}
 		if n := len(msg.Lines); n > 0 {
 			r.addTail(msg.Lines)
+			ack = msg.Lines[n-1].Seq
+		}
+		if ack > 0 {
 			// Acknowledge only what is out of the daemon's buffers, and not
 			// the pieces of a line still being joined, so a kill -9 of the
 			// daemon loses no line of its log.
 			if f, ok := m.log.Out.(interface{ Flush() error }); ok {
 				_ = f.Flush()
 			}
-			ack := msg.Lines[n-1].Seq
 			if held := joiner.Held(); held != 0 {
 				ack = min(ack, held-1)
 			}
@@ -525,6 +530,45 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 	}
 	log.Infof("started plugin %s", name)
 	m.emit(id, name, ActionRestart, nil)
+}
+
+// fromHistory logs and publishes the n lines after seq after from the
+// plugin's log file: lines its monitor could not keep in memory for a
+// daemon that was away or slower than the plugin. Lines no longer there
+// (rotated away meanwhile, or never stored) are counted in the daemon log,
+// and followers learn of the gap.
+func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
+	const batchMax = 1024
+	batch := make([]logs.Entry, 0, batchMax)
+	publish := func() {
+		m.hub.Publish(logs.Batch{Plugin: id, Entries: batch})
+		batch = make([]logs.Entry, 0, batchMax) // the hub shares published entries
+	}
+	var found uint64
+	_, err := logs.ReadHistory(m.logPath(id), logs.Filter{AfterSeq: after}, 0, func(l logs.Entry) error {
+		if l.Seq > after+n {
+			return errStopped
+		}
+		found++
+		if l, ok := joiner.Add(l); ok {
+			logs.Tag(m.log, id, l)
+		}
+		if batch = append(batch, l); len(batch) == batchMax {
+			publish()
+		}
+		return nil
+	})
+	if len(batch) > 0 {
+		publish()
+	}
+	log := m.log.WithField("plugin", id)
+	if err != nil && !errors.Is(err, errStopped) {
+		log.WithError(err).Warn("read plugin output the monitor did not keep")
+	}
+	if found < n {
+		m.hub.MarkLagged(id)
+		log.Warnf("%d lines of plugin output are missing from the daemon log: its monitor could not keep them and they are no longer in %s", n-found, m.logPath(id))
+	}
 }
 
 // replayUnseen writes to the daemon log the lines of a run that ended

@@ -220,6 +220,7 @@ type Conn struct {
 	r     *bufio.Reader
 	hello Hello
 	enc   chan request
+	skip  *Message // a Skipped marker Next read but returns next time
 }
 
 // Attach connects to the monitor in dir. Lines come from just after the last
@@ -256,6 +257,10 @@ func (c *Conn) Hello() Hello { return c.hello }
 // an error.
 func (c *Conn) Next() (Message, error) {
 	var msg Message
+	if c.skip != nil {
+		msg.Skipped, msg.SkippedAfter = c.skip.Skipped, c.skip.SkippedAfter
+		c.skip = nil
+	}
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -282,7 +287,14 @@ func (c *Conn) Next() (Message, error) {
 			if err := json.Unmarshal(line, &m); err != nil {
 				return msg, fmt.Errorf("monitor sent a bad message: %w", err)
 			}
-			msg.Skipped += m.Skipped
+			if m.Skipped > 0 {
+				if len(msg.Lines) > 0 || msg.Skipped > 0 {
+					// The skipped lines come after these: keep the order.
+					c.skip = &m
+					return msg, nil
+				}
+				msg.Skipped, msg.SkippedAfter = m.Skipped, m.SkippedAfter
+			}
 			if m.Unstored > msg.Unstored {
 				msg.Unstored = m.Unstored
 			}

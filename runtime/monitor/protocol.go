@@ -92,9 +92,12 @@ type Message struct {
 	Hello *Hello `json:"hello,omitempty"`
 	// Lines are output lines in order, continuing from the last ack.
 	Lines []logs.Entry `json:"lines,omitempty"`
-	// Skipped counts lines the monitor could not keep in memory for the
-	// daemon while it was away; they are in the log file.
-	Skipped uint64 `json:"skipped,omitempty"`
+	// Skipped counts lines the monitor could not keep in memory for a
+	// daemon that was away or slow: seqs SkippedAfter+1 to
+	// SkippedAfter+Skipped, which come before Lines. They are in the log
+	// file, unless it could not take them.
+	Skipped      uint64 `json:"skipped,omitempty"`
+	SkippedAfter uint64 `json:"skippedAfter,omitempty"`
 	// Unstored counts, for the whole run, the lines the log file could not
 	// take (a full disk, an unwritable log dir); sent when it grows.
 	Unstored uint64 `json:"unstored,omitempty"`

@@ -48,12 +48,10 @@ func (m *monitor) handle(conn net.Conn) {
 		old.conn.Close()
 	}
 	m.session = s
-	// Resume after the last line the previous daemon acknowledged.
-	if len(m.unacked) > 0 {
-		s.sent = m.unacked[0].Seq - 1
-	} else {
-		s.sent = m.lastSeq
-	}
+	// Resume after the last line the previous daemon acknowledged: lines
+	// dropped from memory since then are reported as Skipped, so that the
+	// daemon reads them from the log file.
+	s.sent = m.ackedSeq
 	m.cond.Broadcast()
 	m.mu.Unlock()
 
@@ -103,7 +101,7 @@ func (m *monitor) write(s *session) {
 			first = m.unacked[0].Seq
 		}
 		if s.sent+1 < first {
-			msg.Skipped = first - s.sent - 1
+			msg.Skipped, msg.SkippedAfter = first-s.sent-1, s.sent
 			s.sent = first - 1
 		}
 		if s.sent < m.lastSeq {
@@ -136,7 +134,7 @@ func (m *monitor) write(s *session) {
 // objects, one per line, that a record never starts like.
 func encodeMessage(dst []byte, msg Message) []byte {
 	if msg.Skipped > 0 {
-		dst = appendControl(dst, Message{Skipped: msg.Skipped})
+		dst = appendControl(dst, Message{Skipped: msg.Skipped, SkippedAfter: msg.SkippedAfter})
 	}
 	for _, e := range msg.Lines {
 		dst = append(e.AppendJSON(dst), '\n')
