@@ -24,18 +24,13 @@ its limit, and the number of processes. It refreshes every second until
 interrupted; --no-stream prints one sample.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl := client.New(g.host)
-			p, err := cl.Inspect(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
 			clear := !noStream && isTerminal(out)
-			err = cl.Stats(cmd.Context(), p.ID, !noStream, func(r container.Report) error {
+			err := client.New(g.host).Stats(cmd.Context(), args[0], !noStream, func(r container.Report) error {
 				if clear {
 					fmt.Fprint(out, "\033[2J\033[H")
 				}
-				return printStats(out, shortID(p.ID), p.Name, r)
+				return printStats(out, r)
 			})
 			if cmd.Context().Err() != nil {
 				return nil // interrupted: the normal end of a stream
@@ -47,14 +42,14 @@ interrupted; --no-stream prints one sample.`,
 	return c
 }
 
-func printStats(out io.Writer, id, name string, r container.Report) error {
+func printStats(out io.Writer, r container.Report) error {
 	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
 	memPct := 0.0
 	if r.MemoryLimit > 0 {
 		memPct = float64(r.MemoryUsage) / float64(r.MemoryLimit) * 100
 	}
-	fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", id, name, r.CPUPercent,
+	fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", shortID(r.ID), r.Name, r.CPUPercent,
 		units.BytesSize(float64(r.MemoryUsage)), units.BytesSize(float64(r.MemoryLimit)), memPct, r.PidsCurrent)
 	return w.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,9 +471,12 @@ func TestExecRootfsFirst(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	lines := bufio.NewScanner(stdout)
 	require.True(t, lines.Scan())
-	out, errOut, code = d.cli(t, "top", "bb")
-	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^\d+\s+alice\s+00:00:00\s+sleep 5$`, out)
+	// "ready" comes just before the shell execs sleep.
+	sleeping := regexp.MustCompile(`(?m)^\d+\s+alice\s+00:00:00\s+sleep 5$`)
+	eventually(t, func() bool {
+		out, _, _ = d.cli(t, "top", "bb")
+		return sleeping.MatchString(out)
+	}, waitTimeout, "top never showed alice's sleep")
 	assert.Regexp(t, `(?m)^`+strconv.Itoa(p.State.Pid)+`\s+root\s+\S+\s+/pdvol$`, out)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	_ = cmd.Wait()

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/execproto"
 )
@@ -36,26 +38,29 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
 		writeErr(w, err)
 		return
 	}
-	conn, brw, herr := hj.Hijack()
-	if herr != nil {
+	kill := func() {
 		if proc != nil {
-			_ = proc.Signal(9)
+			_ = proc.Signal(unix.SIGKILL)
 			proc.Wait()
-			proc.Close()
+			_ = proc.Close()
 		}
-		s.log.WithError(herr).Warn("exec: hijack connection")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		kill()
+		s.log.WithError(err).Warn("exec: hijack connection")
 		return
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Time{})
-	_, err = fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: plugdbg-exec\r\n\r\n", ExecMediaType)
+	if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: plugdbg-exec\r\n\r\n", ExecMediaType); err != nil {
+		kill()
+		return
+	}
 	out := execproto.NewWriter(conn)
 	if se != nil {
 		_ = out.WriteJSON(execproto.Exit, execproto.ExitStatus{ExitCode: se.ExitCode, Error: se.Msg})
 		return
-	}
-	if err != nil {
-		_ = proc.Signal(9)
 	}
 	st := execproto.Serve(proc, execproto.NewReader(brw.Reader), out)
 	s.log.WithField("plugin", name).Debugf("exec %q ended: %+v", c.Cmd, st)
@@ -85,7 +90,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	prev, err := s.m.Stats(name)
+	p, err := s.m.Inspect(name)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	prev, err := s.m.Stats(p.ID)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -101,13 +111,14 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
 			return
 		case <-time.After(wait):
 		}
-		cur, err := s.m.Stats(name)
+		cur, err := s.m.Stats(p.ID)
 		if err != nil {
 			// The plugin stopped: end the stream, with the reason last.
 			_ = enc.Encode(map[string]string{"message": err.Error()})
 			return
 		}
-		if enc.Encode(container.Report{Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}) != nil || !stream {
+		r := container.Report{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
+		if enc.Encode(r) != nil || !stream {
 			return
 		}
 		if flusher != nil {

@@ -135,7 +135,7 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 	}
 	p.Args, p.Env = args, env
 
-	proc := &Process{p: p, tty: c.Tty}
+	proc := &Process{p: p, tty: c.Tty, attach: c.AttachStdin}
 	defer func() {
 		if retErr != nil {
 			proc.Close()
@@ -184,6 +184,7 @@ func startError(cmd string, err error) error {
 type Process struct {
 	p       *libcontainer.Process
 	tty     bool
+	attach  bool // stdin attached
 	toolbox bool
 
 	stdin          *os.File // write end, nil if not attached
@@ -328,7 +329,7 @@ func recvFile(socket *os.File) (*os.File, error) {
 // Stdin implements execproto.Process.
 func (x *Process) Stdin() io.WriteCloser {
 	switch {
-	case x.tty:
+	case x.tty && x.attach:
 		return ptyInput{x.pty}
 	case x.stdin != nil:
 		return x.stdin

@@ -115,8 +115,11 @@ func hostMemory() uint64 {
 	return 0
 }
 
-// Report is one stats sample and the CPU use since the sample before it.
+// Report is one stats sample of a plugin and the CPU use since the sample
+// before it.
 type Report struct {
+	ID   string `json:"ID"`
+	Name string `json:"Name"`
 	Stats
 	CPUPercent float64 `json:"CPUPercent"`
 }
