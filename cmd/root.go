@@ -77,6 +77,7 @@ func newRootCmd() *cobra.Command {
 		newStatsCmd(opts),
 		newProbeCmd(opts),
 		newCheckCmd(opts),
+		newTraceCmd(opts),
 	)
 	return root
 }

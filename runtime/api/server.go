@@ -107,6 +107,8 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.upgrade(w, r, name)
 	case action == "log-opts" && r.Method == http.MethodPost:
 		s.setLogOpts(w, r, name)
+	case action == "trace" && r.Method == http.MethodGet:
+		s.trace(w, r, name)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
 	}

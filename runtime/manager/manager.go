@@ -104,6 +104,8 @@ type Manager struct {
 
 	events eventHub
 	hub    logs.Hub // live plugin lines, for followers
+
+	traces traceSessions // live traces of plugin sockets (trace.go)
 }
 
 type entry struct {

@@ -1,5 +1,5 @@
 // Package trace interposes a recording proxy on a plugin's unix socket:
-// the plugin's socket file is renamed aside, the proxy listens on the
+// the plugin's socket file is renamed aside (AsidePath), the proxy listens on the
 // original path, and every byte clients send or receive is copied through
 // unchanged while a parser on the side turns the traffic into one Record per
 // call. Stopping renames the plugin's socket back over the proxy's, so new
@@ -10,15 +10,19 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Record is one call seen by the proxy.
@@ -37,8 +41,10 @@ type Record struct {
 // are forwarded whole.
 const maxBody = 64 << 10
 
-// asideSuffix is appended to the plugin's socket path while it is traced.
-const asideSuffix = ".trace"
+// AsidePath is where the plugin's socket at path is moved while traced:
+// ".trace" in the same directory, a short name, because the plugin's socket
+// path may already be near the 107-byte limit of unix socket paths.
+func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".trace") }
 
 // Proxy is a running trace of one socket.
 type Proxy struct {
@@ -51,13 +57,20 @@ type Proxy struct {
 	conns  int
 	closed bool
 	wg     sync.WaitGroup
+	done   chan struct{} // closed when the accept loop has ended
+
+	// upMu guards upstream, where the plugin's socket is: the moved name
+	// while traced, the path again once Stop swapped the names back. Dials
+	// hold it for reading, so none dials a name mid-swap.
+	upMu     sync.RWMutex
+	upstream string
 }
 
 // Start moves the socket at path aside and listens in its place. emit is
 // called once per completed call, from the proxy's goroutines, possibly
 // concurrently; it must not block for long, since it runs beside the copy.
-func Start(path string, emit func(Record)) (p *Proxy, retErr error) {
-	aside := path + asideSuffix
+func Start(path string, emit func(Record)) (*Proxy, error) {
+	aside := AsidePath(path)
 	if len(aside) > 107 {
 		return nil, fmt.Errorf("trace %s: the moved socket path would be %d bytes, over the 107 a unix socket allows", path, len(aside))
 	}
@@ -71,30 +84,33 @@ func Start(path string, emit func(Record)) (p *Proxy, retErr error) {
 	if _, err := os.Lstat(aside); err == nil {
 		return nil, fmt.Errorf("trace: %s exists: is the socket already traced?", aside)
 	}
-	if err := os.Rename(path, aside); err != nil {
-		return nil, fmt.Errorf("trace: move the socket aside: %w", err)
-	}
-	defer func() {
-		if retErr != nil {
-			_ = os.Rename(aside, path)
-		}
-	}()
-	// Nothing listens on path for the instant between the rename and the
-	// listen; a client dialling then sees ENOENT, as during a plugin restart.
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	// Listen beside the plugin's socket, then swap the two names in one
+	// step: a client dialling the path reaches either the plugin or the
+	// proxy, never nothing.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: aside, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("trace: listen on %s: %w", path, err)
+		return nil, fmt.Errorf("trace: listen on %s: %w", aside, err)
 	}
 	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(path, fi.Mode().Perm()); err != nil {
+	if err := os.Chmod(aside, fi.Mode().Perm()); err != nil {
 		ln.Close()
-		os.Remove(path)
+		os.Remove(aside)
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	p = &Proxy{socket: path, aside: aside, ln: ln, ino: inode(path), emit: emit}
+	if err := exchange(aside, path); err != nil {
+		ln.Close()
+		os.Remove(aside)
+		return nil, fmt.Errorf("trace: swap %s and %s: %w", path, aside, err)
+	}
+	p := &Proxy{socket: path, aside: aside, ln: ln, ino: inode(path), emit: emit, upstream: aside, done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// exchange swaps the names a and b atomically (renameat2 RENAME_EXCHANGE).
+func exchange(a, b string) error {
+	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 }
 
 func inode(path string) uint64 {
@@ -108,9 +124,10 @@ func inode(path string) uint64 {
 	return 0
 }
 
-// Stop puts the plugin's socket back in place (one rename, so a client
-// dialling meanwhile reaches either the proxy or the plugin) and stops
-// accepting. Connections already open through the proxy keep working until
+// Stop puts the plugin's socket back in place (the names are swapped back
+// in one step, so a client dialling meanwhile reaches either the proxy or
+// the plugin), accepts the connections already queued on the proxy, then
+// stops accepting. Connections open through the proxy keep working until
 // their clients close them; Stop does not wait for them. If the plugin
 // restarted meanwhile and made a new socket at the path, that one is kept
 // and the stale moved one removed.
@@ -123,23 +140,43 @@ func (p *Proxy) Stop() error {
 	p.closed = true
 	p.mu.Unlock()
 	var err error
+	p.upMu.Lock()
 	if inode(p.socket) == p.ino {
-		if rerr := os.Rename(p.aside, p.socket); rerr != nil {
-			err = fmt.Errorf("trace: restore %s: %w", p.socket, rerr)
-			_ = os.Remove(p.socket)
+		if xerr := exchange(p.aside, p.socket); xerr != nil {
+			// A rename over the proxy's socket still restores the plugin's.
+			if rerr := os.Rename(p.aside, p.socket); rerr != nil {
+				err = fmt.Errorf("trace: restore %s: %w", p.socket, errors.Join(xerr, rerr))
+			}
+			p.aside = "" // nothing left to remove
 		}
-	} else {
-		_ = os.Remove(p.aside) // the plugin listens anew at the path
 	}
-	p.ln.Close()
+	if err == nil {
+		p.upstream = p.socket
+	}
+	p.upMu.Unlock()
+	// Clients that connected before the swap wait in the listen queue:
+	// serve them rather than reset them. Nothing new can arrive.
+	_ = p.ln.SetDeadline(time.Now().Add(drainQueue))
+	<-p.done
+	if err == nil && p.aside != "" {
+		// p.aside is the proxy's socket now, or the plugin's stale one if
+		// the plugin made a new socket at the path meanwhile.
+		_ = os.Remove(p.aside)
+	}
 	return err
 }
+
+// drainQueue is how long Stop keeps accepting after the swap, for clients
+// already queued on the proxy's socket.
+const drainQueue = 100 * time.Millisecond
 
 // Wait waits until the proxy has stopped and every proxied connection ended.
 func (p *Proxy) Wait() { p.wg.Wait() }
 
 func (p *Proxy) accept() {
 	defer p.wg.Done()
+	defer close(p.done)
+	defer p.ln.Close()
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -160,7 +197,9 @@ func (p *Proxy) accept() {
 func (p *Proxy) serve(client net.Conn, n int) {
 	defer p.wg.Done()
 	defer client.Close()
-	up, err := net.Dial("unix", p.aside)
+	p.upMu.RLock()
+	up, err := net.Dial("unix", p.upstream)
+	p.upMu.RUnlock()
 	if err != nil {
 		p.emit(Record{Time: time.Now(), Conn: n, Err: "trace: dial the plugin: " + err.Error()})
 		return
@@ -273,4 +312,30 @@ func errField(body []byte) string {
 		return e.Err
 	}
 	return e.Error
+}
+
+// String is the record as one readable line: time, connection, method,
+// status, latency, the request and the answer (compacted JSON), and Err.
+func (r Record) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d %s", r.Time.Format("15:04:05.000000"), r.Conn, r.Method)
+	if r.Status != 0 {
+		fmt.Fprintf(&b, " %d", r.Status)
+	}
+	fmt.Fprintf(&b, " %s %s -> %s", r.Latency.Round(time.Microsecond), compact(r.Request), compact(r.Response))
+	if r.Err != "" {
+		fmt.Fprintf(&b, " Err=%q", r.Err)
+	}
+	return b.String()
+}
+
+func compact(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, []byte(s)) == nil {
+		return buf.String()
+	}
+	return fmt.Sprintf("%q", s)
 }

@@ -148,7 +148,7 @@ func TestConcurrentClients(t *testing.T) {
 	require.NoError(t, p.Stop())
 	p.Wait()
 	assert.Equal(t, orig, inode(t, sock), "Stop puts the plugin's own socket back")
-	_, err = os.Lstat(sock + ".trace")
+	_, err = os.Lstat(trace.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 	status, _ = post(t, client(sock), "VolumeDriver.List", "{}")
 	assert.Equal(t, 200, status)
@@ -184,7 +184,7 @@ func TestPluginRestartedWhileTraced(t *testing.T) {
 	fresh := inode(t, sock)
 	require.NoError(t, p.Stop())
 	assert.Equal(t, fresh, inode(t, sock))
-	_, err = os.Lstat(sock + ".trace")
+	_, err = os.Lstat(trace.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 }
 
@@ -203,4 +203,47 @@ func TestStartErrors(t *testing.T) {
 	defer p.Stop()
 	_, err = trace.Start(sock, func(trace.Record) {})
 	assert.ErrorContains(t, err, "already traced")
+}
+
+// TestNoCallLostAcrossStartStop: clients that keep dialling the path while
+// traces start and stop never miss the socket, and every answer is right.
+func TestNoCallLostAcrossStartStop(t *testing.T) {
+	sock, _, _ := echoPlugin(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls sync.Map
+	for c := range 3 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cl := client(sock) // a fresh connection each time: each call dials the path
+				body := fmt.Sprintf("c%d-%d", c, i)
+				resp, err := cl.Post("http://plugin/X", "", strings.NewReader(body))
+				if !assert.NoError(t, err) {
+					return
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				cl.CloseIdleConnections()
+				assert.Equal(t, fmt.Sprintf(`{"Echo":%q}`, body), string(data))
+				calls.Store(body, true)
+			}
+		})
+	}
+	for range 20 {
+		p, err := trace.Start(sock, func(trace.Record) {})
+		require.NoError(t, err)
+		time.Sleep(5 * time.Millisecond)
+		require.NoError(t, p.Stop())
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	n := 0
+	calls.Range(func(any, any) bool { n++; return true })
+	assert.Positive(t, n)
 }

@@ -1,0 +1,152 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+
+	"github.com/plugdbg/plugdbg/runtime/trace"
+)
+
+// ActionCall is the event of one plugin call seen by a trace; its
+// attributes are method, status, latency (nanoseconds), conn and err.
+const ActionCall events.Action = "call"
+
+// traceBuffer is how many records a trace subscriber may lag behind before
+// it loses records (never calls: the proxy does not wait for subscribers).
+const traceBuffer = 4096
+
+// traceSessions holds one proxy per traced plugin, shared by its watchers.
+type traceSessions struct {
+	mu   sync.Mutex
+	byID map[string]*traceSession
+}
+
+type traceSession struct {
+	proxy *trace.Proxy
+	subs  map[chan trace.Record]*int // watcher -> records it lost
+}
+
+// Trace interposes a recording proxy on an enabled plugin's socket, calls
+// started once it is in place, then fn with each call made through it, in
+// order, until ctx ends or fn fails. Watchers of the same plugin share one
+// proxy; the last one to leave puts the plugin's socket back. Each call is
+// also published as a "call" event. A watcher that falls more than
+// traceBuffer records behind loses records, which are counted in a final
+// record's Err; the calls themselves are never held up.
+func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func(trace.Record) error) error {
+	e, err := m.find(ref)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	p := e.p
+	sock := m.socketPath(p)
+	m.mu.Unlock()
+	if !p.Enabled {
+		return conflict("plugin %s is not enabled", p.Name)
+	}
+
+	ch := make(chan trace.Record, traceBuffer)
+	var dropped int
+	t := &m.traces
+	t.mu.Lock()
+	if t.byID == nil {
+		t.byID = map[string]*traceSession{}
+	}
+	s := t.byID[p.ID]
+	if s == nil {
+		restoreStaleTrace(sock)
+		s = &traceSession{subs: map[chan trace.Record]*int{}}
+		s.proxy, err = trace.Start(sock, func(r trace.Record) { m.traced(p.ID, p.Name, s, r) })
+		if err != nil {
+			t.mu.Unlock()
+			return fmt.Errorf("trace %s: %w", p.Name, err)
+		}
+		t.byID[p.ID] = s
+		m.log.WithField("plugin", p.ID).Infof("trace: proxy on %s", sock)
+	}
+	s.subs[ch] = &dropped
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(s.subs, ch)
+		last := len(s.subs) == 0
+		if last {
+			delete(t.byID, p.ID)
+		}
+		t.mu.Unlock()
+		if last {
+			if err := s.proxy.Stop(); err != nil {
+				m.log.WithField("plugin", p.ID).WithError(err).Error("trace: restore the socket")
+			} else {
+				m.log.WithField("plugin", p.ID).Infof("trace: socket %s restored", sock)
+			}
+		}
+	}()
+
+	started()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-ch:
+			t.mu.Lock()
+			n := dropped
+			dropped = 0
+			t.mu.Unlock()
+			if n > 0 {
+				if err := fn(trace.Record{Time: time.Now(), Err: fmt.Sprintf("trace: %d records lost by a slow watcher", n)}); err != nil {
+					return err
+				}
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// traced fans one record out to the watchers of s and to the event stream.
+func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
+	m.traces.mu.Lock()
+	for ch, dropped := range s.subs {
+		select {
+		case ch <- r:
+		default:
+			*dropped++
+		}
+	}
+	m.traces.mu.Unlock()
+	attrs := map[string]string{
+		"method":  r.Method,
+		"status":  strconv.Itoa(r.Status),
+		"latency": strconv.FormatInt(int64(r.Latency), 10),
+		"conn":    strconv.Itoa(r.Conn),
+	}
+	if r.Err != "" {
+		attrs["err"] = r.Err
+	}
+	m.emit(id, name, ActionCall, attrs)
+}
+
+// restoreStaleTrace puts back a plugin socket a trace left moved aside (a
+// daemon killed while tracing), unless the plugin listens at the path again.
+func restoreStaleTrace(sock string) {
+	aside := trace.AsidePath(sock)
+	if _, err := os.Lstat(aside); err != nil {
+		return
+	}
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		os.Remove(aside)
+		return
+	}
+	_ = os.Rename(aside, sock)
+}
