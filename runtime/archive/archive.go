@@ -177,6 +177,12 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) err
 	default:
 		return nil // PAX headers and the like carry no file
 	}
+	return setAttrs(root, rel, hdr, mode)
+}
+
+// setAttrs gives an entry just written its owner, mode (with the setuid,
+// setgid and sticky bits) and, for a regular file, its times.
+func setAttrs(root *os.Root, rel string, hdr *tar.Header, mode os.FileMode) error {
 	if err := lchown(root, rel, hdr, nil); err != nil {
 		return err
 	}

@@ -206,16 +206,7 @@ func applyEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) erro
 	default:
 		return nil // PAX headers and the like carry no file
 	}
-	if err := lchown(root, rel, hdr, nil); err != nil {
-		return err
-	}
-	if err := root.Chmod(rel, mode.Perm()|mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
-		return err
-	}
-	if hdr.Typeflag == tar.TypeReg {
-		_ = root.Chtimes(rel, hdr.AccessTime, hdr.ModTime)
-	}
-	return nil
+	return setAttrs(root, rel, hdr, mode)
 }
 
 // PackLayer writes the tree under rootfsDir to w as an uncompressed layer
