@@ -153,6 +153,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("daemon stopping; plugins keep running")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	m.StopTraces() // put traced plugin sockets back while the proxies can still be stopped
 	_ = srv.Shutdown(shutCtx)
 	m.Shutdown()
 	return nil

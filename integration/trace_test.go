@@ -147,3 +147,26 @@ func TestTrace(t *testing.T) {
 	assert.Equal(t, 1, code, stdout)
 	assert.Contains(t, errOut, "nosuch")
 }
+
+// TestTraceDaemonStop: a daemon stopped while a trace runs puts the
+// plugin's socket back before it exits.
+func TestTraceDaemonStop(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	sock := d.enable(t, "vol").State.Socket
+	orig := socketInode(t, sock)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, plugdbgBin, "trace", "vol")
+	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+d.host)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	eventually(t, func() bool { return socketInode(t, sock) != orig }, waitTimeout, "the proxy takes the socket's place")
+
+	d.stop()
+	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back once the daemon has exited")
+	_, err := os.Lstat(trace.AsidePath(sock))
+	assert.True(t, os.IsNotExist(err))
+	assert.NotNil(t, volumeNames(t, sock), "the plugin answers on its socket")
+}

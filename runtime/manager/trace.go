@@ -29,6 +29,7 @@ type traceSessions struct {
 }
 
 type traceSession struct {
+	done  chan struct{} // closed by StopTraces
 	proxy *trace.Proxy
 	subs  map[chan trace.Record]*int // watcher -> records it lost
 }
@@ -63,7 +64,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 	s := t.byID[p.ID]
 	if s == nil {
 		restoreStaleTrace(sock)
-		s = &traceSession{subs: map[chan trace.Record]*int{}}
+		s = &traceSession{subs: map[chan trace.Record]*int{}, done: make(chan struct{})}
 		s.proxy, err = trace.Start(sock, func(r trace.Record) { m.traced(p.ID, p.Name, s, r) })
 		if err != nil {
 			t.mu.Unlock()
@@ -78,7 +79,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 		t.mu.Lock()
 		delete(s.subs, ch)
 		last := len(s.subs) == 0
-		if last {
+		if last && t.byID[p.ID] == s {
 			delete(t.byID, p.ID)
 		}
 		t.mu.Unlock()
@@ -96,6 +97,8 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.done:
+			return nil
 		case r := <-ch:
 			t.mu.Lock()
 			n := dropped
@@ -110,6 +113,23 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 				return err
 			}
 		}
+	}
+}
+
+// StopTraces ends every trace and puts every traced socket back; the
+// daemon calls it before it stops serving, so that no socket stays moved
+// aside when it exits.
+func (m *Manager) StopTraces() {
+	t := &m.traces
+	t.mu.Lock()
+	sessions := t.byID
+	t.byID = nil
+	t.mu.Unlock()
+	for id, s := range sessions {
+		if err := s.proxy.Stop(); err != nil {
+			m.log.WithField("plugin", id).WithError(err).Error("trace: restore the socket")
+		}
+		close(s.done)
 	}
 }
 
