@@ -1,15 +1,14 @@
 package client
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/runtime/archive"
 	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
@@ -59,48 +58,11 @@ func (c *Client) CreateFromDir(ctx context.Context, name, dir string, logOpts ..
 
 // writeTar writes config.json and rootfs/ of dir as a tar stream.
 func writeTar(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
+	p := archive.NewPacker(w)
 	for _, top := range []string{"config.json", "rootfs"} {
-		err := filepath.WalkDir(filepath.Join(dir, top), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			link := ""
-			if info.Mode()&fs.ModeSymlink != 0 {
-				if link, err = os.Readlink(p); err != nil {
-					return err
-				}
-			}
-			hdr, err := tar.FileInfoHeader(info, link)
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			rel, _ := filepath.Rel(dir, p)
-			hdr.Name = filepath.ToSlash(rel)
-			if info.IsDir() {
-				hdr.Name += "/"
-			}
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			if !info.Mode().IsRegular() {
-				return nil
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		})
-		if err != nil {
+		if err := p.Add(dir, top); err != nil {
 			return err
 		}
 	}
-	return tw.Close()
+	return p.Close()
 }

@@ -214,62 +214,9 @@ func applyEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) erro
 // links, sockets left out. It reads the tree as it is; the caller keeps it
 // from changing meanwhile.
 func PackLayer(w io.Writer, rootfsDir string) error {
-	tw := tar.NewWriter(w)
-	seen := map[[2]uint64]string{} // device and inode of files with several links
-	err := fs.WalkDir(os.DirFS(rootfsDir), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Mode()&fs.ModeSocket != 0 {
-			return nil
-		}
-		full := path.Join(rootfsDir, p)
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(full); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return fmt.Errorf("%s: %w", full, err)
-		}
-		hdr.Name = p
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		hdr.Format = tar.FormatPAX
-		if key, nlink, ok := inode(info); ok && info.Mode().IsRegular() && nlink > 1 {
-			if first, dup := seen[key]; dup {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
-				seen[key] = p
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil
-		}
-		f, err := os.Open(full)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
+	p := NewPacker(w)
+	if err := p.Add(rootfsDir, "."); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("pack %s: %w", rootfsDir, err)
 	}
-	return tw.Close()
+	return p.Close()
 }
