@@ -267,8 +267,8 @@ func lookupMethod(name string) (*Method, error) {
 // errField returns the non-empty error of a 200 answer, read from the
 // method's error field.
 func errField(m *Method, body []byte) string {
-	if m.ErrField == "" {
-		return ""
+	if m.ErrField == "" || !bytes.Contains(body, []byte(m.ErrField)) {
+		return "" // the common case, without decoding (--repeat)
 	}
 	var v map[string]any
 	if json.Unmarshal(body, &v) != nil {
