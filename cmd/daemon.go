@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/daemon"
+	"github.com/plugdbg/plugdbg/webui"
 )
 
 func newDaemonCmd(g *globalOptions) *cobra.Command {
@@ -29,6 +30,7 @@ killed; a restarted daemon reattaches to them.`,
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")
+	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
 	return c
 }

@@ -46,6 +46,8 @@ type Options struct {
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
+	// UIAddr is where the web UI listens (host:port); "" disables it.
+	UIAddr string
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -130,6 +132,14 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
+	if o.UIAddr != "" {
+		stopUI, err := startWebUI(o, m, log)
+		if err != nil {
+			log.WithError(err).Warn("web UI disabled")
+		} else {
+			defer stopUI()
+		}
+	}
 	_ = out.Flush() // what restore did is in the log before the first request
 
 	handler := api.New(m, log)

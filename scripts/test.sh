@@ -9,6 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/deps.sh test
+# The integration tests build plugdbg with `go build`: the web UI bundle it
+# embeds must be there first for the browser test.
+make --no-print-directory webui
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2

@@ -1,0 +1,50 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/webui"
+)
+
+// startWebUI serves the web UI on o.UIAddr until the returned function is
+// called. The UI is an aid, not the runtime: if its address is taken the
+// daemon runs on without it, and says so.
+func startWebUI(o Options, m *manager.Manager, log *logrus.Logger) (stop func(), err error) {
+	token, err := webui.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.UIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("web UI: %w", err)
+	}
+	addr := ln.Addr().String()
+	path, err := webui.WriteToken(o.ExecRoot, token)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv, err := webui.New(webui.Options{Backend: m, Token: token, Assets: webui.Assets(), Log: log, Addr: addr})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if !webui.Built() {
+		log.Warn("web UI: this binary has no UI bundle (build it with `make webui`); serving a placeholder page")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := webui.Serve(ctx, ln, srv); err != nil {
+			log.WithError(err).Error("web UI stopped")
+		}
+	})
+	log.Infof("web UI: %s (token also in %s)", webui.URL(addr, token), path)
+	return func() { cancel(); wg.Wait() }, nil
+}

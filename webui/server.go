@@ -1,0 +1,203 @@
+// Package webui serves plugdbg's web UI: static pages embedded in the
+// binary and one websocket per page that multiplexes everything the page
+// shows (plugin states, events, log lines, probe calls, traces and
+// terminals). Every request needs the access token the daemon prints;
+// websockets also need a same-origin Origin header.
+package webui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/moby/moby/api/types/events"
+	"github.com/sirupsen/logrus"
+
+	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+// DefaultAddr is where the daemon serves the UI unless told otherwise:
+// loopback only.
+const DefaultAddr = "127.0.0.1:7777"
+
+// Backend is what the UI needs of the plugin manager (*manager.Manager).
+// All methods must be safe for concurrent use.
+type Backend interface {
+	List() []manager.Inspect
+	Inspect(ref string) (manager.Inspect, error)
+	Enable(ctx context.Context, ref string, timeout time.Duration) error
+	Disable(ctx context.Context, ref string, force bool) error
+	Logs(ctx context.Context, ref string, o manager.LogOptions, send func(manager.LogLine) error) error
+	SubscribeSince(since time.Time) ([]events.Message, <-chan events.Message, func())
+	Exec(ref string, c execproto.Config) (execproto.Process, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Backend Backend
+	Token   string
+	Assets  fs.FS // Assets() in the daemon; an fstest.MapFS in tests
+	Log     *logrus.Logger
+	// Addr is the address the server listens on (host:port, the real
+	// port). Websocket upgrades are accepted only from pages of this
+	// origin (and localhost:port for a loopback address).
+	Addr string
+}
+
+// Server is the web UI's HTTP handler.
+type Server struct {
+	o        Options
+	origins  map[string]bool // allowed Origin values, "http://host:port"
+	hosts    map[string]bool // allowed Host headers; nil: any
+	upgrader websocket.Upgrader
+	files    http.Handler
+	ctx      context.Context // ends the websockets on Close
+	cancel   context.CancelFunc
+	tune     tuning
+}
+
+// tuning is the package's timing and bounds, as they were when the Server
+// was made: tests change the variables between servers, never under one.
+type tuning struct {
+	sendQueue  int
+	blockWait  time.Duration
+	batchEvery time.Duration
+	batchLines int
+}
+
+// New returns the UI's handler. Close ends its websockets.
+func New(o Options) (*Server, error) {
+	if o.Token == "" {
+		return nil, errors.New("web UI: no token")
+	}
+	if o.Log == nil {
+		o.Log = logrus.New()
+	}
+	host, port, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("web UI address %q: %w", o.Addr, err)
+	}
+	s := &Server{o: o, origins: map[string]bool{}, tune: tuning{sendQueue: sendQueue, blockWait: blockWait, batchEvery: batchEvery, batchLines: batchLines}}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsUnspecified() {
+		// A fixed address: only its own name is a valid Host and Origin,
+		// which also defeats DNS rebinding.
+		names := []string{net.JoinHostPort(host, port)}
+		if ip != nil && ip.IsLoopback() || host == "localhost" {
+			names = append(names, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port))
+		}
+		s.hosts = map[string]bool{}
+		for _, n := range names {
+			s.hosts[n] = true
+			s.origins["http://"+n] = true
+		}
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4 << 10,
+		WriteBufferSize: 32 << 10,
+		CheckOrigin:     s.checkOrigin,
+	}
+	s.files = http.FileServerFS(o.Assets)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Close ends every websocket of s; the HTTP server itself is the caller's.
+func (s *Server) Close() { s.cancel() }
+
+// checkOrigin accepts an upgrade only from a page of the UI's own origin.
+// Without a fixed address (listening on every interface) that is the
+// request's own Host, as gorilla/websocket checks by default.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	if s.hosts == nil {
+		return origin == "http://"+r.Host
+	}
+	return s.origins[origin]
+}
+
+// ServeHTTP checks the Host and the token, then serves the page, its
+// assets or the websocket.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.hosts != nil && !s.hosts[r.Host] {
+		http.Error(w, "unknown host "+r.Host, http.StatusMisdirectedRequest)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	tok, fromQuery := requestToken(r)
+	if !tokenEqual(tok, s.o.Token) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintln(w, "plugdbg web UI: open the URL the daemon printed (it carries the access token), or read the token from <exec-root>/"+TokenFile)
+		return
+	}
+	if fromQuery {
+		// Keep the token in a cookie and out of the address bar and history.
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		if r.Method == http.MethodGet && r.URL.Path != "/ws" {
+			q := r.URL.Query()
+			q.Del("token")
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			return
+		}
+	}
+	switch {
+	case r.URL.Path == "/ws":
+		s.serveWS(w, r)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	default:
+		if path.Ext(r.URL.Path) == "" || strings.HasSuffix(r.URL.Path, ".html") {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+		s.files.ServeHTTP(w, r)
+	}
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered (403 for a foreign origin)
+	}
+	c := newConn(s, ws)
+	c.run(r.Context())
+}
+
+// Serve serves s on ln until ctx ends, then closes the websockets.
+func Serve(ctx context.Context, ln net.Listener, s *Server) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		s.Close()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+		return nil
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("serve web UI: %w", err)
+	}
+}
+
+// URL is the address a browser opens, with the token.
+func URL(addr, token string) string {
+	return "http://" + addr + "/?token=" + token
+}

@@ -1,0 +1,76 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/plugdbg/plugdbg/runtime/trace"
+)
+
+// Tracer is the optional capability of a Backend to trace a plugin's
+// calls (manager.Manager.Trace): started is called once the recording
+// proxy is in place, then fn with each call until ctx ends.
+type Tracer interface {
+	Trace(ctx context.Context, ref string, started func(), fn func(trace.Record) error) error
+}
+
+type traceMsg struct {
+	Type   string        `json:"type"` // "trace": a call; "trace.started", "trace.ended"
+	Plugin string        `json:"plugin"`
+	Record *trace.Record `json:"record,omitempty"`
+	Lost   int           `json:"lost,omitempty"` // calls this page missed before this one
+	Error  string        `json:"error,omitempty"`
+}
+
+// startTrace traces m.Plugin's calls for the page until trace.stop, the
+// page going, or an error.
+func (c *conn) startTrace(m inMsg) {
+	tr, ok := c.s.o.Backend.(Tracer)
+	if !ok {
+		c.sendMust(traceMsg{Type: "trace.ended", Plugin: m.Plugin, Error: "this daemon cannot trace calls"})
+		return
+	}
+	c.mu.Lock()
+	if _, running := c.trace[m.Plugin]; running {
+		c.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.trace[m.Plugin] = cancel
+	c.mu.Unlock()
+	go func() {
+		defer c.stopTrace(m.Plugin)
+		lost := 0
+		err := tr.Trace(ctx, m.Plugin, func() {
+			c.sendMust(traceMsg{Type: "trace.started", Plugin: m.Plugin})
+		}, func(r trace.Record) error {
+			// Records wait for no one: a page that lags loses some, and is
+			// told how many.
+			b, err := jsonBytes(traceMsg{Type: "trace", Plugin: m.Plugin, Record: &r, Lost: lost})
+			if err != nil {
+				return err
+			}
+			if c.trySend(b) {
+				lost = 0
+			} else {
+				lost++
+			}
+			return nil
+		})
+		end := traceMsg{Type: "trace.ended", Plugin: m.Plugin}
+		if err != nil {
+			end.Error = fmt.Sprint(err)
+		}
+		c.sendMust(end)
+	}()
+}
+
+func (c *conn) stopTrace(plugin string) {
+	c.mu.Lock()
+	cancel := c.trace[plugin]
+	delete(c.trace, plugin)
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
