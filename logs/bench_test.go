@@ -264,11 +264,25 @@ func BenchmarkRotatingFileWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	b.SetBytes(int64(len(batch)))
 	for b.Loop() {
 		if _, err := r.Write(batch); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(100*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkTagBatch(b *testing.B) {
+	const id = "4c2f0f5d6a0123456789abcdef0123456789abcdef0123456789abcdef012345"
+	l := NewDaemonLogger()
+	l.SetOutput(io.Discard)
+	batch := make([]Entry, 256)
+	for i := range batch {
+		batch[i] = benchEntry(benchLines["plain"])
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		TagBatch(l, id, batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 }

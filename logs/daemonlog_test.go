@@ -195,3 +195,36 @@ func FuzzDaemonFormatter(f *testing.F) {
 		require.Equal(t, want, got)
 	})
 }
+
+// TestTagBatchMatchesTag: a batch comes out as its lines tagged one by
+// one, at every logger level, with and without hooks.
+func TestTagBatchMatchesTag(t *testing.T) {
+	batch := []logs.Entry{
+		{Time: 1, Stream: logs.Stdout, Line: "plain"},
+		{Time: 2, Stream: logs.Stderr, Line: "an error"},
+		{Time: 3, Stream: logs.Stdout, Line: "level=debug msg=quiet"},
+		{Time: 4, Stream: logs.Stdout, Line: `{"level":"warn","msg":"careful"}`},
+		{Time: 5, Stream: logs.Stderr, Line: "a \"quoted\" \\ line\xff"},
+		{Time: 6, Stream: logs.Stdout, Line: ""},
+		{Time: 7, Stream: logs.Stdout, Line: "level=panic msg=logged, not raised"},
+	}
+	for _, level := range []logrus.Level{logrus.TraceLevel, logrus.InfoLevel, logrus.WarnLevel, logrus.ErrorLevel, logrus.FatalLevel} {
+		for _, hooked := range []bool{false, true} {
+			var gotBuf, wantBuf bytes.Buffer
+			got, want := logs.NewDaemonLogger(), logs.NewDaemonLogger()
+			got.SetOutput(&gotBuf)
+			want.SetOutput(&wantBuf)
+			got.SetLevel(level)
+			want.SetLevel(level)
+			if hooked {
+				got.AddHook(addFieldHook{})
+				want.AddHook(addFieldHook{})
+			}
+			logs.TagBatch(got, pluginID, batch)
+			for _, e := range batch {
+				logs.Tag(want, pluginID, e)
+			}
+			assert.Equal(t, wantBuf.String(), gotBuf.String(), "level %s, hooks %v", level, hooked)
+		}
+	}
+}

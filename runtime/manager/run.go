@@ -199,6 +199,7 @@ func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
 // pump consumes a run's output and exit.
 func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 	joiner := logs.NewJoiner(daemonLogLineLimit)
+	var whole []logs.Entry // a batch's lines for the daemon log, pieces joined
 	for {
 		msg, err := r.conn.Next()
 		if err != nil {
@@ -214,11 +215,13 @@ func (m *Manager) pump(e *entry, id string, r *pluginRun) {
 		if msg.Skipped > 0 {
 			m.fromHistory(id, joiner, msg.SkippedAfter, msg.Skipped)
 		}
+		whole = whole[:0]
 		for _, l := range msg.Lines {
 			if l, ok := joiner.Add(l); ok {
-				logs.Tag(m.log, id, l)
+				whole = append(whole, l)
 			}
 		}
+		logs.TagBatch(m.log, id, whole)
 		m.hub.Publish(logs.Batch{Plugin: id, Entries: msg.Lines})
 		if msg.Unstored > r.unstored {
 			m.mu.Lock()
@@ -540,7 +543,10 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
 	const batchMax = 1024
 	batch := make([]logs.Entry, 0, batchMax)
+	var whole []logs.Entry
 	publish := func() {
+		logs.TagBatch(m.log, id, whole)
+		whole = whole[:0]
 		m.hub.Publish(logs.Batch{Plugin: id, Entries: batch})
 		batch = make([]logs.Entry, 0, batchMax) // the hub shares published entries
 	}
@@ -551,7 +557,7 @@ func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
 		}
 		found++
 		if l, ok := joiner.Add(l); ok {
-			logs.Tag(m.log, id, l)
+			whole = append(whole, l)
 		}
 		if batch = append(batch, l); len(batch) == batchMax {
 			publish()
