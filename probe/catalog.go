@@ -3,6 +3,7 @@ package probe
 import (
 	"reflect"
 	"sort"
+	"sync"
 	"strings"
 	"time"
 
@@ -108,21 +109,23 @@ type (
 	empty struct{}
 )
 
-var catalog = buildCatalog()
+// catalog is built on first use, not at start: every plugdbg command would
+// pay for it.
+var catalog = sync.OnceValue(buildCatalog)
 
 // Catalog returns every interface plugdbg knows, Plugin first. The result is
 // shared: do not modify it.
-func Catalog() []*Interface { return catalog.ifaces }
+func Catalog() []*Interface { return catalog().ifaces }
 
 // Lookup returns the method named "Interface.Method", exactly as spelt.
 func Lookup(name string) (*Method, bool) {
-	m, ok := catalog.methods[name]
+	m, ok := catalog().methods[name]
 	return m, ok
 }
 
 // InterfaceByImplements returns the interface Plugin.Activate names impl.
 func InterfaceByImplements(impl string) (*Interface, bool) {
-	for _, i := range catalog.ifaces {
+	for _, i := range catalog().ifaces {
 		if i.Implements == impl {
 			return i, true
 		}
@@ -135,7 +138,7 @@ func InterfaceByImplements(impl string) (*Interface, bool) {
 func Suggest(name string) []string {
 	var out []string
 	_, short, _ := strings.Cut(name, ".")
-	for n := range catalog.methods {
+	for n := range catalog().methods {
 		_, s, _ := strings.Cut(n, ".")
 		if strings.EqualFold(n, name) || (short != "" && strings.EqualFold(s, short)) || strings.EqualFold(s, name) {
 			out = append(out, n)
