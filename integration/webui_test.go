@@ -1,0 +1,298 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/webui"
+)
+
+// chromiumPath is Debian's chromium, which `scripts/deps.sh test` installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// webuiArtifacts is where the browser test leaves its screenshots.
+var webuiArtifacts = filepath.Join("..", "build", "artifacts", "webui")
+
+// freeAddr returns a loopback host:port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// startUIDaemon starts a daemon with its web UI on a free port and
+// returns it, the UI's address and the token, read from the exec-root.
+func startUIDaemon(t *testing.T) (d *daemon, addr, token string) {
+	t.Helper()
+	addr = freeAddr(t)
+	d = startDaemonWith(t, "--ui-addr", addr)
+	b, err := os.ReadFile(filepath.Join(d.execRoot, webui.TokenFile))
+	require.NoError(t, err, "token file")
+	token = strings.TrimSpace(string(b))
+	require.Regexp(t, `^[0-9a-f]{64}$`, token)
+	fi, err := os.Stat(filepath.Join(d.execRoot, webui.TokenFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "token file mode")
+	assert.Contains(t, d.daemonLog(), webui.URL(addr, token), "the daemon prints the URL with the token")
+	return d, addr, token
+}
+
+// uiSocket opens a page's websocket on a real daemon.
+func uiSocket(t *testing.T, addr, token string) *websocket.Conn {
+	t.Helper()
+	h := http.Header{"Origin": {"http://" + addr}, "Cookie": {"plugdbg_token=" + token}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	require.NoError(t, err)
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+type uiLine struct {
+	P string `json:"p"`
+	Q uint64 `json:"q"`
+	T int64  `json:"t"`
+	L string `json:"l"`
+}
+
+// readLines reads the socket's log messages until a line has text last.
+func readLines(t *testing.T, ws *websocket.Conn, last string) []uiLine {
+	t.Helper()
+	var got []uiLine
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+		var m struct {
+			Type  string   `json:"type"`
+			Error string   `json:"error"`
+			Lines []uiLine `json:"lines"`
+		}
+		require.NoError(t, ws.ReadJSON(&m), "waiting for %q after %d lines", last, len(got))
+		require.Empty(t, m.Error)
+		if m.Type != "logs" {
+			continue
+		}
+		got = append(got, m.Lines...)
+		if len(got) > 0 && got[len(got)-1].L == last {
+			return got
+		}
+	}
+}
+
+func uiTexts(ls []uiLine) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.L)
+	}
+	return out
+}
+
+// TestWebUISocket checks the web UI of a real daemon without a browser:
+// the token, cross-origin refusal, and a log follow that resumes after a
+// dropped socket without a repeated or a lost line.
+func TestWebUISocket(t *testing.T) {
+	d, addr, token := startUIDaemon(t)
+	p := d.create(t, "wsecho", "echo")
+	p = d.enable(t, p.Name)
+	sock := p.State.Socket
+
+	resp, err := http.Get("http://" + addr + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no token")
+
+	h := http.Header{"Origin": {"http://evil.example"}, "Cookie": {"plugdbg_token=" + token}}
+	_, resp, err = websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	require.Error(t, err, "cross-origin upgrade")
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	ws := uiSocket(t, addr, token)
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": p.Name, "tail": 0}))
+	time.Sleep(200 * time.Millisecond) // subscribed: tail 0 sends no history
+	echoWrite(t, sock, "stdout", "one\ntwo\n")
+	got := readLines(t, ws, "two")
+	assert.Equal(t, []string{"one", "two"}, uiTexts(got))
+	last := got[len(got)-1]
+	ws.Close()
+
+	echoWrite(t, sock, "stdout", "three\n")
+	echoWrite(t, sock, "stderr", "four\n")
+	ws = uiSocket(t, addr, token)
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L2", "plugin": p.Name,
+		"resume": map[string]any{last.P: map[string]any{"seq": last.Q, "time": last.T}}}))
+	got = readLines(t, ws, "four")
+	assert.Equal(t, []string{"three", "four"}, uiTexts(got), "resumed after the last line the page had")
+	echoWrite(t, sock, "stdout", "five\n")
+	got = readLines(t, ws, "five")
+	assert.Equal(t, []string{"five"}, uiTexts(got))
+}
+
+// TestWebUIBrowser loads the web UI in headless Chromium against a real
+// daemon and a real plugin: the plugin table, a line the plugin logs, a
+// probe and a shell. Screenshots go to build/artifacts/webui.
+func TestWebUIBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test skipped: %s is not installed (scripts/deps.sh test installs the chromium package)", chromiumPath)
+	}
+	require.True(t, webui.Built(), "the web UI bundle is not built: run `make webui` (needs node) before this test")
+	require.NoError(t, os.MkdirAll(webuiArtifacts, 0o755))
+
+	d, addr, token := startUIDaemon(t)
+	p := d.create(t, "webecho", "echo")
+	p = d.enable(t, p.Name)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 860),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		path := filepath.Join(webuiArtifacts, name)
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+	// waitJS polls a JS expression until it is true, or fails after limit.
+	waitJS := func(expr string, limit time.Duration, what string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+			require.NoError(t, err, what)
+			if ok {
+				return time.Since(start)
+			}
+			if time.Since(start) > limit {
+				shot("failed.png")
+				require.FailNowf(t, "timed out", "%s: not within %s", what, limit)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// The page, with the token; the plugin is listed as running.
+	row := fmt.Sprintf(`#plugins tbody tr[data-name=%q]`, p.Name)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(webui.URL(addr, token)),
+		chromedp.WaitVisible(chromedp.CSS(row+` td.state.running`)),
+	))
+	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(row+` td.state`)))
+	require.NoError(t, err)
+	url, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, "running", state)
+	assert.NotContains(t, url, token, "the token left the address bar")
+	waitJS(`window.plugdbg.connected`, 5*time.Second, "websocket connected")
+
+	// Pick the plugin: the log view follows it. A line it logs now shows
+	// within a second.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` td.name`))))
+	waitJS(`document.querySelector('#log-plugin').value === `+jsString(p.Name), 5*time.Second, "log view on the plugin")
+	time.Sleep(300 * time.Millisecond) // the new subscription is in place
+	nonce := fmt.Sprintf("hello from the browser test %d", time.Now().UnixNano())
+	echoWrite(t, p.State.Socket, "stdout", `level=warning msg="`+nonce+`"`+"\n")
+	took := waitJS(`[...document.querySelectorAll('#log-rows .r')].some(r => r.textContent.includes(`+jsString(nonce)+`))`, 5*time.Second, "logged line in the page")
+	t.Logf("the line showed %s after the plugin wrote it", took.Round(time.Millisecond))
+	assert.Less(t, took, time.Second, "the logged line must show within a second")
+	cls, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#log-rows .r')].find(r => r.textContent.includes(`+jsString(nonce)+`)).className`))
+	require.NoError(t, err)
+	assert.Contains(t, cls, "lv-warning", "the line is coloured by its level")
+	shot("1-plugins-and-logs.png")
+
+	// A probe: Plugin.Activate from the catalog, and its answer.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#tabs button[data-tab=probe]`)),
+		chromedp.SetValue(chromedp.CSS(`#probe-plugin`), p.Name),
+		chromedp.SetValue(chromedp.CSS(`#probe-method`), "Plugin.Activate"),
+		chromedp.Click(chromedp.CSS(`#probe-send`)),
+		chromedp.WaitVisible(chromedp.CSS(`#probe-answer`)),
+	))
+	answer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#probe-answer`)))
+	require.NoError(t, err)
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#probe-status`)))
+	require.NoError(t, err)
+	var act struct{ Implements []string }
+	require.NoError(t, json.Unmarshal([]byte(answer), &act), "answer %q", answer)
+	assert.Equal(t, []string{"VolumeDriver"}, act.Implements)
+	assert.Regexp(t, regexp.MustCompile(`^Plugin\.Activate: 200 OK in [0-9.]+ ms$`), status)
+	shot("2-probe.png")
+
+	// A shell in the plugin: type `echo hi`, read hi.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#tabs button[data-tab=terminal]`)),
+		chromedp.SetValue(chromedp.CSS(`#term-plugin`), p.Name),
+		chromedp.Click(chromedp.CSS(`#term-open`)),
+		chromedp.WaitVisible(chromedp.CSS(`#term .xterm-rows`)),
+	))
+	rows := `[...document.querySelectorAll('#term .xterm-rows > div')].map(r => r.textContent.trimEnd())`
+	waitJS(rows+`.some(r => /[#$] ?$/.test(r))`, 15*time.Second, "shell prompt")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Focus(chromedp.CSS(`#term .xterm-helper-textarea`)),
+		typeKeys("echo hi\r"),
+	))
+	waitJS(rows+`.some(r => r === 'hi')`, 10*time.Second, "hi in the terminal")
+	shot("3-terminal.png")
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// typeKeys types s into the focused element as a keyboard does: a keyDown
+// that carries the text, then a keyUp, per key. (chromedp.SendKeys adds a
+// separate char event, which xterm.js takes as a second key press.)
+func typeKeys(s string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, r := range s {
+			down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: string(r), Text: string(r)}
+			switch {
+			case r == '\r':
+				down.Key, down.Code, down.WindowsVirtualKeyCode = "Enter", "Enter", 13
+			case r == ' ':
+				down.Code, down.WindowsVirtualKeyCode = "Space", 32
+			case r >= 'a' && r <= 'z':
+				down.Code, down.WindowsVirtualKeyCode = "Key"+strings.ToUpper(string(r)), int64(r-'a'+'A')
+			}
+			up := down
+			up.Type, up.Text = input.DispatchKeyEventTypeKeyUp, ""
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
