@@ -109,7 +109,8 @@ func IsNotFound(err error) bool {
 type Response struct {
 	Method      string
 	URL         string
-	RequestHead http.Header // what was sent, including Host and Content-Length
+	request     *http.Request // as sent, for RequestHead
+	gzip        bool          // net/http asked for gzip (not on unix sockets)
 	RequestBody []byte
 	Proto       string
 	Status      int
@@ -148,18 +149,25 @@ func (c *Client) Do(ctx context.Context, method string, body []byte) (*Response,
 	if int64(len(data)) > c.MaxResponse {
 		return nil, &TransportError{Method: method, Err: fmt.Errorf("answer is larger than %d bytes (HTTP %s, Content-Length %d)", c.MaxResponse, resp.Status, resp.ContentLength)}
 	}
-	head := req.Header.Clone()
-	head.Set("Host", req.URL.Host)
-	head.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.target.Network != "unix" {
-		head.Set("Accept-Encoding", "gzip")
-	}
-	head.Set("User-Agent", "Go-http-client/1.1")
 	return &Response{
-		Method: method, URL: url, RequestHead: head, RequestBody: body,
+		Method: method, URL: url, request: req, gzip: c.target.Network != "unix", RequestBody: body,
 		Proto: resp.Proto, Status: resp.StatusCode, StatusText: resp.Status,
 		Header: resp.Header, Body: data, Elapsed: elapsed,
 	}, nil
+}
+
+// RequestHead is the head of the request as it was sent, with the fields
+// net/http adds (Host, Content-Length, User-Agent, Accept-Encoding). It is
+// made on demand: --repeat makes thousands of calls and shows none.
+func (r *Response) RequestHead() http.Header {
+	head := r.request.Header.Clone()
+	head.Set("Host", r.request.URL.Host)
+	head.Set("Content-Length", strconv.Itoa(len(r.RequestBody)))
+	if r.gzip {
+		head.Set("Accept-Encoding", "gzip")
+	}
+	head.Set("User-Agent", "Go-http-client/1.1")
+	return head
 }
 
 func unwrapURL(err error) error {

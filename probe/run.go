@@ -270,11 +270,13 @@ func errField(m *Method, body []byte) string {
 	if m.ErrField == "" || !bytes.Contains(body, []byte(m.ErrField)) {
 		return "" // the common case, without decoding (--repeat)
 	}
-	var v map[string]any
+	// Only the one field: --repeat checks every answer.
+	var v map[string]json.RawMessage
 	if json.Unmarshal(body, &v) != nil {
 		return ""
 	}
-	s, _ := v[m.ErrField].(string)
+	var s string
+	_ = json.Unmarshal(v[m.ErrField], &s)
 	return s
 }
 
@@ -300,7 +302,7 @@ func writeBody(w io.Writer, body []byte, raw bool) {
 func writeExchange(w io.Writer, t *Target, r *Response) {
 	fmt.Fprintf(w, "* %s\n", t)
 	fmt.Fprintf(w, "> POST /%s HTTP/1.1\n", r.Method)
-	writeHeader(w, "> ", r.RequestHead)
+	writeHeader(w, "> ", r.RequestHead())
 	fmt.Fprintln(w, ">")
 	if len(r.RequestBody) > 0 {
 		fmt.Fprintf(w, "> %s\n", bytes.TrimRight(r.RequestBody, "\n"))
