@@ -94,16 +94,22 @@ func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Mes
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	return decodeEach(ctx, resp.Body, "events", fn)
+}
+
+// decodeEach hands fn each JSON value of a streamed answer, in order, until
+// the stream or ctx ends (nil), fn fails or a value is not a T.
+func decodeEach[T any](ctx context.Context, r io.Reader, what string, fn func(T) error) error {
+	dec := json.NewDecoder(r)
 	for {
-		var ev events.Message
-		if err := dec.Decode(&ev); err != nil {
+		var v T
+		if err := dec.Decode(&v); err != nil {
 			if errors.Is(err, io.EOF) || ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("read events: %w", err)
+			return fmt.Errorf("read %s: %w", what, err)
 		}
-		if err := fn(ev); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}

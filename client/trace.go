@@ -2,10 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/plugdbg/plugdbg/runtime/trace"
@@ -20,17 +16,5 @@ func (c *Client) Trace(ctx context.Context, ref string, fn func(trace.Record) er
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var r trace.Record
-		if err := dec.Decode(&r); err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("read trace: %w", err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
+	return decodeEach(ctx, resp.Body, "trace", fn)
 }
