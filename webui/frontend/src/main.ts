@@ -1,7 +1,7 @@
 // plugdbg web UI: one websocket per page carries everything (see
 // webui/conn.go for the messages). Plain DOM, no framework: the log view is
-// the hot path and renders in batches, once per animation frame, into a
-// capped list of rows.
+// the hot path; it holds a bounded array of lines and renders, once per
+// animation frame, only the rows in view.
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
@@ -204,28 +204,36 @@ on("error", (m) => {
 });
 
 // ---- logs ----
-const MAX_ROWS = 5000; // rows kept in the page while following
+const MAX_LINES = 50000; // lines kept in the page; older ones are a scroll (a history request) away
 const HISTORY_PAGE = 200;
+const ROW_H = 17; // px: every row has this height, so only the visible ones need DOM nodes
+const OVERSCAN = 20;
 
+// LogView keeps the lines in an array (bounded) and renders only the rows in
+// view, once per animation frame, however fast lines arrive.
 class LogView {
   subID = "";
-  last = new Map<string, { seq: number; time: number }>(); // per plugin: the last line shown (or held)
-  queue: Line[] = []; // lines not rendered yet
+  last = new Map<string, { seq: number; time: number }>(); // per plugin: the last line held
+  lines: Line[] = []; // what the view holds, oldest first
+  queue: Line[] = []; // arrived, not in lines yet (while paused, or until the next frame)
   paused = false;
   follow = true;
   heldWhilePaused = 0;
   frame = 0;
   loadingHistory = false;
   historyEnd = false;
-  oldest = 0; // time of the oldest row
   rate = 0;
   rateCount = 0;
   view = $("#log-view");
+  spacer = $("#log-spacer");
   rows = $("#log-rows");
   onRender: ((lines: Line[], now: number) => void) | null = null; // for benchmarks and tests
+  onArrive: ((lines: Line[]) => void) | null = null;
+  fresh: Line[] = []; // lines added since the last frame, for onRender
 
   constructor() {
     this.view.addEventListener("scroll", () => this.scrolled());
+    new ResizeObserver(() => this.schedule()).observe(this.view);
     setInterval(() => {
       this.rate = this.rateCount;
       this.rateCount = 0;
@@ -258,15 +266,20 @@ class LogView {
   }
 
   clear() {
-    this.rows.replaceChildren();
+    this.lines = [];
     this.queue = [];
     this.last.clear();
-    this.oldest = 0;
     this.historyEnd = false;
     this.heldWhilePaused = 0;
+    this.schedule();
+  }
+
+  schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
 
   add(lines: Line[]) {
+    this.onArrive?.(lines);
     for (const l of lines) {
       if (l.q) {
         const prev = this.last.get(l.p);
@@ -276,63 +289,73 @@ class LogView {
       this.queue.push(l);
     }
     this.rateCount += lines.length;
-    if (this.queue.length > MAX_ROWS) {
-      // More than a screenful of screenfuls: show the newest; the rest stays
-      // in the history, a scroll away.
-      const drop = this.queue.length - MAX_ROWS;
+    if (this.paused && this.queue.length > MAX_LINES) {
+      const drop = this.queue.length - MAX_LINES;
       this.queue.splice(0, drop);
-      if (this.paused) this.heldWhilePaused += drop;
-      else this.rows.replaceChildren(); // all rows would be replaced anyway
-      this.historyEnd = false;
+      this.heldWhilePaused += drop;
     }
-    if (!this.paused && !this.frame) this.frame = requestAnimationFrame(() => this.render());
+    if (!this.paused) this.schedule();
+  }
+
+  mark(text: string) {
+    this.queue.push({ p: "", n: "", k: -1, l: text });
+    this.schedule();
   }
 
   row(l: Line): HTMLElement {
     const r = el("div", "r");
     if (l.k) {
       r.className = "r mark";
-      r.textContent = `… ${l.k} lines of ${l.n} skipped (rotated away before they could be read)`;
+      r.textContent = l.k < 0 ? (l.l ?? "") : `… ${l.k} lines of ${l.n} skipped (rotated away before they could be read)`;
       return r;
     }
     if (l.s) r.classList.add("st-" + l.s);
     if (l.v) r.classList.add("lv-" + l.v);
     else if (l.s === "stderr") r.classList.add("lv-error");
-    if (l.t) r.dataset.t = String(l.t);
     r.append(el("span", "t", l.t ? fmtTime(l.t) : ""), el("span", "n", l.n), document.createTextNode(l.l ?? ""));
     return r;
   }
 
   render() {
     this.frame = 0;
-    if (this.paused || this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
+    if (!this.paused && this.queue.length) {
+      if (this.heldWhilePaused) {
+        this.lines.push({ p: "", n: "", k: -1, l: `… ${this.heldWhilePaused} lines arrived while paused and are not shown` });
+        this.heldWhilePaused = 0;
+      }
+      for (const l of this.queue) this.lines.push(l);
+      this.fresh = this.queue;
+      this.queue = [];
+      const extra = this.lines.length - MAX_LINES;
+      if (extra > 0) {
+        this.lines.splice(0, extra);
+        this.historyEnd = false;
+        if (!this.follow) this.view.scrollTop -= extra * ROW_H; // keep what the reader looks at in place
+      }
+    }
+    const n = this.lines.length;
+    this.spacer.style.height = n * ROW_H + "px";
+    if (this.follow) this.view.scrollTop = n * ROW_H;
+    const top = this.view.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const end = Math.min(n, Math.ceil((top + this.view.clientHeight) / ROW_H) + OVERSCAN);
     const frag = document.createDocumentFragment();
-    if (this.heldWhilePaused) {
-      frag.append(Object.assign(el("div", "r mark"), { textContent: `… ${this.heldWhilePaused} lines arrived while paused and are not shown` }));
-      this.heldWhilePaused = 0;
+    for (let i = first; i < end; i++) frag.append(this.row(this.lines[i]));
+    this.rows.style.transform = `translateY(${first * ROW_H}px)`;
+    this.rows.replaceChildren(frag);
+    if (this.fresh.length) {
+      this.onRender?.(this.fresh, Date.now());
+      this.fresh = [];
     }
-    for (const l of batch) frag.append(this.row(l));
-    this.rows.append(frag);
-    if (!this.oldest && batch[0].t) this.oldest = batch[0].t;
-    const limit = this.follow ? MAX_ROWS : MAX_ROWS * 2;
-    let extra = this.rows.childElementCount - limit;
-    if (extra > 0) {
-      while (extra-- > 0) this.rows.firstElementChild!.remove();
-      this.oldest = Number((this.rows.firstElementChild as HTMLElement)?.dataset.t ?? 0);
-      this.historyEnd = false;
-    }
-    if (this.follow) this.view.scrollTop = this.view.scrollHeight;
-    this.onRender?.(batch, Date.now());
     this.stats();
   }
 
   scrolled() {
     const v = this.view;
-    const atBottom = v.scrollHeight - v.scrollTop - v.clientHeight < 4;
+    const atBottom = v.scrollHeight - v.scrollTop - v.clientHeight < ROW_H;
     if (atBottom !== this.follow) this.setFollow(atBottom);
-    if (v.scrollTop < 40 && !this.loadingHistory && !this.historyEnd && this.rows.childElementCount > 0) this.loadHistory();
+    if (v.scrollTop < ROW_H * 2 && !this.loadingHistory && !this.historyEnd && this.lines.length > 0) this.loadHistory();
+    this.schedule();
   }
 
   setFollow(f: boolean) {
@@ -340,7 +363,7 @@ class LogView {
     const b = $("#log-follow");
     b.classList.toggle("on", f);
     b.textContent = f ? "Following" : "Follow";
-    if (f) this.view.scrollTop = this.view.scrollHeight;
+    this.schedule();
   }
 
   setPaused(p: boolean) {
@@ -348,13 +371,12 @@ class LogView {
     const b = $("#log-pause");
     b.textContent = p ? "Resume" : "Pause";
     b.classList.toggle("on", p);
-    if (!p && !this.frame) this.frame = requestAnimationFrame(() => this.render());
+    this.schedule();
   }
 
-  // loadHistory prepends the page of lines before the oldest row.
+  // loadHistory prepends the page of lines before the oldest line held.
   loadHistory() {
-    const first = this.rows.firstElementChild as HTMLElement | null;
-    const before = Number(first?.dataset.t ?? this.oldest);
+    const before = this.lines.find((l) => l.t)?.t;
     if (!before) return;
     this.loadingHistory = true;
     $("#log-top").textContent = "loading older lines…";
@@ -362,27 +384,20 @@ class LogView {
     const done = (m: any) => {
       this.loadingHistory = false;
       handlersOnce.delete(id);
-      const lines: Line[] = m.lines ?? [];
-      $("#log-top").textContent = lines.length < HISTORY_PAGE ? "start of the history" : "scroll up for older lines";
-      if (lines.length < HISTORY_PAGE) this.historyEnd = true;
-      if (!lines.length) return;
-      const h0 = this.view.scrollHeight;
-      const frag = document.createDocumentFragment();
-      for (const l of lines) frag.append(this.row(l));
-      this.rows.prepend(frag);
-      this.oldest = lines[0].t ?? this.oldest;
-      this.view.scrollTop += this.view.scrollHeight - h0; // keep what the reader looks at in place
+      const got: Line[] = m.lines ?? [];
+      $("#log-top").textContent = got.length < HISTORY_PAGE ? "start of the history" : "scroll up for older lines";
+      if (got.length < HISTORY_PAGE) this.historyEnd = true;
+      if (!got.length) return;
+      this.lines.unshift(...got);
+      this.view.scrollTop += got.length * ROW_H; // keep what the reader looks at in place
+      this.schedule();
     };
     handlersOnce.set(id, done);
     if (!send({ type: "logs.history", id, before, tail: HISTORY_PAGE, ...this.filter() })) done({ lines: [] });
   }
 
-  mark(text: string) {
-    this.rows.append(Object.assign(el("div", "r mark"), { textContent: text }));
-  }
-
   stats() {
-    $("#log-stats").textContent = `${this.rate} lines/s · ${this.rows.childElementCount} shown` + (this.paused ? " · paused" : "");
+    $("#log-stats").textContent = `${this.rate} lines/s · ${this.lines.length} held` + (this.paused ? " · paused" : "");
   }
 }
 
@@ -415,8 +430,9 @@ $("#log-ts").addEventListener("change", (e) => logs.view.classList.toggle("ts", 
 $("#log-pause").addEventListener("click", () => logs.setPaused(!logs.paused));
 $("#log-follow").addEventListener("click", () => logs.setFollow(!logs.follow));
 $("#log-clear").addEventListener("click", () => {
-  logs.rows.replaceChildren();
+  logs.lines = [];
   logs.queue = [];
+  logs.schedule();
 });
 
 // ---- events ----
