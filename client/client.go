@@ -149,6 +149,7 @@ func (c *Client) Version(ctx context.Context) (system.VersionResponse, error) {
 type ListOptions struct {
 	Enabled    *bool
 	Capability []string
+	Docker     bool // list the plugins of the daemon's dockerd instead
 }
 
 // List returns the plugins the filters select.
@@ -167,6 +168,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]manager.Inspect, er
 	if len(f) > 0 {
 		b, _ := json.Marshal(f)
 		q.Set("filters", string(b))
+	}
+	if o.Docker {
+		q.Set("docker", "1")
 	}
 	var out []manager.Inspect
 	return out, c.do(ctx, http.MethodGet, "/plugins", q, nil, &out)

@@ -4,6 +4,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/daemon"
+	"github.com/plugdbg/plugdbg/runtime/discovery"
+	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/webui"
 )
 
@@ -32,5 +34,12 @@ killed; a restarted daemon reattaches to them.`,
 	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")
 	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
+	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
+	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")
+	f.StringVar(&opts.Docker.PluginRoot, "docker-plugin-root", dockerd.DefaultPluginRoot, "dockerd's plugin exec root, where its plugins' sockets are")
+	f.StringVar(&opts.Docker.LogFile, "docker-log", "", "dockerd's log file, for logs of docker:NAME (default: the journal of --docker-log-unit)")
+	f.StringVar(&opts.Docker.LogUnit, "docker-log-unit", "docker", "systemd unit whose journal holds dockerd's log")
+	f.StringVar(&opts.Docker.PluginsDir, "docker-plugins-dir", discovery.DefaultDir, "where plugins are published for dockerd's legacy discovery (<name>.sock links)")
+	f.BoolVar(&opts.Docker.PublishAll, "docker-publish-all", false, "publish every enabled plugin for dockerd, not only those set with plugdbg publish")
 	return c
 }

@@ -175,6 +175,7 @@ type listOptions struct {
 	noTrunc bool
 	format  string
 	filters []string
+	docker  bool
 }
 
 func newListCmd(g *globalOptions) *cobra.Command {
@@ -189,6 +190,7 @@ func newListCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lo.Docker = o.docker
 			plugins, err := client.New(g.host).List(cmd.Context(), lo)
 			if err != nil {
 				return err
@@ -201,6 +203,7 @@ func newListCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate IDs and descriptions")
 	f.StringVar(&o.format, "format", "", "format the output with a Go template (\"table ...\" for columns)")
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output (enabled=true|false, capability=volumedriver)")
+	f.BoolVar(&o.docker, "docker", false, "list dockerd's managed plugins (the daemon's --docker-host); use them as docker:NAME")
 	return c
 }
 

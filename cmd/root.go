@@ -78,6 +78,9 @@ func newRootCmd() *cobra.Command {
 		newProbeCmd(opts),
 		newCheckCmd(opts),
 		newTraceCmd(opts),
+		newUsageCmd(opts),
+		newPublishCmd(opts),
+		newBundleCmd(opts),
 	)
 	return root
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
+	// Docker interop: the dockerd whose plugins are "docker:NAME"
+	// targets, and where plugdbg's plugins are published for it.
+	Docker DockerOptions
 	// UIAddr is where the web UI listens (host:port); "" disables it.
 	UIAddr string
 }
@@ -107,6 +110,8 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("exec: no toolbox; exec into plugins without a shell will fail")
 	}
 	m, err := manager.New(manager.Options{
+		PublishDir:  o.Docker.PluginsDir,
+		PublishAll:  o.Docker.PublishAll,
 		DataRoot:    o.DataRoot,
 		ExecRoot:    o.ExecRoot,
 		Log:         log,
@@ -131,6 +136,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := m.Restore(ctx); err != nil {
 		log.WithError(err).Warn("restore")
 	}
+	m.RepublishAll()
 	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
 		stopUI, err := startWebUI(o, m, log)
@@ -143,6 +149,11 @@ func Run(ctx context.Context, o Options) error {
 	_ = out.Flush() // what restore did is in the log before the first request
 
 	handler := api.New(m, log)
+	if dh, err := o.Docker.host(); err != nil {
+		log.WithError(err).Warn("docker interop disabled")
+	} else {
+		handler.WithDocker(dh, toolbox)
+	}
 	srv := &http.Server{
 		// What the daemon logged about a request is out when it returns,
 		// not up to a flush interval later.

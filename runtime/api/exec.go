@@ -22,6 +22,12 @@ const ExecMediaType = "application/vnd.plugdbg.exec-stream"
 // plugin, bad request) are ordinary HTTP errors; a command that cannot be
 // started is reported in the Exit frame with status 127 or 126.
 func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
+	s.serveExec(w, r, name, func(c execproto.Config) (execproto.Process, error) { return s.m.Exec(name, c) })
+}
+
+// serveExec is exec with the process started by start (dockerd's plugins
+// have their own, docker.go).
+func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, start func(execproto.Config) (execproto.Process, error)) {
 	var c execproto.Config
 	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid exec config: %w", err))
@@ -32,7 +38,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, http.StatusInternalServerError, errors.New("exec needs a connection that can be upgraded"))
 		return
 	}
-	proc, err := s.m.Exec(name, c)
+	proc, err := start(c)
 	var se *execproto.StartError
 	if err != nil && !errors.As(err, &se) {
 		writeErr(w, err)

@@ -24,7 +24,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
+	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
 )
@@ -33,6 +35,9 @@ import (
 type Server struct {
 	m   *manager.Manager
 	log *logrus.Logger
+
+	docker  *dockerd.Host      // dockerd whose plugins are "docker:NAME" (docker.go); nil: none
+	toolbox *container.Toolbox // for exec into dockerd's plugins
 }
 
 // New returns the API for m.
@@ -58,6 +63,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.events(w, r)
 	case path == "/logs" && r.Method == http.MethodGet:
 		s.logs(w, r, "")
+	case path == "/plugins" && r.Method == http.MethodGet && r.URL.Query().Has("docker"):
+		s.dockerList(w, r)
 	case path == "/plugins" && r.Method == http.MethodGet:
 		s.list(w, r)
 	case path == "/plugins/create" && r.Method == http.MethodPost:
@@ -84,6 +91,10 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	name, action := rest[:i], rest[i+1:]
+	if ref, ok := strings.CutPrefix(name, dockerd.Prefix); ok {
+		s.dockerPlugin(w, r, ref, action)
+		return
+	}
 	switch {
 	case action == "json" && r.Method == http.MethodGet:
 		s.inspect(w, name)
@@ -109,6 +120,10 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.setLogOpts(w, r, name)
 	case action == "trace" && r.Method == http.MethodGet:
 		s.trace(w, r, name)
+	case action == "usage" && r.Method == http.MethodGet:
+		s.usage(w, r, name)
+	case action == "publish" && r.Method == http.MethodPost:
+		s.publish(w, r, name)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
 	}

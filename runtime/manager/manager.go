@@ -64,6 +64,11 @@ type Options struct {
 	// Registry pulls and pushes plugin images; one with default options
 	// (plain HTTP for loopback registries only) if nil.
 	Registry *distribution.Registry
+	// PublishDir is where plugins are published for dockerd's legacy
+	// discovery (discovery.DefaultDir if ""); PublishAll publishes every
+	// enabled plugin, not only those set to (SetPublish).
+	PublishDir string
+	PublishAll bool
 }
 
 // State is what plugdbg adds to Docker's inspect output.
@@ -81,6 +86,9 @@ type State struct {
 	UnstoredLines uint64 `json:"UnstoredLines"`
 	Socket        string `json:"Socket"`
 	LogPath       string `json:"LogPath"`
+	// Published is the link dockerd's legacy discovery finds the plugin
+	// by, if it is published (interop.go).
+	Published string `json:"Published,omitempty"`
 }
 
 // Inspect is Docker's plugin object with plugdbg's State beside it.
@@ -106,6 +114,7 @@ type Manager struct {
 	hub    logs.Hub // live plugin lines, for followers
 
 	traces traceSessions // live traces of plugin sockets (trace.go)
+	usage  usageTrackers // what traces saw holding each plugin (interop.go)
 }
 
 type entry struct {
@@ -245,6 +254,9 @@ func (m *Manager) inspect(e *entry) Inspect {
 	st := e.state
 	st.Socket = m.socketPath(e.p)
 	st.LogPath = m.logPath(e.p.ID)
+	if e.p.Enabled {
+		st.Published = m.published(e.p)
+	}
 	return Inspect{Plugin: e.p, State: st, LogConfig: LogConfigView{Type: "plugdbg", Config: m.logLimits(e).Opts()}}
 }
 
@@ -391,6 +403,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	e.state.Error = ""
 	m.mu.Unlock()
 	m.emit(p.ID, p.Name, events.ActionEnable, nil)
+	m.publish(p)
 	return nil
 }
 
@@ -416,6 +429,7 @@ func (m *Manager) disable(e *entry, force bool) error {
 	if force {
 		grace = 0
 	}
+	m.unpublish(p)
 	stopErr := m.stop(e, grace)
 	p.Enabled = false
 	if err := m.store.Save(p); err != nil {
@@ -464,6 +478,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	delete(m.plugins, p.ID)
 	m.mu.Unlock()
 	m.hub.Forget(p.ID)
+	m.usage.forget(p.ID)
 	m.emit(p.ID, p.Name, events.ActionRemove, nil)
 	return nil
 }

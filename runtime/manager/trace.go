@@ -71,6 +71,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 			return fmt.Errorf("trace %s: %w", p.Name, err)
 		}
 		t.byID[p.ID] = s
+		m.traceStarted(p.ID)
 		m.log.WithField("plugin", p.ID).Infof("trace: proxy on %s", sock)
 	}
 	s.subs[ch] = &dropped
@@ -144,6 +145,7 @@ func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
 		}
 	}
 	m.traces.mu.Unlock()
+	m.traceRecord(id, r)
 	attrs := map[string]string{
 		"method":  r.Method,
 		"status":  strconv.Itoa(r.Status),

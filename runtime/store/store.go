@@ -203,3 +203,36 @@ func (s *Store) LogOpts(id string) (map[string]string, error) {
 func (s *Store) SaveLogOpts(id string, opts map[string]string) error {
 	return atomicfile.WriteJSON(filepath.Join(s.Dir(id), logOptsFile), opts, 0o600)
 }
+
+// optsFile holds plugdbg's own per-plugin options that are not log
+// options (Docker keeps none of them), beside the plugin's state.
+const optsFile = "plugdbg-opts.json"
+
+// Opts are plugdbg's own per-plugin options.
+type Opts struct {
+	// Publish: while enabled, the plugin is published for dockerd's
+	// legacy plugin discovery (package discovery).
+	Publish bool `json:"Publish,omitempty"`
+}
+
+// Opts reads plugin id's options; none are the zero Opts.
+func (s *Store) Opts(id string) (Opts, error) {
+	var o Opts
+	p := filepath.Join(s.Dir(id), optsFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return o, nil
+	}
+	if err != nil {
+		return o, fmt.Errorf("plugin %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &o); err != nil {
+		return Opts{}, fmt.Errorf("plugin %s: %s: %w", id, p, err)
+	}
+	return o, nil
+}
+
+// SaveOpts atomically writes plugin id's options.
+func (s *Store) SaveOpts(id string, o Opts) error {
+	return atomicfile.WriteJSON(filepath.Join(s.Dir(id), optsFile), o, 0o600)
+}

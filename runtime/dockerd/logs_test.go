@@ -1,0 +1,99 @@
+package dockerd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/runtime/manager"
+)
+
+func TestParseLine(t *testing.T) {
+	tests := []struct {
+		name, in      string
+		ok            bool
+		level, msg, p string
+	}{
+		{"info", `time="2026-05-01T10:00:03Z" level=info msg="listening on /run/docker/plugins/x.sock" plugin=4c2f`, true, "info", "listening on /run/docker/plugins/x.sock", "4c2f"},
+		{"bare msg", `time="2026-05-01T10:00:04Z" level=error msg=boom plugin=4c2f`, true, "error", "boom", "4c2f"},
+		{"escapes", `time="2026-05-01T10:00:04Z" level=error msg="a \"quoted\" word\tand tab" plugin=4c2f`, true, "error", "a \"quoted\" word\tand tab", "4c2f"},
+		{"daemon line", `time="2026-05-01T10:00:04.123456789Z" level=debug msg="Calling GET /_ping"`, true, "debug", "Calling GET /_ping", ""},
+		{"tty form", `INFO[0003] listening    plugin=4c2f`, false, "", "", ""},
+		{"unterminated", `time="2026-05-01T10:00:04Z" level=info msg="open`, false, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, ok := ParseLine(tt.in)
+			require.Equal(t, tt.ok, ok)
+			if ok {
+				assert.Equal(t, tt.level, l.Level)
+				assert.Equal(t, tt.msg, l.Msg)
+				assert.Equal(t, tt.p, l.Fields["plugin"])
+			}
+		})
+	}
+}
+
+func TestLogsFromFile(t *testing.T) {
+	id := "aaaa"
+	path := filepath.Join(t.TempDir(), "dockerd.log")
+	content := `time="2026-05-01T10:00:01Z" level=info msg="one" plugin=aaaa
+time="2026-05-01T10:00:02Z" level=info msg="other plugin" plugin=bbbb
+time="2026-05-01T10:00:03Z" level=error msg="two on stderr" plugin=aaaa
+time="2026-05-01T10:00:04Z" level=info msg="Calling GET /plugins" 
+time="2026-05-01T10:00:05Z" level=info msg=three plugin=aaaa
+`
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	h := &Host{LogFile: path}
+	get := func(o manager.LogOptions) []string {
+		var out []string
+		require.NoError(t, h.Logs(context.Background(), id, "p", o, func(l manager.LogLine) error {
+			out = append(out, l.Stream+":"+l.Line)
+			return nil
+		}))
+		return out
+	}
+	assert.Equal(t, []string{"stdout:one", "stderr:two on stderr", "stdout:three"}, get(manager.LogOptions{}))
+	assert.Equal(t, []string{"stdout:three"}, get(manager.LogOptions{Tail: 1}))
+	assert.Empty(t, get(manager.LogOptions{Tail: -1}))
+	assert.Equal(t, []string{"stderr:two on stderr"}, get(manager.LogOptions{Stream: "stderr"}))
+	assert.Equal(t, []string{"stdout:one", "stdout:three"}, get(manager.LogOptions{Grep: regexp.MustCompile(`^(one|three)$`)}))
+	t3 := time.Date(2026, 5, 1, 10, 0, 3, 0, time.UTC)
+	assert.Equal(t, []string{"stderr:two on stderr", "stdout:three"}, get(manager.LogOptions{Since: t3}))
+	assert.Equal(t, []string{"stdout:one"}, get(manager.LogOptions{Until: t3}))
+
+	// Follow: lines appended later arrive; a partial line waits for its end.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Logs(ctx, id, "p", manager.LogOptions{Follow: true, Tail: -1}, func(l manager.LogLine) error {
+			got <- l.Line
+			return nil
+		})
+	}()
+	time.Sleep(2 * pollInterval)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`time="2026-05-01T10:00:06Z" level=info msg=fo`)
+	require.NoError(t, err)
+	time.Sleep(2 * pollInterval)
+	_, err = f.WriteString("ur plugin=aaaa\n")
+	require.NoError(t, err)
+	f.Close()
+	select {
+	case l := <-got:
+		assert.Equal(t, "four", l)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the appended line did not arrive")
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
