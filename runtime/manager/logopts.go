@@ -77,7 +77,12 @@ func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	if err != nil {
 		return invalid(err)
 	}
-	if err := m.store.SaveLogOpts(p.ID, merged); err != nil {
+	o, err := m.store.Opts(p.ID)
+	if err != nil {
+		return err
+	}
+	o.LogOpts = merged
+	if err := m.store.SaveOpts(p.ID, o); err != nil {
 		return err
 	}
 	m.mu.Lock()

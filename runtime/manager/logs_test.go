@@ -154,9 +154,9 @@ func TestSetLogOpts(t *testing.T) {
 		assert.True(t, IsInvalid(err), "%v: %v", bad, err)
 	}
 	assert.Equal(t, map[string]string{"max-size": "1m", "max-file": "2"}, opts(), "refused opts change nothing")
-	stored, err := m.store.LogOpts(id)
+	stored, err := m.store.Opts(id)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"max-size": "1m", "max-file": "2"}, stored)
+	assert.Equal(t, map[string]string{"max-size": "1m", "max-file": "2"}, stored.LogOpts)
 
 	require.NoError(t, m.SetLogOpts("fake", map[string]string{"max-size": ""}))
 	assert.Equal(t, map[string]string{"max-size": "10m", "max-file": "2"}, opts(), "an empty value restores the default")

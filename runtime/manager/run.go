@@ -15,6 +15,7 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/config"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/spec"
+	"github.com/plugdbg/plugdbg/runtime/store"
 )
 
 // maxSocketPath is the longest path connect(2) takes for a unix socket.
@@ -459,7 +460,9 @@ func (m *Manager) Restore(ctx context.Context) error {
 	for _, rec := range recs {
 		e := &entry{p: rec.Plugin, state: State{Status: StatusDisabled}, backoff: backoffMin}
 		var err error
-		if e.logOpts, err = m.store.LogOpts(rec.Plugin.ID); err == nil {
+		var o store.Opts
+		if o, err = m.store.Opts(rec.Plugin.ID); err == nil {
+			e.logOpts = o.LogOpts
 			_, err = logs.ParseOpts(m.baseLogLimits(), e.logOpts)
 		}
 		if err != nil {

@@ -178,34 +178,8 @@ func (s *Store) Remove(id string) error {
 	return os.RemoveAll(gone)
 }
 
-// logOptsFile holds a plugin's log options (plugdbg's own; Docker keeps
-// none for plugins), beside its state.
-const logOptsFile = "log-opts.json"
-
-// LogOpts reads plugin id's log options; none is an empty map.
-func (s *Store) LogOpts(id string) (map[string]string, error) {
-	opts := map[string]string{}
-	p := filepath.Join(s.Dir(id), logOptsFile)
-	data, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return opts, nil
-	}
-	if err != nil {
-		return opts, fmt.Errorf("plugin %s: %w", id, err)
-	}
-	if err := json.Unmarshal(data, &opts); err != nil {
-		return map[string]string{}, fmt.Errorf("plugin %s: %s: %w", id, p, err)
-	}
-	return opts, nil
-}
-
-// SaveLogOpts atomically writes plugin id's log options.
-func (s *Store) SaveLogOpts(id string, opts map[string]string) error {
-	return atomicfile.WriteJSON(filepath.Join(s.Dir(id), logOptsFile), opts, 0o600)
-}
-
-// optsFile holds plugdbg's own per-plugin options that are not log
-// options (Docker keeps none of them), beside the plugin's state.
+// optsFile holds plugdbg's own per-plugin options (Docker keeps none of
+// them), beside the plugin's state.
 const optsFile = "plugdbg-opts.json"
 
 // Opts are plugdbg's own per-plugin options.
@@ -213,6 +187,9 @@ type Opts struct {
 	// Publish: while enabled, the plugin is published for dockerd's
 	// legacy plugin discovery (package discovery).
 	Publish bool `json:"Publish,omitempty"`
+	// LogOpts rotate the plugin's output history (max-size, max-file, as
+	// --log-opt takes them); the daemon's defaults where unset.
+	LogOpts map[string]string `json:"LogOpts,omitempty"`
 }
 
 // Opts reads plugin id's options; none are the zero Opts.
