@@ -154,6 +154,13 @@ func TestInteropDockerdUsesPublishedPlugins(t *testing.T) {
 		link := filepath.Join(dockerPluginRoot, name+".sock")
 		p := d.inspect(t, name)
 		assert.Equal(t, link, p.State.Published, "inspect shows where the plugin is published")
+		if dir == "volume" {
+			// A proxy that shows dockerd Mountpoints on the host.
+			fi, err := os.Lstat(link)
+			require.NoError(t, err)
+			assert.Equal(t, os.ModeSocket, fi.Mode().Type(), "a volume plugin is published through a proxy socket")
+			continue
+		}
 		target, err := os.Readlink(link)
 		require.NoError(t, err)
 		assert.Equal(t, p.State.Socket, target)
@@ -165,14 +172,18 @@ func TestInteropDockerdUsesPublishedPlugins(t *testing.T) {
 	busyboxImage(t, dk, "pdi-bb")
 	dk.ok(t, "volume", "create", "-d", vol, "v1")
 	assert.Contains(t, dk.ok(t, "volume", "ls", "--format", "{{.Driver}} {{.Name}}"), vol+" v1\n")
-	// Mounting into a container does not work through legacy discovery
-	// for a plugin with a PropagatedMount: dockerd takes the Mountpoint it
-	// answers (/data/v1, a path in the plugin's container) as a host path,
-	// since only managed plugins get it joined to their propagated mount
-	// (README "Docker interop", limits).
-	_, stderr, code := dk.run(t, "run", "--rm", "--network", "none", "-v", "v1:/x", "pdi-bb", "/busybox", "true")
-	assert.NotEqual(t, 0, code)
-	assert.Contains(t, stderr, "/data/v1")
+	// A container mounts the volume: the proxy answers dockerd with the
+	// host side of the plugin's propagated mount, as dockerd would join it
+	// for a managed plugin; what the container writes is in the plugin's
+	// volume, and the next container reads it.
+	dk.ok(t, "run", "--rm", "--network", "none", "-v", "v1:/x", "pdi-bb", "/busybox", "sh", "-c", "echo from-a-container > /x/f")
+	volPlugin := d.inspect(t, vol)
+	hostDir := filepath.Join(d.storeDir(volPlugin.ID), "propagated-mount", "v1")
+	onHost, err := os.ReadFile(filepath.Join(hostDir, "f"))
+	require.NoError(t, err, "the file in the plugin's propagated mount, on the host")
+	assert.Equal(t, "from-a-container\n", string(onHost))
+	assert.Equal(t, "from-a-container\n", dk.ok(t, "run", "--rm", "--network", "none", "-v", "v1:/x", "pdi-bb", "/busybox", "cat", "/x/f"))
+	assert.Equal(t, hostDir+"\n", dk.ok(t, "volume", "inspect", "--format", "{{.Mountpoint}}", "v1"), "docker volume inspect shows the host path")
 
 	// The volume dockerd created holds the plugin, as plugdbg usage shows.
 	var u usage.Usage
@@ -191,7 +202,7 @@ func TestInteropDockerdUsesPublishedPlugins(t *testing.T) {
 		return strings.Contains(stdout, "nothing holds it")
 	}, waitTimeout, "usage empty after the container and the volume are gone")
 
-	want := []string{"Plugin.Activate", "VolumeDriver.Create", "VolumeDriver.Mount", "VolumeDriver.Remove"}
+	want := []string{"Plugin.Activate", "VolumeDriver.Create", "VolumeDriver.Mount", "VolumeDriver.Unmount", "VolumeDriver.Remove"}
 	seen := tr.methods(want...)
 	for _, m := range want {
 		assert.Contains(t, seen, m, "dockerd's calls seen by plugdbg trace")

@@ -1,11 +1,13 @@
 package manager
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/runtime/config"
 	"github.com/plugdbg/plugdbg/runtime/discovery"
 	"github.com/plugdbg/plugdbg/runtime/trace"
 	"github.com/plugdbg/plugdbg/runtime/usage"
@@ -84,30 +86,91 @@ func (m *Manager) wantsPublish(id string) bool {
 	return o.Publish
 }
 
-// publish links an enabled plugin's socket for dockerd, if it is wanted;
-// a failure is logged, not returned: the plugin runs all the same.
+// volumeProxies are the published volume plugins (discovery.VolumeProxy),
+// by plugin ID.
+type volumeProxies struct {
+	mu   sync.Mutex
+	byID map[string]*discovery.VolumeProxy
+}
+
+// publish makes an enabled plugin reachable for dockerd, if it is wanted:
+// a volume plugin through a proxy that shows dockerd its Mountpoints on
+// the host, as dockerd's managed plugins do; any other as a link to its
+// socket. A failure is logged, not returned: the plugin runs all the same.
 func (m *Manager) publish(p plugin.Plugin) {
 	if !m.wantsPublish(p.ID) {
 		return
 	}
-	link, err := discovery.Publish(m.publishDir(), p.Name, m.socketPath(p))
-	if err != nil {
-		m.log.WithField("plugin", p.ID).WithError(err).Warn("publish for dockerd")
+	log := m.log.WithField("plugin", p.ID)
+	if !slices.Contains(config.InterfaceNames(p.Config.Interface.Types), "VolumeDriver") {
+		link, err := discovery.Publish(m.publishDir(), p.Name, m.socketPath(p))
+		if err != nil {
+			log.WithError(err).Warn("publish for dockerd")
+			return
+		}
+		log.Infof("published for dockerd as %s", link)
 		return
 	}
-	m.log.WithField("plugin", p.ID).Infof("published for dockerd as %s", link)
+	m.proxies.mu.Lock()
+	defer m.proxies.mu.Unlock()
+	if m.proxies.byID[p.ID] != nil {
+		return // published already
+	}
+	pm, host, rootfs := p.Config.PropagatedMount, m.store.PropagatedMount(p.ID), m.store.Rootfs(p.ID)
+	proxy, err := discovery.PublishVolumes(m.publishDir(), p.Name, m.socketPath(p), func(mp string) string {
+		return discovery.ScopedPath(rootfs, pm, host, mp)
+	})
+	if err != nil {
+		log.WithError(err).Warn("publish for dockerd")
+		return
+	}
+	if m.proxies.byID == nil {
+		m.proxies.byID = map[string]*discovery.VolumeProxy{}
+	}
+	m.proxies.byID[p.ID] = proxy
+	log.Infof("published for dockerd as %s (a proxy that shows dockerd Mountpoints on the host)", proxy.Path())
 }
 
-// unpublish removes the plugin's link if it still points at its socket.
+// unpublish removes what publish made: the proxy, or the link if it still
+// points at the plugin's socket.
 func (m *Manager) unpublish(p plugin.Plugin) {
+	m.proxies.mu.Lock()
+	proxy := m.proxies.byID[p.ID]
+	delete(m.proxies.byID, p.ID)
+	m.proxies.mu.Unlock()
+	if proxy != nil {
+		if err := proxy.Close(); err != nil {
+			m.log.WithField("plugin", p.ID).WithError(err).Warn("unpublish")
+		}
+		return
+	}
 	if err := discovery.Unpublish(m.publishDir(), p.Name, m.socketPath(p)); err != nil {
 		m.log.WithField("plugin", p.ID).WithError(err).Warn("unpublish")
 	}
 }
 
-// published is the plugin's link, or "" if it is not published.
+// published is where the plugin is published, or "" if it is not.
 func (m *Manager) published(p plugin.Plugin) string {
+	m.proxies.mu.Lock()
+	proxy := m.proxies.byID[p.ID]
+	m.proxies.mu.Unlock()
+	if proxy != nil {
+		return proxy.Path()
+	}
 	return discovery.Published(m.publishDir(), p.Name, m.socketPath(p))
+}
+
+// closeProxies stops the volume proxies at daemon shutdown; the next
+// daemon starts them again (RepublishAll). Meanwhile dockerd cannot reach
+// those plugins, unlike the ones published as links.
+func (m *Manager) closeProxies() {
+	m.proxies.mu.Lock()
+	all := m.proxies.byID
+	m.proxies.byID = nil
+	m.proxies.mu.Unlock()
+	for _, p := range all {
+		_ = p.Close()
+	}
 }
 
 // SetPublish turns the publication of plugin ref for dockerd's legacy

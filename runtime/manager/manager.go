@@ -113,8 +113,9 @@ type Manager struct {
 	events eventHub
 	hub    logs.Hub // live plugin lines, for followers
 
-	traces traceSessions // live traces of plugin sockets (trace.go)
-	usage  usageTrackers // what traces saw holding each plugin (interop.go)
+	traces  traceSessions // live traces of plugin sockets (trace.go)
+	usage   usageTrackers // what traces saw holding each plugin (interop.go)
+	proxies volumeProxies // volume plugins published for dockerd (interop.go)
 }
 
 type entry struct {

@@ -610,4 +610,5 @@ func (m *Manager) Shutdown() {
 	for _, r := range runs {
 		r.conn.Close()
 	}
+	m.closeProxies()
 }
