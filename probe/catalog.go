@@ -3,8 +3,8 @@ package probe
 import (
 	"reflect"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/go-plugins-helpers/authorization"
