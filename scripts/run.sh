@@ -24,8 +24,11 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 
-# The example plugins: name and plugin directory.
-for example in "pdvol build/plugins/volume"; do
+# The example plugins: name and plugin directory (the test plugins: a
+# volume driver, a network driver with its IPAM driver, an authz plugin and
+# one that writes what it is asked to, for the log views).
+for example in "pdvol build/plugins/volume" "pdnet build/plugins/network" \
+  "pdipam build/plugins/ipam" "pdauthz build/plugins/authz" "pdecho build/plugins/echo"; do
   set -- $example
   if ! "$bin" inspect "$1" >/dev/null 2>&1; then
     "$bin" create "$1" "$2"
@@ -36,4 +39,9 @@ for example in "pdvol build/plugins/volume"; do
 done
 "$bin" ls
 echo "plugdbg: daemon running (pid $daemon); try: $bin inspect pdvol; Ctrl-C stops the daemon"
+# The web UI's address and token, unless flags moved or disabled it.
+token=/run/plugdbg/webui.token
+if [ -r "$token" ]; then
+  echo "plugdbg: web UI at http://127.0.0.1:7777/?token=$(cat "$token")"
+fi
 wait "$daemon"
