@@ -48,15 +48,5 @@ func main() {
 		}
 		p.deny = re
 	}
-	l, err := plugsock.Listen(plugsock.Path(socket))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println("pdauthz listening on", plugsock.Path(socket))
-	h := authorization.NewHandler(p)
-	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
+	plugsock.Run(ctx, "pdauthz", socket, authorization.NewHandler(p).Serve)
 }

@@ -14,7 +14,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/docker/go-plugins-helpers/volume"
@@ -85,15 +84,5 @@ func (d *driver) Capabilities() *volume.CapabilitiesResponse {
 
 func main() {
 	ctx := plugsock.TermContext()
-	l, err := plugsock.Listen(plugsock.Path(socket))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println("pdbadvol listening on", plugsock.Path(socket))
-	h := volume.NewHandler(&driver{vols: map[string]bool{}})
-	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
+	plugsock.Run(ctx, "pdbadvol", socket, volume.NewHandler(&driver{vols: map[string]bool{}}).Serve)
 }

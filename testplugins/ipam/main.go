@@ -6,7 +6,6 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 
 	"github.com/docker/go-plugins-helpers/ipam"
@@ -131,15 +130,5 @@ func (d *driver) ReleaseAddress(r *ipam.ReleaseAddressRequest) error {
 
 func main() {
 	ctx := plugsock.TermContext()
-	l, err := plugsock.Listen(plugsock.Path(socket))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println("pdipam listening on", plugsock.Path(socket))
-	h := ipam.NewHandler(&driver{pools: map[string]*pool{}})
-	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
+	plugsock.Run(ctx, "pdipam", socket, ipam.NewHandler(&driver{pools: map[string]*pool{}}).Serve)
 }

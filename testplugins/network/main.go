@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 
 	"github.com/docker/go-plugins-helpers/network"
@@ -196,15 +195,5 @@ func (d *driver) RevokeExternalConnectivity(r *network.RevokeExternalConnectivit
 
 func main() {
 	ctx := plugsock.TermContext()
-	l, err := plugsock.Listen(plugsock.Path(socket))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println("pdnet listening on", plugsock.Path(socket))
-	h := network.NewHandler(&driver{nets: map[string]*netw{}})
-	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
+	plugsock.Run(ctx, "pdnet", socket, network.NewHandler(&driver{nets: map[string]*netw{}}).Serve)
 }

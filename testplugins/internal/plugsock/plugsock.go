@@ -6,6 +6,7 @@ package plugsock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -57,5 +58,22 @@ func Serve(ctx context.Context, l net.Listener, serve func(net.Listener) error) 
 	case err := <-errc:
 		l.Close()
 		return err
+	}
+}
+
+// Run is the main of a plugin that only serves: it listens on the socket
+// named by interface.socket, says so on stdout as "<name> listening on
+// <path>", serves until SIGTERM, and exits 1 if it cannot.
+func Run(ctx context.Context, name, socket string, serve func(net.Listener) error) {
+	path := Path(socket)
+	l, err := Listen(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	fmt.Println(name, "listening on", path)
+	if err := Serve(ctx, l, serve); err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
 	}
 }
