@@ -9,6 +9,7 @@
 #   N=51 bench/exec.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${N:-31}
 plugin_dir=build/plugins/volume
 bin=$PWD/build/plugdbg
@@ -22,32 +23,13 @@ cleanup() {
     runc --root "$runc_root" delete -f pdbench >/dev/null 2>&1 || true
   fi
   "$bin" -H "unix://$tmp/pd.sock" rm -f vol >/dev/null 2>&1 || true
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$tmp"
+  stop_all "$tmp" "${pids[@]}"
 }
 trap cleanup EXIT
-
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
-
-# run_step FILE CMD...: append the duration of CMD in microseconds to FILE;
-# CMD must succeed.
-run_step() {
-  local file=$1; shift
-  local t0; t0=$(now_us)
-  "$@" >/dev/null
-  echo $(( $(now_us) - t0 )) >> "$file"
-}
 
 stat_ms() { # FILE: median, min and max in ms
   sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2;
     printf "median %6.1f ms   min %6.1f   max %6.1f   (n=%d)", m/1000, a[1]/1000, a[NR]/1000, NR}'
-}
-
-wait_for() {
-  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "timed out waiting for: $*" >&2; return 1
 }
 
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }

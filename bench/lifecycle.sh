@@ -6,6 +6,7 @@
 #   N=9 bench/lifecycle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${N:-7}
 plugin_dir=build/plugins/volume
 bin=$PWD/build/plugdbg
@@ -13,32 +14,8 @@ bin=$PWD/build/plugdbg
 
 tmp=$(mktemp -d /tmp/pdb.XXXXXX)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$tmp"
-}
+cleanup() { stop_all "$tmp" "${pids[@]}"; }
 trap cleanup EXIT
-
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
-
-# run_step FILE CMD...: append the duration of CMD in microseconds to FILE.
-run_step() {
-  local file=$1; shift
-  local t0; t0=$(now_us)
-  "$@" >/dev/null
-  echo $(( $(now_us) - t0 )) >> "$file"
-}
-
-median_ms() {
-  sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
-}
-
-wait_for() {
-  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "timed out waiting for: $*" >&2; return 1
-}
 
 # lifecycle PREFIX CLI...: N rounds of create/enable/disable/rm.
 lifecycle() {
