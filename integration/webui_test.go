@@ -263,6 +263,40 @@ func TestWebUIBrowser(t *testing.T) {
 	))
 	waitJS(rows+`.some(r => r === 'hi')`, 10*time.Second, "hi in the terminal")
 	shot("3-terminal.png")
+
+	// History on scroll: a view opens on the last 500 lines of the history;
+	// scrolling to its top loads the older ones, a page at a time, down to
+	// the plugin's first line, in order and without a repeat.
+	var lines strings.Builder
+	for i := 1; i <= 700; i++ {
+		fmt.Fprintf(&lines, "history line %d\n", i)
+	}
+	echoWrite(t, p.State.Socket, "stdout", lines.String())
+	var total int
+	eventually(t, func() bool { total = len(d.apiLogs(t, p.Name, nil)); return total >= 700 }, waitTimeout, "the 700 lines in the history")
+	held := `window.plugdbg.logs.lines.length`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(row+` td.state.running`)),
+	))
+	waitJS(`window.plugdbg.connected`, 5*time.Second, "websocket connected after the reload")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab=logs]`)), chromedp.Click(chromedp.CSS(row+` td.name`))))
+	waitJS(held+` === 500`, 10*time.Second, "the view opens on the last 500 lines")
+	for loaded := 500; loaded < total; loaded = min(loaded+200, total) {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('#log-view').scrollTop = 0`))
+		require.NoError(t, err)
+		waitJS(fmt.Sprintf(`%s === %d`, held, min(loaded+200, total)), 10*time.Second, "older lines loaded on scroll")
+	}
+	waitJS(`document.querySelector('#log-top').textContent === 'start of the history'`, 5*time.Second, "the top of the history reached")
+	seqs, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`window.plugdbg.logs.lines.map(l => l.q)`))
+	require.NoError(t, err)
+	require.Len(t, seqs, total)
+	for i, q := range seqs {
+		if q != i+1 {
+			require.Failf(t, "history lines out of order", "line %d of the view has seq %d", i, q)
+		}
+	}
+	shot("4-history.png")
 }
 
 func jsString(s string) string {

@@ -81,6 +81,9 @@ type Filter struct {
 	// AfterSeq, if not 0, selects only entries with a greater Seq. Readers
 	// rely on Seq growing along the log to stop early.
 	AfterSeq uint64
+	// BeforeSeq, if not 0, selects only entries with a smaller Seq: a page
+	// of history before a line, however many lines share its time.
+	BeforeSeq uint64
 
 	// OnCorrupt, if not nil, is called for each record that ReadHistory
 	// skips because it cannot be decoded. It takes no part in Match.
@@ -90,7 +93,7 @@ type Filter struct {
 // Match reports whether e passes every condition of f. Entries are matched
 // one by one: each Partial piece of a long line on its own.
 func (f Filter) Match(e Entry) bool {
-	if e.Seq <= f.AfterSeq && f.AfterSeq != 0 {
+	if e.Seq <= f.AfterSeq && f.AfterSeq != 0 || e.Seq >= f.BeforeSeq && f.BeforeSeq != 0 {
 		return false
 	}
 	if f.Stream != "" && e.Stream != f.Stream {

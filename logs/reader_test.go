@@ -152,6 +152,8 @@ func TestFilterMatch(t *testing.T) {
 		{name: "grep no match", filter: logs.Filter{Grep: regexp.MustCompile(`^refused`)}, want: false},
 		{name: "after a lower seq", filter: logs.Filter{AfterSeq: 9}, want: true},
 		{name: "after its own seq", filter: logs.Filter{AfterSeq: 10}, want: false},
+		{name: "before a higher seq", filter: logs.Filter{BeforeSeq: 11}, want: true},
+		{name: "before its own seq", filter: logs.Filter{BeforeSeq: 10}, want: false},
 		{name: "all conditions", filter: logs.Filter{Since: t0, Until: t0.Add(time.Second), Stream: logs.Stderr, Grep: regexp.MustCompile("refused"), AfterSeq: 1}, want: true},
 		{name: "all but one", filter: logs.Filter{Since: t0, Until: t0.Add(time.Second), Stream: logs.Stdout, Grep: regexp.MustCompile("refused"), AfterSeq: 1}, want: false},
 	}

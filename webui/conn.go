@@ -39,7 +39,11 @@ type inMsg struct {
 	Regex  bool                   `json:"regex,omitempty"`
 	Tail   int                    `json:"tail,omitempty"`
 	Resume map[string]resumePoint `json:"resume,omitempty"`
-	Before int64                  `json:"before,omitempty"` // unix ns, exclusive
+	// Before names the line a history page ends before: its time (unix
+	// ns), plugin ID and seq (manager.LogPosition).
+	Before       int64  `json:"before,omitempty"`
+	BeforePlugin string `json:"beforePlugin,omitempty"`
+	BeforeSeq    uint64 `json:"beforeSeq,omitempty"`
 	// Probes.
 	Method string  `json:"method,omitempty"`
 	Body   *string `json:"body,omitempty"` // nil: no body at all

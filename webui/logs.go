@@ -259,8 +259,9 @@ func (c *conn) flushLogs(sub *logSub) bool {
 	return true
 }
 
-// history answers logs.history: up to m.Tail lines before m.Before, with
-// the subscription's filters, in one message.
+// history answers logs.history: up to m.Tail lines before the line m
+// names (or, with only a time, before that time), with the
+// subscription's filters, in one message.
 func (c *conn) history(m inMsg) {
 	grep, err := compileGrep(m.Grep, m.Regex)
 	if err != nil {
@@ -268,7 +269,10 @@ func (c *conn) history(m inMsg) {
 		return
 	}
 	o := manager.LogOptions{Stream: m.Stream, Grep: grep, Tail: min(max(m.Tail, 1), maxHistory)}
-	if m.Before > 0 {
+	switch {
+	case m.BeforeSeq > 0:
+		o.Before = &manager.LogPosition{Time: m.Before, Plugin: m.BeforePlugin, Seq: m.BeforeSeq}
+	case m.Before > 0:
 		o.Until = time.Unix(0, m.Before)
 	}
 	var lines []manager.LogLine

@@ -23,10 +23,22 @@ type LogOptions struct {
 	Tail   int       // the last Tail lines of the history; 0: all
 	Stream string    // "stdout", "stderr" or "" for both
 	Grep   *regexp.Regexp
+	// Before, if set, keeps only lines before this one in the order Logs
+	// sends them (time, then plugin ID, then seq): the page of history
+	// before the oldest line a viewer holds, even where many lines share a
+	// time. Not with Follow.
+	Before *LogPosition
 	// Started, if set, is called once before any line is sent, when a
 	// follower is subscribed to live lines: a caller that tells its client
 	// "following" only then loses no line written in between.
 	Started func()
+}
+
+// LogPosition names one line of the merged history.
+type LogPosition struct {
+	Time   int64 // unix nanoseconds
+	Plugin string
+	Seq    uint64
 }
 
 // LogLine is one line as the API streams it: a plugin line, or a marker of
@@ -121,7 +133,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 		o.Started()
 	}
 	filter := logs.Filter{Since: o.Since, Until: o.Until, Stream: o.Stream, Grep: o.Grep}
-	last, err := m.history(targets, filter, o.Tail, send)
+	last, err := m.history(targets, filter, o.Before, o.Tail, send)
 	if err != nil || !o.Follow {
 		return err
 	}
@@ -300,11 +312,11 @@ func (m *Manager) catchUp(t *logTarget, after uint64, deliver func(*logTarget, l
 
 // history sends the stored lines of targets, merged by time, and returns
 // the last sequence number read per plugin.
-func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send func(LogLine) error) (map[string]uint64, error) {
+func (m *Manager) history(targets []*logTarget, f logs.Filter, before *LogPosition, tail int, send func(LogLine) error) (map[string]uint64, error) {
 	last := map[string]uint64{}
 	if len(targets) == 1 {
 		t := targets[0]
-		read, err := logs.ReadHistory(t.path, f, tail, func(e logs.Entry) error {
+		read, err := logs.ReadHistory(t.path, cutBefore(f, t.id, before), tail, func(e logs.Entry) error {
 			return send(NewLogLine(t.id, t.name, e))
 		})
 		last[t.id] = read
@@ -326,7 +338,7 @@ func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send fu
 		}
 	}()
 	for _, t := range targets {
-		c := newHistoryCursor(t, f, tail)
+		c := newHistoryCursor(t, cutBefore(f, t.id, before), tail)
 		cursors = append(cursors, c)
 		c.advance()
 	}
@@ -358,6 +370,28 @@ func (m *Manager) history(targets []*logTarget, f logs.Filter, tail int, send fu
 		}
 	}
 	return last, nil
+}
+
+// cutBefore narrows f, for plugin id, to the lines before position b in
+// the order Logs merges them: b's own plugin's lines before b's seq (a
+// plugin's lines keep their seq order); another plugin's before b's time,
+// and at b's time too if its ID sorts first.
+func cutBefore(f logs.Filter, id string, b *LogPosition) logs.Filter {
+	if b == nil {
+		return f
+	}
+	if id == b.Plugin {
+		f.BeforeSeq = b.Seq
+		return f
+	}
+	until := time.Unix(0, b.Time)
+	if id < b.Plugin {
+		until = until.Add(1)
+	}
+	if f.Until.IsZero() || until.Before(f.Until) {
+		f.Until = until
+	}
+	return f
 }
 
 // tailRing keeps the last max lines added.

@@ -162,3 +162,51 @@ func TestSetLogOpts(t *testing.T) {
 	assert.Equal(t, map[string]string{"max-size": "10m", "max-file": "2"}, opts(), "an empty value restores the default")
 	assert.True(t, IsNotFound(m.SetLogOpts("nope", map[string]string{"max-file": "2"})))
 }
+
+// TestHistoryPagesBeforeALine: pages of history before a line, as a viewer
+// scrolling up asks for them, cover every line once even where many lines
+// share a time, for one plugin and merged.
+func TestHistoryPagesBeforeALine(t *testing.T) {
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	times := map[string][]int64{ // many lines at time 50
+		"a": {10, 50, 50, 50, 50, 50, 60},
+		"b": {20, 50, 50, 70},
+	}
+	for name, ts := range times {
+		id, err := m.Create(ctx, name, buildContext(t, fakeConfig))
+		require.NoError(t, err)
+		var buf []byte
+		for i, at := range ts {
+			buf = logs.Entry{Seq: uint64(i + 1), Time: at, Stream: logs.Stdout, Line: fmt.Sprintf("%s%d", name, i+1)}.AppendJSON(buf)
+			buf = append(buf, '\n')
+		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(m.logPath(id)), 0o700))
+		require.NoError(t, os.WriteFile(m.logPath(id), buf, 0o600))
+	}
+	page := func(ref string, before *LogPosition, n int) []LogLine {
+		var got []LogLine
+		require.NoError(t, m.Logs(ctx, ref, LogOptions{Tail: n, Before: before}, func(l LogLine) error {
+			got = append(got, l)
+			return nil
+		}))
+		return got
+	}
+	for _, ref := range []string{"a", ""} {
+		all := page(ref, nil, 0)
+		// Scroll up from the end, two lines a page.
+		held := all[len(all)-2:]
+		for len(held) < len(all) {
+			first := held[0]
+			older := page(ref, &LogPosition{Time: first.Time, Plugin: first.Plugin, Seq: first.Seq}, 2)
+			require.NotEmpty(t, older, "%q: a page before %s", ref, first.Line)
+			held = append(older, held...)
+		}
+		var want, got []string
+		for i := range all {
+			want, got = append(want, all[i].Line), append(got, held[i].Line)
+		}
+		assert.Equal(t, want, got, "%q: the pages put together are the history", ref)
+		assert.Empty(t, page(ref, &LogPosition{Time: all[0].Time, Plugin: all[0].Plugin, Seq: all[0].Seq}, 2), "nothing before the first line")
+	}
+}

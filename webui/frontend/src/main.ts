@@ -376,8 +376,10 @@ class LogView {
 
   // loadHistory prepends the page of lines before the oldest line held.
   loadHistory() {
-    const before = this.lines.find((l) => l.t)?.t;
-    if (!before) return;
+    // The oldest line held names where the page ends: by time alone,
+    // lines written together (one time) would be skipped.
+    const oldest = this.lines.find((l) => l.t && l.q);
+    if (!oldest) return;
     this.loadingHistory = true;
     $("#log-top").textContent = "loading older lines…";
     const id = nextID("hist");
@@ -393,7 +395,8 @@ class LogView {
       this.schedule();
     };
     handlersOnce.set(id, done);
-    if (!send({ type: "logs.history", id, before, tail: HISTORY_PAGE, ...this.filter() })) done({ lines: [] });
+    const before = { before: oldest.t, beforePlugin: oldest.p, beforeSeq: oldest.q };
+    if (!send({ type: "logs.history", id, ...before, tail: HISTORY_PAGE, ...this.filter() })) done({ lines: [] });
   }
 
   stats() {
