@@ -264,6 +264,23 @@ func TestWebUIBrowser(t *testing.T) {
 	waitJS(rows+`.some(r => r === 'hi')`, 10*time.Second, "hi in the terminal")
 	shot("3-terminal.png")
 
+	// A trace: the calls a client makes to the plugin's socket appear live,
+	// and stopping it puts the socket back.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#tabs button[data-tab=trace]`)),
+		chromedp.SetValue(chromedp.CSS(`#trace-plugin`), p.Name),
+		chromedp.Click(chromedp.CSS(`#trace-toggle`)),
+	))
+	waitJS(`document.querySelector('#trace-state').textContent.startsWith('tracing ')`, 10*time.Second, "the trace started")
+	traced := fmt.Sprintf("traced call %d\n", time.Now().UnixNano())
+	echoWrite(t, p.State.Socket, "stdout", traced)
+	traceRows := `[...document.querySelectorAll('#trace tbody tr')].map(r => [...r.cells].map(c => c.textContent))`
+	waitJS(traceRows+`.some(c => c[2] === 'Echo.Write' && c[3] === '200')`, 5*time.Second, "the call in the trace view")
+	shot("4-trace.png")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-toggle`))))
+	waitJS(`document.querySelector('#trace-state').textContent.startsWith('trace stopped')`, 10*time.Second, "the trace stopped")
+	echoWrite(t, p.State.Socket, "stdout", "after the trace\n") // the socket is the plugin's again
+
 	// History on scroll: a view opens on the last 500 lines of the history;
 	// scrolling to its top loads the older ones, a page at a time, down to
 	// the plugin's first line, in order and without a repeat.
@@ -296,7 +313,7 @@ func TestWebUIBrowser(t *testing.T) {
 			require.Failf(t, "history lines out of order", "line %d of the view has seq %d", i, q)
 		}
 	}
-	shot("4-history.png")
+	shot("5-history.png")
 }
 
 func jsString(s string) string {
