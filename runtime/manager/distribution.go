@@ -186,14 +186,12 @@ func samePrivileges(a, b plugin.Privileges) bool {
 // carry the registry ("localhost:5000/p:latest"), as Docker does. The
 // plugin's operations wait while its rootfs is packed and pushed.
 func (m *Manager) Push(ctx context.Context, ref string, auth registry.AuthConfig, progress distribution.ProgressFunc) (distribution.PushResult, error) {
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return distribution.PushResult{}, err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := clonePlugin(e.p)
-	m.mu.Unlock()
+	p = clonePlugin(p)
 	target, err := m.opts.Registry.ParseRef(p.Name)
 	if err != nil {
 		return distribution.PushResult{}, err
@@ -225,14 +223,12 @@ type UpgradeOptions struct {
 // mount sources and device paths set on it, where the new config still
 // lets them be set). A failure leaves the plugin as it was.
 func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) (retErr error) {
-	e, err := m.lock(name)
+	e, p, err := m.lock(name)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := clonePlugin(e.p)
-	m.mu.Unlock()
+	p = clonePlugin(p)
 	if p.Enabled {
 		return conflict("plugin must be disabled before upgrading")
 	}

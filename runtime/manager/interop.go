@@ -177,14 +177,11 @@ func (m *Manager) closeProxies() {
 // discovery on or off. It is kept with the plugin and applied at once if
 // the plugin is enabled.
 func (m *Manager) SetPublish(ref string, on bool) error {
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := e.p
-	m.mu.Unlock()
 	o, _ := m.store.Opts(p.ID)
 	o.Publish = on
 	if err := m.store.SaveOpts(p.ID, o); err != nil {

@@ -54,14 +54,13 @@ func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	if len(opts) == 0 {
 		return invalid(errors.New("no log opt given"))
 	}
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
 	m.mu.Lock()
 	merged := maps.Clone(e.logOpts)
-	p := e.p
 	m.mu.Unlock()
 	if merged == nil {
 		merged = map[string]string{}

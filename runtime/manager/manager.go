@@ -234,21 +234,22 @@ func (m *Manager) find(ref string) (*entry, error) {
 }
 
 // lock finds the plugin and takes its operation lock; it fails if the
-// plugin was removed while waiting.
-func (m *Manager) lock(ref string) (*entry, error) {
+// plugin was removed while waiting. It returns the plugin as it is then,
+// which only the holder of the lock changes.
+func (m *Manager) lock(ref string) (*entry, plugin.Plugin, error) {
 	e, err := m.find(ref)
 	if err != nil {
-		return nil, err
+		return nil, plugin.Plugin{}, err
 	}
 	e.op.Lock()
 	m.mu.Lock()
-	removed := e.removed
+	removed, p := e.removed, e.p
 	m.mu.Unlock()
 	if removed {
 		e.op.Unlock()
-		return nil, notFound("plugin %q not found", ref)
+		return nil, plugin.Plugin{}, notFound("plugin %q not found", ref)
 	}
-	return e, nil
+	return e, p, nil
 }
 
 func (m *Manager) inspect(e *entry) Inspect {
@@ -360,14 +361,11 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 // the plugin exits first, Enable fails at once with its exit status and
 // last output. A failed enable leaves the plugin disabled.
 func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration) error {
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := e.p
-	m.mu.Unlock()
 	if p.Enabled {
 		return conflict("plugin already enabled: plugin %s is enabled", p.Name)
 	}
@@ -411,7 +409,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 // Disable stops an enabled plugin: SIGTERM, then SIGKILL after the grace
 // period (at once with force).
 func (m *Manager) Disable(ctx context.Context, ref string, force bool) error {
-	e, err := m.lock(ref)
+	e, _, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
@@ -452,14 +450,11 @@ func (m *Manager) disable(e *entry, force bool) error {
 
 // Remove deletes a disabled plugin, or with force an enabled one.
 func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := e.p
-	m.mu.Unlock()
 	if p.Enabled {
 		if !force {
 			return conflict("plugin %s is enabled", p.Name)
@@ -486,14 +481,11 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 
 // Set changes settings of a disabled plugin, with Docker's rules.
 func (m *Manager) Set(ref string, args []string) error {
-	e, err := m.lock(ref)
+	e, p, err := m.lock(ref)
 	if err != nil {
 		return err
 	}
 	defer e.op.Unlock()
-	m.mu.Lock()
-	p := e.p
-	m.mu.Unlock()
 	if p.Enabled {
 		return conflict("%w", config.ErrSetActive)
 	}
