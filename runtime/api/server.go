@@ -239,28 +239,25 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
-	var args []string
-	if err := json.NewDecoder(r.Body).Decode(&args); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want a JSON array of KEY=VALUE strings: %w", err))
-		return
-	}
-	if err := s.m.Set(name, args); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	applyJSON(w, r, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.m.Set(name, args) })
 }
 
 // setLogOpts changes the rotation of a plugin's output history (plugdbg's
 // own endpoint): the body is a JSON object of log options, as --log-opt
 // takes them (max-size, max-file); an empty value restores the default.
 func (s *Server) setLogOpts(w http.ResponseWriter, r *http.Request, name string) {
-	var opts map[string]string
-	if err := json.NewDecoder(r.Body).Decode(&opts); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want a JSON object of log options: %w", err))
+	applyJSON(w, r, "a JSON object of log options", func(opts map[string]string) error { return s.m.SetLogOpts(name, opts) })
+}
+
+// applyJSON decodes the request's body, which should be want, hands it to
+// apply and answers 204, or the error of either.
+func applyJSON[T any](w http.ResponseWriter, r *http.Request, want string, apply func(T) error) {
+	var v T
+	if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want %s: %w", want, err))
 		return
 	}
-	if err := s.m.SetLogOpts(name, opts); err != nil {
+	if err := apply(v); err != nil {
 		writeErr(w, err)
 		return
 	}
