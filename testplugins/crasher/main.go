@@ -17,7 +17,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -26,7 +25,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/docker/go-plugins-helpers/sdk"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/testplugins/internal/plugsock"
@@ -155,14 +153,7 @@ func main() {
 		})
 	}
 
-	h := sdk.NewHandler(`{"Implements": ["VolumeDriver"]}`)
-	// Just enough of VolumeDriver for the daemon's first calls to succeed.
-	h.HandleFunc("/VolumeDriver.Capabilities", func(w http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(w, map[string]any{"Capabilities": map[string]string{"Scope": "local"}}, false)
-	})
-	h.HandleFunc("/VolumeDriver.List", func(w http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(w, map[string]any{"Volumes": []any{}}, false)
-	})
+	h := plugsock.VolumeStub()
 	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)

@@ -162,14 +162,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(1)
 	}
-	h := sdk.NewHandler(`{"Implements": ["VolumeDriver"]}`)
-	// Just enough of VolumeDriver for the daemon's first calls to succeed.
-	h.HandleFunc("/VolumeDriver.Capabilities", func(rw http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(rw, map[string]any{"Capabilities": map[string]string{"Scope": "local"}}, false)
-	})
-	h.HandleFunc("/VolumeDriver.List", func(rw http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(rw, map[string]any{"Volumes": []any{}}, false)
-	})
+	h := plugsock.VolumeStub()
 	h.HandleFunc("/Echo.Write", w.handleWrite)
 	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)

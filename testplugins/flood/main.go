@@ -31,15 +31,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/docker/go-plugins-helpers/sdk"
 
 	"github.com/plugdbg/plugdbg/testplugins/internal/plugsock"
 )
@@ -260,14 +257,7 @@ func main() {
 		}
 	}()
 
-	h := sdk.NewHandler(`{"Implements": ["VolumeDriver"]}`)
-	// Just enough of VolumeDriver for the daemon's first calls to succeed.
-	h.HandleFunc("/VolumeDriver.Capabilities", func(w http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(w, map[string]any{"Capabilities": map[string]string{"Scope": "local"}}, false)
-	})
-	h.HandleFunc("/VolumeDriver.List", func(w http.ResponseWriter, r *http.Request) {
-		sdk.EncodeResponse(w, map[string]any{"Volumes": []any{}}, false)
-	})
+	h := plugsock.VolumeStub()
 	if err := plugsock.Serve(ctx, l, h.Serve); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)

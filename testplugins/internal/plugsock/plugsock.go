@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"github.com/docker/go-plugins-helpers/sdk"
 )
 
 // Dir is the directory inside the plugin's container where the runtime
@@ -76,4 +79,19 @@ func Run(ctx context.Context, name, socket string, serve func(net.Listener) erro
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
 	}
+}
+
+// VolumeStub is a handler that answers Plugin.Activate as a volume driver
+// and just enough of VolumeDriver (Capabilities, an empty List) for a
+// daemon's first calls to succeed: for test plugins that are about
+// something else (output, crashes) but must look like a real plugin.
+func VolumeStub() *sdk.Handler {
+	h := sdk.NewHandler(`{"Implements": ["VolumeDriver"]}`)
+	h.HandleFunc("/VolumeDriver.Capabilities", func(w http.ResponseWriter, _ *http.Request) {
+		sdk.EncodeResponse(w, map[string]any{"Capabilities": map[string]string{"Scope": "local"}}, false)
+	})
+	h.HandleFunc("/VolumeDriver.List", func(w http.ResponseWriter, _ *http.Request) {
+		sdk.EncodeResponse(w, map[string]any{"Volumes": []any{}}, false)
+	})
+	return &h
 }
