@@ -53,14 +53,10 @@ func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
 	tr := tar.NewReader(r)
 	var dirTimes []dirTime
 	for {
-		hdr, err := tr.Next()
+		hdr, name, err := nextEntry(tr, "read tar")
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return ctx, fmt.Errorf("read tar: %w", err)
-		}
-		name, err := cleanName(hdr.Name)
 		if err != nil {
 			return ctx, err
 		}
@@ -116,6 +112,20 @@ type dirTime struct {
 }
 
 // cleanName normalises a tar path and refuses one that climbs out.
+// nextEntry reads the next entry's header and its cleaned name (see
+// cleanName); io.EOF after the last one. what names the reading in errors.
+func nextEntry(tr *tar.Reader, what string) (*tar.Header, string, error) {
+	hdr, err := tr.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, "", io.EOF
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, err)
+	}
+	name, err := cleanName(hdr.Name)
+	return hdr, name, err
+}
+
 func cleanName(name string) (string, error) {
 	n := strings.TrimPrefix(name, "./")
 	if n == "" || n == "." {

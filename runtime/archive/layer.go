@@ -72,14 +72,10 @@ func ApplyLayer(r io.Reader, rootfsDir string) (Layer, error) {
 	written := map[string]bool{}
 	var dirTimes []dirTime
 	for {
-		hdr, err := tr.Next()
+		hdr, name, err := nextEntry(tr, "read layer")
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return res, fmt.Errorf("read layer: %w", err)
-		}
-		name, err := cleanName(hdr.Name)
 		if err != nil {
 			return res, err
 		}
