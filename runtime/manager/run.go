@@ -583,12 +583,8 @@ func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
 // replayUnseen writes to the daemon log the lines of a run that ended
 // while no daemon was attached, from the plugin's log files.
 func (m *Manager) replayUnseen(id string, exit monitor.ExitStatus) {
-	_, err := logs.ReadHistory(m.logPath(id), logs.Filter{AfterSeq: exit.AckedSeq}, 0, func(l logs.Entry) error {
-		logs.Tag(m.log, id, l)
-		return nil
-	})
-	if err != nil {
-		m.log.WithField("plugin", id).WithError(err).Warn("replay plugin output")
+	if exit.LastSeq > exit.AckedSeq {
+		m.fromHistory(id, logs.NewJoiner(daemonLogLineLimit), exit.AckedSeq, exit.LastSeq-exit.AckedSeq)
 	}
 }
 
