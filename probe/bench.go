@@ -71,8 +71,8 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 					continue
 				case statusError(r) != nil:
 					fail(statusError(r))
-				case m != nil && errField(m, r.Body) != "":
-					fail(&PluginError{Method: method, Msg: errField(m, r.Body)})
+				case m != nil && m.PluginErr(r.Body) != "":
+					fail(&PluginError{Method: method, Msg: m.PluginErr(r.Body)})
 				}
 				st.Latencies[i] = r.Elapsed
 			}

@@ -163,7 +163,7 @@ func (s *suite) exchange(method string, args any) (ans map[string]any, callErr e
 	if err := statusError(r); err != nil {
 		return nil, err, nil, r.Elapsed
 	}
-	if msg := errField(m, r.Body); msg != "" {
+	if msg := m.PluginErr(r.Body); msg != "" {
 		return nil, &PluginError{Method: method, Msg: msg}, nil, r.Elapsed
 	}
 	problems = Validate(m, r.Body)

@@ -152,7 +152,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			"the answer is not JSON (Content-Type %q): %q; dockerd fails to decode it",
 			r.Header.Get("Content-Type"), truncate(bytes.TrimSpace(r.Body), 120))}}}
 	}
-	if msg := errField(m, r.Body); msg != "" {
+	if msg := m.PluginErr(r.Body); msg != "" {
 		return &PluginError{Method: m.Name, Msg: msg}
 	}
 	if ps := Validate(m, r.Body); len(ps) > 0 {
@@ -264,9 +264,9 @@ func lookupMethod(name string) (*Method, error) {
 	return nil, errors.New(msg + " (plugdbg probe --list shows every method)")
 }
 
-// errField returns the non-empty error of a 200 answer, read from the
-// method's error field.
-func errField(m *Method, body []byte) string {
+// PluginErr returns the error a 200 answer of m carries in m's error field
+// (Err, or Error for IPAM), as dockerd reads it; "" if none.
+func (m *Method) PluginErr(body []byte) string {
 	if m.ErrField == "" || !bytes.Contains(body, []byte(m.ErrField)) {
 		return "" // the common case, without decoding (--repeat)
 	}

@@ -2,7 +2,6 @@ package webui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,20 +112,6 @@ func (c *conn) probe(m inMsg) {
 		for _, pr := range probe.Validate(meth, r.Body) {
 			res.Warnings = append(res.Warnings, pr.String())
 		}
-		res.PluginErr = pluginErr(meth, r.Body)
+		res.PluginErr = meth.PluginErr(r.Body)
 	}
-}
-
-// pluginErr is the error a 200 answer carries in the method's error field
-// (Err, or Error for IPAM), as dockerd reads it.
-func pluginErr(m *probe.Method, body []byte) string {
-	if m.ErrField == "" {
-		return ""
-	}
-	var v map[string]any
-	if json.Unmarshal(body, &v) != nil {
-		return ""
-	}
-	s, _ := v[m.ErrField].(string)
-	return s
 }
