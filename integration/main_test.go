@@ -130,6 +130,9 @@ func build(dir string) error {
 				args = append(args, "-trimpath", "-ldflags", "-s -w")
 			case raceEnabled:
 				args = append(args, "-race")
+			default:
+				// As the Makefile links the binary it ships: statically.
+				args = append(args, "-tags", "netgo,osusergo", "-ldflags", "-extldflags=-static")
 			}
 			cmd := exec.Command(goBin, append(args, j.pkg)...)
 			cmd.Dir = root

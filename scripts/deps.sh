@@ -7,6 +7,8 @@
 set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc)
+# plugdbg is linked statically (Makefile): glibc's static libc.a.
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f "/usr/lib/$(gcc -dumpmachine 2>/dev/null)/libc.a" ] || missing+=(libc6-dev)
 command -v make >/dev/null || missing+=(make)
 # The exec toolbox: a static busybox that runs inside plugins with no shell.
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
