@@ -14,6 +14,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -38,7 +39,7 @@ type Options struct {
 const Redacted = "<redacted>"
 
 // secretName matches env names whose values are never put in a bundle.
-var secretName = regexp.MustCompile(`(?i)key|token|secret|pass`)
+var secretName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)key|token|secret|pass`) })
 
 // Write collects plugin ref ("docker:NAME" for dockerd's) from the daemon
 // c talks to and writes the bundle to w. Parts that cannot be collected
@@ -87,7 +88,7 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 
 	addJSON("manifest.json", map[string]any{
 		"Target": ref, "ID": in.ID, "Name": in.Name, "Created": now.UTC(), "plugdbg": version.Version,
-		"Redacted": "values of env variables whose names match " + secretName.String(),
+		"Redacted": "values of env variables whose names match " + secretName().String(),
 	})
 	addJSON("inspect.json", in)
 	addJSON("config.json", in.Config)
@@ -181,7 +182,7 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 func redactKVs(s string) string {
 	f := strings.Fields(s)
 	for i, kv := range f {
-		if name, _, ok := strings.Cut(kv, "="); ok && secretName.MatchString(name) {
+		if name, _, ok := strings.Cut(kv, "="); ok && secretName().MatchString(name) {
 			f[i] = name + "=" + Redacted
 		}
 	}
@@ -195,7 +196,7 @@ func Redact(p plugin.Plugin) plugin.Plugin {
 	env := make([]string, len(p.Settings.Env))
 	for i, kv := range p.Settings.Env {
 		name, _, ok := strings.Cut(kv, "=")
-		if ok && secretName.MatchString(name) {
+		if ok && secretName().MatchString(name) {
 			kv = name + "=" + Redacted
 		}
 		env[i] = kv
@@ -203,7 +204,7 @@ func Redact(p plugin.Plugin) plugin.Plugin {
 	p.Settings.Env = env
 	cenv := make([]plugin.Env, len(p.Config.Env))
 	for i, e := range p.Config.Env {
-		if secretName.MatchString(e.Name) && e.Value != nil {
+		if secretName().MatchString(e.Name) && e.Value != nil {
 			v := Redacted
 			e.Value = &v
 		}

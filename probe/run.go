@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,7 +70,7 @@ func (e *InvalidError) Error() string {
 // ExitCode is the exit status of `plugdbg probe` for --strict failures.
 func (e *InvalidError) ExitCode() int { return ExitInvalid }
 
-var assignRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*:?=`)
+var assignRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*:?=`) })
 
 // Run does what o asks: describe a method, list the catalog or what a
 // plugin implements, or call one method and print the answer on stdout
@@ -220,7 +221,7 @@ func (o Options) body(m *Method, args []string) ([]byte, error) {
 	var assigns []string
 	haveBody := false
 	for _, a := range args {
-		if assignRE.MatchString(a) {
+		if assignRE().MatchString(a) {
 			assigns = append(assigns, a)
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -43,13 +44,15 @@ type Server struct {
 // New returns the API for m.
 func New(m *manager.Manager, log *logrus.Logger) *Server { return &Server{m: m, log: log} }
 
-var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+// versionPrefix is compiled on first use: every CLI process links this
+// package, and compiling at init would cost each of them.
+var versionPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`) })
 
 // ServeHTTP routes a request. Plugin names contain slashes, so routing is
 // done by hand rather than with ServeMux patterns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
-	if loc := versionPrefix.FindStringIndex(path); loc != nil {
+	if loc := versionPrefix().FindStringIndex(path); loc != nil {
 		path = path[loc[1]-1:]
 	}
 	w.Header().Set("Api-Version", version.APIVersion)

@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
+	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
 const (
@@ -29,8 +29,6 @@ const (
 	tmpDir      = "tmp"
 	removingSfx = "-removing"
 )
-
-var idPattern = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // Record is the persisted state of one plugin.
 type Record struct {
@@ -69,7 +67,7 @@ func Open(dir string) (*Store, error) {
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), removingSfx) {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
-		} else if e.IsDir() && idPattern.MatchString(e.Name()) {
+		} else if e.IsDir() && config.IsID(e.Name()) {
 			if err := s.recoverUpgrade(e.Name()); err != nil {
 				return nil, fmt.Errorf("open store: plugin %s: interrupted upgrade: %w", e.Name(), err)
 			}
@@ -102,7 +100,7 @@ func (s *Store) Load() ([]Record, error) {
 	var recs []Record
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || !idPattern.MatchString(e.Name()) {
+		if !e.IsDir() || !config.IsID(e.Name()) {
 			continue
 		}
 		r, err := s.read(e.Name())
