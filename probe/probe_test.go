@@ -1,6 +1,8 @@
 package probe_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,4 +269,127 @@ func TestCallContextCanceled(t *testing.T) {
 	err := c.Call(cctx, "Plugin.Activate", nil, nil)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// rawPlugin answers every connection on a unix socket with answer, byte for
+// byte, after reading one request, and records the bytes of each request.
+type rawPlugin struct {
+	socket string
+	mu     sync.Mutex
+	sent   [][]byte
+}
+
+func newRawPlugin(t *testing.T, answer string, hang bool) *rawPlugin {
+	t.Helper()
+	p := &rawPlugin{socket: filepath.Join(t.TempDir(), "raw.sock")}
+	ln, err := net.Listen("unix", p.socket)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				var seen bytes.Buffer
+				req, err := http.ReadRequest(bufio.NewReader(io.TeeReader(conn, &seen)))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				p.mu.Lock()
+				p.sent = append(p.sent, seen.Bytes())
+				p.mu.Unlock()
+				if hang {
+					<-done
+					return
+				}
+				_, _ = io.WriteString(conn, answer)
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *rawPlugin) requests() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.sent...)
+}
+
+// TestOnceMatchesDo: the one-connection path of a single probe sends the
+// same bytes as the keep-alive client and reads every kind of answer, good
+// or broken, to the same result.
+func TestOnceMatchesDo(t *testing.T) {
+	huge := strings.Repeat("x", 64)
+	tests := []struct {
+		name    string
+		answer  string
+		hang    bool
+		body    []byte
+		wantErr string // "" : a Response
+	}{
+		{name: "JSON, no body", answer: "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.plugins.v1.2+json\r\nContent-Length: 24\r\n\r\n{\"Volumes\":[],\"Err\":\"\"}\n"},
+		{name: "JSON, a body", body: []byte("{}\n"), answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"},
+		{name: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"},
+		{name: "no length, closed", answer: "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"Err\":\"\"}"},
+		{name: "404 HTML", answer: "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<h1>404</h1>\n"},
+		{name: "not HTTP", answer: "SSH-2.0-OpenSSH_9.2\r\n", wantErr: "malformed HTTP"},
+		{name: "cut short", answer: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Err\"", wantErr: "read answer: unexpected EOF"},
+		{name: "too large", answer: "HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n" + huge, wantErr: "answer is larger than 32 bytes"},
+		{name: "no answer before the deadline", hang: true, wantErr: "context deadline exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newRawPlugin(t, tt.answer, tt.hang)
+			c := probe.New(p.socket)
+			defer c.Close()
+			c.MaxResponse = 32
+			call := func(do func(context.Context, string, []byte) (*probe.Response, error)) (*probe.Response, error) {
+				cctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				return do(cctx, "VolumeDriver.List", tt.body)
+			}
+			viaDo, errDo := call(c.Do)
+			once, errOnce := call(c.Once)
+			if tt.wantErr != "" {
+				require.Error(t, errDo)
+				require.Error(t, errOnce)
+				assert.Contains(t, errDo.Error(), tt.wantErr)
+				assert.Contains(t, errOnce.Error(), tt.wantErr)
+				var te *probe.TransportError
+				assert.ErrorAs(t, errOnce, &te)
+				if tt.hang {
+					assert.ErrorIs(t, errOnce, context.DeadlineExceeded)
+				}
+			} else {
+				require.NoError(t, errDo)
+				require.NoError(t, errOnce)
+				assert.Equal(t, viaDo.Status, once.Status)
+				assert.Equal(t, viaDo.StatusText, once.StatusText)
+				assert.Equal(t, string(viaDo.Body), string(once.Body))
+				assert.Equal(t, viaDo.Header, once.Header)
+				assert.Equal(t, viaDo.RequestHead(), once.RequestHead())
+			}
+			sent := p.requests()
+			if strings.HasPrefix(tt.name, "not HTTP") {
+				return // the Transport retries a request whose connection broke before any answer
+			}
+			require.Len(t, sent, 2)
+			assert.Equal(t, string(sent[0]), string(sent[1]), "the same request bytes on the wire")
+		})
+	}
+}
+
+func TestOnceNoSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "missing.sock")
+	c := probe.New(sock)
+	defer c.Close()
+	_, err := c.Once(ctx(t), "Plugin.Activate", nil)
+	var te *probe.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, err.Error(), "Plugin.Activate: dial unix "+sock)
 }

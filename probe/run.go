@@ -137,7 +137,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	cctx, cancel := o.callContext(ctx)
 	defer cancel()
-	r, err := c.Do(cctx, m.Name, body)
+	r, err := c.Once(cctx, m.Name, body)
 	if err != nil {
 		return err
 	}
