@@ -50,21 +50,24 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 		}
 		mu.Unlock()
 	}
+	dog := newWatchdog(ctx, conc, o.Timeout)
+	dogCtx, stopDog := context.WithCancel(ctx)
+	defer stopDog()
+	go dog.run(dogCtx)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range conc {
+	for _, w := range dog.workers {
 		wg.Go(func() {
+			defer w.cancel()
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= o.Calls || ctx.Err() != nil {
 					return
 				}
-				cctx, cancel := ctx, context.CancelFunc(func() {})
-				if o.Timeout > 0 {
-					cctx, cancel = context.WithTimeout(ctx, o.Timeout)
+				r, err := c.Do(w.begin(), method, body)
+				if w.end() {
+					err = &TransportError{Method: method, Err: fmt.Errorf("no answer within %s: %w", o.Timeout, context.DeadlineExceeded)}
 				}
-				r, err := c.Do(cctx, method, body)
-				cancel()
 				switch {
 				case err != nil:
 					fail(err)
@@ -93,6 +96,71 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 	slices.Sort(lat)
 	st.Latencies = lat
 	return st, nil
+}
+
+// watchdog bounds the calls of Bench's workers. A context with a timeout
+// per call costs a run a tenth of its CPU (a runtime timer added and
+// deleted each time); instead each worker marks when its call started, and
+// one goroutine looks over the marks a few times per timeout and cancels
+// the calls that outlived it.
+type watchdog struct {
+	timeout time.Duration
+	workers []*benchWorker
+}
+
+// benchWorker is one of Bench's goroutines as the watchdog sees it.
+type benchWorker struct {
+	parent  context.Context
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started atomic.Int64 // UnixNano of the call under way; 0 idle; -1 timed out
+}
+
+func newWatchdog(ctx context.Context, n int, timeout time.Duration) *watchdog {
+	d := &watchdog{timeout: timeout}
+	for range n {
+		w := &benchWorker{parent: ctx}
+		w.ctx, w.cancel = context.WithCancel(ctx)
+		d.workers = append(d.workers, w)
+	}
+	return d
+}
+
+// run checks the workers until ctx ends. It does nothing without a timeout.
+func (d *watchdog) run(ctx context.Context) {
+	if d.timeout <= 0 {
+		return
+	}
+	tick := time.NewTicker(min(max(d.timeout/8, 5*time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			for _, w := range d.workers {
+				if s := w.started.Load(); s > 0 && now.UnixNano()-s > int64(d.timeout) && w.started.CompareAndSwap(s, -1) {
+					w.cancel()
+				}
+			}
+		}
+	}
+}
+
+// begin marks a call as started and returns its context.
+func (w *benchWorker) begin() context.Context {
+	w.started.Store(time.Now().UnixNano())
+	return w.ctx
+}
+
+// end marks the call as over, and reports whether the watchdog had
+// cancelled it. The worker then gets a fresh context.
+func (w *benchWorker) end() (timedOut bool) {
+	if w.started.Swap(0) != -1 {
+		return false
+	}
+	w.ctx, w.cancel = context.WithCancel(w.parent)
+	return true
 }
 
 // Rate is calls per second.
