@@ -56,14 +56,17 @@ for c in 1 4; do
 done
 
 echo
-echo "== one process, VolumeDriver.List, median of $N"
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+echo "== one process, VolumeDriver.List, median of $N (the two interleaved, so load affects both alike)"
+# The clock is bash's EPOCHREALTIME, not $(date): a fork would add a process
+# start to both sides.
 median_us() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-time_runs() {
-  for _ in $(seq 1 "$N"); do
-    t0=$(now_us); "$@" >/dev/null; echo $(( $(now_us) - t0 ))
-  done | median_us
-}
-t_pd=$(time_runs "$bin" probe --socket "$sock" VolumeDriver.List)
-t_curl=$(time_runs curl -s -XPOST -d '{}' -H 'Accept: application/vnd.docker.plugins.v1.2+json' --unix-socket "$sock" http://plugin/VolumeDriver.List)
+: >"$tmp/t_pd"; : >"$tmp/t_curl"
+for _ in $(seq 1 "$N"); do
+  t0=${EPOCHREALTIME/./}; "$bin" probe --socket "$sock" VolumeDriver.List >/dev/null
+  echo $(( ${EPOCHREALTIME/./} - t0 )) >>"$tmp/t_pd"
+  t0=${EPOCHREALTIME/./}; curl -s -XPOST -d '{}' -H 'Accept: application/vnd.docker.plugins.v1.2+json' --unix-socket "$sock" http://plugin/VolumeDriver.List >/dev/null
+  echo $(( ${EPOCHREALTIME/./} - t0 )) >>"$tmp/t_curl"
+done
+t_pd=$(median_us <"$tmp/t_pd")
+t_curl=$(median_us <"$tmp/t_curl")
 awk -v a="$t_pd" -v b="$t_curl" 'BEGIN { printf "plugdbg probe %.2f ms, curl %.2f ms: ratio %.2f\n", a/1000, b/1000, a/b }'
