@@ -58,7 +58,7 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 	var wg sync.WaitGroup
 	for _, w := range dog.workers {
 		wg.Go(func() {
-			defer w.cancel()
+			defer w.stop()
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= o.Calls || ctx.Err() != nil {
@@ -111,9 +111,10 @@ type watchdog struct {
 // benchWorker is one of Bench's goroutines as the watchdog sees it.
 type benchWorker struct {
 	parent  context.Context
-	ctx     context.Context
+	ctx     context.Context // the worker's own; replaced after a timeout
+	started atomic.Int64    // UnixNano of the call under way; 0 idle; -1 timed out
+	mu      sync.Mutex      // guards cancel, which the watchdog calls
 	cancel  context.CancelFunc
-	started atomic.Int64 // UnixNano of the call under way; 0 idle; -1 timed out
 }
 
 func newWatchdog(ctx context.Context, n int, timeout time.Duration) *watchdog {
@@ -140,7 +141,7 @@ func (d *watchdog) run(ctx context.Context) {
 		case now := <-tick.C:
 			for _, w := range d.workers {
 				if s := w.started.Load(); s > 0 && now.UnixNano()-s > int64(d.timeout) && w.started.CompareAndSwap(s, -1) {
-					w.cancel()
+					w.stop()
 				}
 			}
 		}
@@ -159,8 +160,18 @@ func (w *benchWorker) end() (timedOut bool) {
 	if w.started.Swap(0) != -1 {
 		return false
 	}
-	w.ctx, w.cancel = context.WithCancel(w.parent)
+	ctx, cancel := context.WithCancel(w.parent)
+	w.mu.Lock()
+	w.ctx, w.cancel = ctx, cancel
+	w.mu.Unlock()
 	return true
+}
+
+// stop cancels the worker's context.
+func (w *benchWorker) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancel()
 }
 
 // Rate is calls per second.

@@ -86,3 +86,22 @@ func TestBenchBadCount(t *testing.T) {
 	_, err := probe.Bench(context.Background(), c, "VolumeDriver.List", nil, probe.BenchOptions{Calls: 0})
 	require.EqualError(t, err, "repeat count 0: want at least 1")
 }
+
+// Calls that end just as the watchdog times them out: each failure is a
+// timeout, each success is counted, and -race sees the handover.
+func TestBenchTimeoutBoundary(t *testing.T) {
+	var n atomic.Int64
+	f := newFakePlugin(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(n.Add(1)%12) * time.Millisecond)
+		reply(http.StatusOK, `{"Volumes":[],"Err":""}`)(w, r)
+	})
+	c := probe.New(f.socket)
+	defer c.Close()
+	st, err := probe.Bench(ctx(t), c, "VolumeDriver.List", nil, probe.BenchOptions{Calls: 300, Concurrency: 4, Timeout: 6 * time.Millisecond})
+	require.NoError(t, err)
+	assert.Equal(t, 300, st.Calls)
+	assert.Equal(t, 300, st.Failures+len(st.Latencies))
+	if st.Failures > 0 {
+		assert.ErrorIs(t, st.FirstErr, context.DeadlineExceeded)
+	}
+}
