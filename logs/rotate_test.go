@@ -33,6 +33,23 @@ func recs(from, to uint64) []byte {
 	return b
 }
 
+// openRotating opens path as logs.OpenRotating does, and closes it when the
+// test ends.
+func openRotating(t *testing.T, path string, maxSize int64, maxFiles int) *logs.RotatingFile {
+	t.Helper()
+	r, err := logs.OpenRotating(path, maxSize, maxFiles)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// write appends b to r, which must succeed.
+func write(t *testing.T, r *logs.RotatingFile, b []byte) {
+	t.Helper()
+	_, err := r.Write(b)
+	require.NoError(t, err)
+}
+
 // seqsIn returns the Seq of each record of the named file, failing on any
 // record that does not decode.
 func seqsIn(t *testing.T, name string) []uint64 {
@@ -122,13 +139,9 @@ func TestRotatingFileMode(t *testing.T) {
 	path := filepath.Join(dir, "plugin.log")
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
-	r, err := logs.OpenRotating(path, recLen, 3)
-	require.NoError(t, err)
-	defer r.Close()
-	_, err = r.Write(recs(100, 101))
-	require.NoError(t, err)
-	_, err = r.Write(rec(102))
-	require.NoError(t, err)
+	r := openRotating(t, path, recLen, 3)
+	write(t, r, recs(100, 101))
+	write(t, r, rec(102))
 	for _, name := range []string{path, path + ".1"} {
 		st, err := os.Stat(name)
 		require.NoError(t, err)
@@ -151,17 +164,13 @@ func TestRotatingFileOpenReaderKeepsReading(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "plugin.log")
-			r, err := logs.OpenRotating(path, 2*recLen, tt.maxFiles)
-			require.NoError(t, err)
-			defer r.Close()
-			_, err = r.Write(recs(100, 101))
-			require.NoError(t, err)
+			r := openRotating(t, path, 2*recLen, tt.maxFiles)
+			write(t, r, recs(100, 101))
 			reader, err := os.Open(path)
 			require.NoError(t, err)
 			defer reader.Close()
 			for s := uint64(102); s < 108; s++ { // several rotations
-				_, err = r.Write(rec(s))
-				require.NoError(t, err)
+				write(t, r, rec(s))
 			}
 			var seqs []uint64
 			require.NoError(t, logs.Scan(reader, func(e logs.Entry) error {
@@ -179,12 +188,9 @@ func TestRotatingFileOpenReaderKeepsReading(t *testing.T) {
 func TestRotatingFileRotationFails(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plugin.log")
-	r, err := logs.OpenRotating(path, recLen, 3)
-	require.NoError(t, err)
-	defer r.Close()
+	r := openRotating(t, path, recLen, 3)
 	for s := uint64(100); s < 102; s++ {
-		_, err := r.Write(rec(s))
-		require.NoError(t, err)
+		write(t, r, rec(s))
 	}
 	// plugin.log.1 holds 100; make plugin.log.2 impossible to replace.
 	blocker := path + ".2"
@@ -200,8 +206,7 @@ func TestRotatingFileRotationFails(t *testing.T) {
 	assert.Equal(t, []uint64{100}, seqsIn(t, path+".1"))
 
 	require.NoError(t, os.RemoveAll(blocker))
-	_, err = r.Write(rec(105))
-	require.NoError(t, err)
+	write(t, r, rec(105))
 	assert.Equal(t, map[string][]uint64{
 		"plugin.log.2": {100},
 		"plugin.log.1": {101, 102, 103, 104},
@@ -214,13 +219,10 @@ func TestRotatingFileRotationFails(t *testing.T) {
 func TestRotatingFileNewFileFails(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plugin.log")
-	r, err := logs.OpenRotating(path, recLen, 3)
-	require.NoError(t, err)
-	defer r.Close()
-	_, err = r.Write(rec(100))
-	require.NoError(t, err)
+	r := openRotating(t, path, recLen, 3)
+	write(t, r, rec(100))
 	require.NoError(t, os.MkdirAll(filepath.Join(path+".new", "x"), 0o755))
-	_, err = r.Write(rec(101))
+	_, err := r.Write(rec(101))
 	assert.ErrorIs(t, err, logs.ErrRotate)
 	require.NoError(t, os.RemoveAll(path+".new"))
 	assert.Equal(t, map[string][]uint64{"plugin.log": {100, 101}}, logContents(t, dir))
@@ -236,11 +238,8 @@ func TestRotatingFileRemovesStaleFiles(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(path, rec(105), 0o640))
 	require.NoError(t, os.WriteFile(path+".backup", rec(999), 0o640))
-	r, err := logs.OpenRotating(path, recLen, 3)
-	require.NoError(t, err)
-	defer r.Close()
-	_, err = r.Write(rec(106))
-	require.NoError(t, err)
+	r := openRotating(t, path, recLen, 3)
+	write(t, r, rec(106))
 	assert.Equal(t, map[string][]uint64{
 		"plugin.log.2": {104}, "plugin.log.1": {105}, "plugin.log": {106},
 		"plugin.log.backup": {999}, // not a rotated file: left alone
@@ -266,11 +265,8 @@ func TestOpenRotatingErrors(t *testing.T) {
 // as a full disk would.
 func TestRotatingFileWriteFails(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plugin.log")
-	r, err := logs.OpenRotating(path, 0, 0)
-	require.NoError(t, err)
-	defer r.Close()
-	_, err = r.Write(rec(100))
-	require.NoError(t, err)
+	r := openRotating(t, path, 0, 0)
+	write(t, r, rec(100))
 
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
@@ -283,8 +279,7 @@ func TestRotatingFileWriteFails(t *testing.T) {
 	assert.NotErrorIs(t, err, logs.ErrRotate)
 	assert.Equal(t, 0, n, "the part written was cut off again")
 
-	_, err = r.Write(rec(103))
-	require.NoError(t, err)
+	write(t, r, rec(103))
 	assert.Equal(t, []uint64{100, 103}, seqsIn(t, path))
 }
 
@@ -299,8 +294,7 @@ func TestOpenRotatingEndsFragment(t *testing.T) {
 
 	r, err := logs.OpenRotating(path, 0, 0)
 	require.NoError(t, err)
-	_, err = r.Write(rec(101))
-	require.NoError(t, err)
+	write(t, r, rec(101))
 	require.NoError(t, r.Close())
 
 	var got []uint64
@@ -373,22 +367,17 @@ func TestLastSeqUnreadable(t *testing.T) {
 func TestRotatingFileNeverWaitsForReaders(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plugin.log")
-	r, err := logs.OpenRotating(path, recLen, 3)
-	require.NoError(t, err)
-	defer r.Close()
-	_, err = r.Write(rec(100))
-	require.NoError(t, err)
+	r := openRotating(t, path, recLen, 3)
+	write(t, r, rec(100))
 
 	d, err := os.Open(dir)
 	require.NoError(t, err)
 	defer d.Close()
 	require.NoError(t, syscall.Flock(int(d.Fd()), syscall.LOCK_SH))
-	_, err = r.Write(rec(101))
-	require.NoError(t, err)
+	write(t, r, rec(101))
 	assert.Equal(t, map[string][]uint64{"plugin.log": {100, 101}}, logContents(t, dir))
 
 	require.NoError(t, syscall.Flock(int(d.Fd()), syscall.LOCK_UN))
-	_, err = r.Write(rec(102))
-	require.NoError(t, err)
+	write(t, r, rec(102))
 	assert.Equal(t, map[string][]uint64{"plugin.log.1": {100, 101}, "plugin.log": {102}}, logContents(t, dir))
 }
