@@ -156,15 +156,7 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) err
 		}
 	case tar.TypeReg:
 		_ = root.Remove(rel)
-		f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := createFile(root, rel, tr); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
@@ -188,6 +180,20 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) err
 		return nil // PAX headers and the like carry no file
 	}
 	return setAttrs(root, rel, hdr, mode)
+}
+
+// createFile writes a new regular file at rel with the contents of r; the
+// mode comes after, from setAttrs.
+func createFile(root *os.Root, rel string, r io.Reader) error {
+	f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // setAttrs gives an entry just written its owner, mode (with the setuid,

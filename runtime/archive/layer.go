@@ -175,15 +175,7 @@ func applyEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) erro
 			}
 		}
 	case tar.TypeReg:
-		f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := createFile(root, rel, tr); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
