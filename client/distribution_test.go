@@ -3,17 +3,15 @@ package client_test
 import (
 	"bytes"
 	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/internal/testregistry"
 )
 
 func TestPrompt(t *testing.T) {
@@ -97,9 +95,7 @@ const privilegedConfig = `{
 // manager (no containers) and go-containerregistry's registry.
 func TestInstallPushUpgrade(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	reg := strings.TrimPrefix(srv.URL, "http://")
+	reg, _ := testregistry.Start(t, nil)
 	c := newDaemon(t)
 	ctx := testCtx(t)
 	ref := reg + "/test/p:1"

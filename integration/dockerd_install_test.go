@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/internal/testregistry"
 )
 
 // dockerd is a private dockerd (its own roots and socket, no iptables, no
@@ -120,7 +122,7 @@ func (d *dockerd) cleanup(t *testing.T) {
 func TestInstallInteropWithDockerd(t *testing.T) {
 	dk := startDockerd(t)
 	d := startDaemon(t)
-	reg := startRegistry(t, nil)
+	reg, _ := testregistry.Start(t, nil)
 
 	t.Run("plugdbg push, dockerd install", func(t *testing.T) {
 		ref := reg + "/interop/fromplugdbg:v1"

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/internal/testregistry"
 )
 
 // TestInstallInterrupted: an install stopped halfway, by ^C on the CLI or
@@ -27,7 +28,7 @@ func TestInstallInterrupted(t *testing.T) {
 	layerPath.Store("none")
 	started := make(chan struct{}, 16)
 	release := make(chan struct{})
-	reg := startRegistry(t, func(next http.Handler) http.Handler {
+	reg, _ := testregistry.Start(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if stall.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, layerPath.Load().(string)) {
 				// The layer download stalls until the client goes away.

@@ -3,8 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,25 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// startRegistry serves go-containerregistry's registry, a real registry
-// implementation, on a loopback TCP port (plain HTTP, as dockerd and
-// plugdbg allow for loopback registries), through wrap if given. It
-// returns "127.0.0.1:PORT".
-func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
+	"github.com/plugdbg/plugdbg/internal/testregistry"
+)
 
 // variantDir copies the built test plugin kind into a new plugin
 // directory whose config.json is changed by edit.
@@ -90,7 +74,7 @@ func (d *daemon) fails(t *testing.T, args ...string) string {
 // then granted), settings, enable, upgrade keeping the settings.
 func TestInstallPushUpgrade(t *testing.T) {
 	d := startDaemon(t)
-	reg := startRegistry(t, nil)
+	reg, _ := testregistry.Start(t, nil)
 	privileged := variantDir(t, "volume", func(cfg map[string]any) {
 		cfg["linux"] = map[string]any{"capabilities": []string{"CAP_SYS_ADMIN"}}
 	})
@@ -163,7 +147,7 @@ func TestInstallPushUpgrade(t *testing.T) {
 func TestInstallFailuresLeaveNothing(t *testing.T) {
 	d := startDaemon(t)
 	var corruptLayer, dropLayer atomic.Bool
-	reg := startRegistry(t, func(next http.Handler) http.Handler {
+	reg, _ := testregistry.Start(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			isLayer := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
 			if isLayer && (corruptLayer.Load() || dropLayer.Load()) {
@@ -207,18 +191,7 @@ func TestInstallFailuresLeaveNothing(t *testing.T) {
 	dropLayer.Store(false)
 
 	// A registry that wants a login.
-	authReg := startRegistry(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
+	authReg, _ := testregistry.Start(t, testregistry.BasicAuth("alice", "s3cret"))
 	cfgDir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", cfgDir) // the CLI reads the credentials from here
 	private := authReg + "/private/vol:latest"
@@ -252,7 +225,7 @@ func TestInstallWithDockerCLI(t *testing.T) {
 		t.Skip("docker CLI not on PATH")
 	}
 	d := startDaemon(t)
-	reg := startRegistry(t, nil)
+	reg, _ := testregistry.Start(t, nil)
 	docker := func(t *testing.T, args ...string) (string, string, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

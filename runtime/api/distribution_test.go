@@ -4,19 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/internal/testregistry"
 )
 
 // streamLines decodes a JSON progress stream.
@@ -43,9 +41,7 @@ func statuses(ms []jsonstream.Message) []string {
 // TestRegistryRoutes checks the Engine API's registry endpoints of the
 // plugin subset: their query names, bodies, headers and streams.
 func TestRegistryRoutes(t *testing.T) {
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host, reg := testregistry.Start(t, nil)
 	s := newTestServer(t)
 	ref := host + "/api/p:1"
 	s.create(t, ref)

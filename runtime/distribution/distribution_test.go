@@ -8,9 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"io/fs"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -32,23 +29,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/internal/testregistry"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 )
 
 var noAuth = registrytypes.AuthConfig{}
-
-// startRegistry serves go-containerregistry's registry on a loopback port,
-// through wrap if given, and returns its host:port.
-func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (string, *httptest.Server) {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), srv
-}
 
 func newRegistry() *distribution.Registry {
 	return distribution.New(distribution.Options{Retries: -1})
@@ -120,7 +105,7 @@ func pull(t *testing.T, g *distribution.Registry, remote string, auth registryty
 }
 
 func TestPushPullRoundTrip(t *testing.T) {
-	host, _ := startRegistry(t, nil)
+	host, _ := testregistry.Start(t, nil)
 	g := newRegistry()
 	src := makeRootfs(t)
 	ref, err := g.ParseRef(host + "/plugins/test:v1")
@@ -293,7 +278,7 @@ func (m rawManifest) RawManifest() ([]byte, error) { return m, nil }
 var pluginBin = tarEntry{name: "bin/plugin", body: "#!/bin/true\n", typ: tar.TypeReg, mode: 0o755}
 
 func TestDiffIDs(t *testing.T) {
-	host, _ := startRegistry(t, nil)
+	host, _ := testregistry.Start(t, nil)
 	g := newRegistry()
 	layer := makeTar(t, tarEntry{name: "bin/", typ: tar.TypeDir, mode: 0o755}, pluginBin)
 	blob := gz(t, layer)
@@ -327,7 +312,7 @@ func TestDiffIDs(t *testing.T) {
 }
 
 func TestHostileLayers(t *testing.T) {
-	host, _ := startRegistry(t, nil)
+	host, _ := testregistry.Start(t, nil)
 	g := newRegistry()
 	outside := t.TempDir() // what an escaping entry would reach
 	tests := []struct {
@@ -433,7 +418,7 @@ func TestHostileLayers(t *testing.T) {
 }
 
 func TestWhiteouts(t *testing.T) {
-	host, _ := startRegistry(t, nil)
+	host, _ := testregistry.Start(t, nil)
 	g := newRegistry()
 	lower := makeTar(t, pluginBin,
 		tarEntry{name: "a/", typ: tar.TypeDir, mode: 0o755},
@@ -496,7 +481,7 @@ func corrupt(digest string) func(http.Handler) http.Handler {
 func TestDigestMismatch(t *testing.T) {
 	var target atomic.Value
 	target.Store("none")
-	host, _ := startRegistry(t, func(next http.Handler) http.Handler {
+	host, _ := testregistry.Start(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			corrupt(target.Load().(string))(next).ServeHTTP(w, r)
 		})
@@ -516,7 +501,7 @@ func TestDigestMismatch(t *testing.T) {
 func TestConfigDigestMismatch(t *testing.T) {
 	var target atomic.Value
 	target.Store("none")
-	host, _ := startRegistry(t, func(next http.Handler) http.Handler {
+	host, _ := testregistry.Start(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			corrupt(target.Load().(string))(next).ServeHTTP(w, r)
 		})
@@ -537,7 +522,7 @@ func TestConfigDigestMismatch(t *testing.T) {
 func TestRegistryDownMidPull(t *testing.T) {
 	var srv *httptest.Server
 	var blobs atomic.Int32
-	host, srv := startRegistry(t, func(next http.Handler) http.Handler {
+	host, srv := testregistry.Start(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && blobs.Add(1) == 2 {
 				// The config came; the registry goes away before the layer.
@@ -561,22 +546,8 @@ func TestRegistryDownMidPull(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
-// basicAuth demands user:pass on every request.
-func basicAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "pass" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 func TestAuthRequired(t *testing.T) {
-	host, _ := startRegistry(t, basicAuth)
+	host, _ := testregistry.Start(t, testregistry.BasicAuth("user", "pass"))
 	g := newRegistry()
 	good := registrytypes.AuthConfig{Username: "user", Password: "pass"}
 	ref, err := g.ParseRef(host + "/private/p:latest")
@@ -600,7 +571,7 @@ func TestAuthRequired(t *testing.T) {
 }
 
 func TestNotAPlugin(t *testing.T) {
-	host, _ := startRegistry(t, nil)
+	host, _ := testregistry.Start(t, nil)
 	g := newRegistry()
 	put(t, host, "img:latest", image{tars: [][]byte{makeTar(t, pluginBin)}, cfgType: string(types.DockerConfigJSON)})
 	_, _, err := pull(t, g, host+"/img:latest", noAuth)
