@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -59,11 +60,18 @@ func startUIDaemon(t *testing.T) (d *daemon, addr, token string) {
 // uiSocket opens a page's websocket on a real daemon.
 func uiSocket(t *testing.T, addr, token string) *websocket.Conn {
 	t.Helper()
-	h := http.Header{"Origin": {"http://" + addr}, "Cookie": {"plugdbg_token=" + token}}
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	h := http.Header{"Origin": {"http://" + addr}}
+	ws, _, err := tokenDialer(token).Dial("ws://"+addr+"/ws", h)
 	require.NoError(t, err)
 	t.Cleanup(func() { ws.Close() })
 	return ws
+}
+
+// tokenDialer presents token as the page does: in a subprotocol.
+func tokenDialer(token string) *websocket.Dialer {
+	d := *websocket.DefaultDialer
+	d.Subprotocols = []string{webui.Subprotocol, webui.TokenProtocolPrefix + token}
+	return &d
 }
 
 type uiLine struct {
@@ -113,13 +121,16 @@ func TestWebUISocket(t *testing.T) {
 	p = d.enable(t, p.Name)
 	sock := p.State.Socket
 
-	resp, err := http.Get("http://" + addr + "/")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no token")
+	// The websocket wants the token itself: not a cookie, which a browser
+	// sends to every port of the address.
+	h := http.Header{"Origin": {"http://" + addr}, "Cookie": {"plugdbg_token=" + token}}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	require.Error(t, err, "upgrade with a cookie only")
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "cookie only")
 
-	h := http.Header{"Origin": {"http://evil.example"}, "Cookie": {"plugdbg_token=" + token}}
-	_, resp, err = websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	h = http.Header{"Origin": {"http://evil.example"}}
+	_, resp, err = tokenDialer(token).Dial("ws://"+addr+"/ws", h)
 	require.Error(t, err, "cross-origin upgrade")
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
@@ -297,6 +308,7 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(row+` td.state.running`)),
 	))
 	waitJS(`window.plugdbg.connected`, 5*time.Second, "websocket connected after the reload")
+	assertTokenOnlyInPage(t, ctx, addr, token)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab=logs]`)), chromedp.Click(chromedp.CSS(row+` td.name`))))
 	waitJS(held+` === 500`, 10*time.Second, "the view opens on the last 500 lines")
 	for loaded := 500; loaded < total; loaded = min(loaded+200, total) {
@@ -314,6 +326,39 @@ func TestWebUIBrowser(t *testing.T) {
 		}
 	}
 	shot("5-history.png")
+
+	// A stale token (the daemon restarted since) is refused, and the page
+	// says so instead of reconnecting for ever. The query's token replaces
+	// the stored one.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(webui.URL(addr, strings.Repeat("0", len(token))))))
+	waitJS(`document.querySelector('#conn').textContent === 'access token refused'`, 10*time.Second, "the refused token shown")
+	visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('#auth').hidden`))
+	require.NoError(t, err)
+	assert.True(t, visible, "the page explains what to open")
+}
+
+// assertTokenOnlyInPage checks, after a reload, where the browser holds
+// the token: in the page's sessionStorage (per origin), neither in the
+// address bar nor in any cookie, which the browser would send to every
+// port of 127.0.0.1.
+func assertTokenOnlyInPage(t *testing.T, ctx context.Context, addr, token string) {
+	t.Helper()
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("plugdbg.token") ?? ""`))
+	require.NoError(t, err)
+	assert.Equal(t, token, stored, "the token in the page's sessionStorage")
+	docCookie, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	require.NoError(t, err)
+	assert.NotContains(t, docCookie, token, "document.cookie")
+	got, err := chromedp.Run(ctx, chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tgt *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tgt, network.GetCookies, network.GetCookiesParams{URLs: []string{"http://" + addr + "/", "http://" + addr + "/ws"}})
+	}))
+	require.NoError(t, err)
+	for _, c := range got.Cookies {
+		assert.NotContains(t, c.Value, token, "cookie %s (HttpOnly too)", c.Name)
+	}
+	url, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.NotContains(t, url, token, "the address bar after the reload")
 }
 
 func jsString(s string) string {

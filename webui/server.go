@@ -1,8 +1,9 @@
 // Package webui serves plugdbg's web UI: static pages embedded in the
 // binary and one websocket per page that multiplexes everything the page
 // shows (plugin states, events, log lines, probe calls, traces and
-// terminals). Every request needs the access token the daemon prints;
-// websockets also need a same-origin Origin header.
+// terminals). The websocket needs the access token the daemon prints,
+// presented explicitly (never a cookie, which a browser would also send to
+// other ports of the address), and a same-origin Origin header.
 package webui
 
 import (
@@ -104,6 +105,7 @@ func New(o Options) (*Server, error) {
 		ReadBufferSize:  4 << 10,
 		WriteBufferSize: 32 << 10,
 		CheckOrigin:     s.checkOrigin,
+		Subprotocols:    []string{Subprotocol},
 	}
 	s.files = http.FileServerFS(o.Assets)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -127,8 +129,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return s.origins[origin]
 }
 
-// ServeHTTP checks the Host and the token, then serves the page, its
-// assets or the websocket.
+// ServeHTTP checks the Host, then serves the page and its assets to
+// anyone, and the websocket and /auth only to a request that presents the
+// token explicitly (see requestToken).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.hosts != nil && !s.hosts[r.Host] {
 		http.Error(w, "unknown host "+r.Host, http.StatusMisdirectedRequest)
@@ -137,31 +140,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	tok, fromQuery := requestToken(r)
-	if !tokenEqual(tok, s.o.Token) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprintln(w, "plugdbg web UI: open the URL the daemon printed (it carries the access token), or read the token from <exec-root>/"+TokenFile)
-		return
-	}
-	if fromQuery {
-		// Keep the token in a cookie and out of the address bar and history.
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		if r.Method == http.MethodGet && r.URL.Path != "/ws" {
-			q := r.URL.Query()
-			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
-			return
-		}
+	if _, err := r.Cookie(oldCookie); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: oldCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	}
 	switch {
-	case r.URL.Path == "/ws":
-		s.serveWS(w, r)
+	case r.URL.Path == "/ws" || r.URL.Path == "/auth":
+		if !tokenEqual(requestToken(r), s.o.Token) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintln(w, "plugdbg web UI: open the URL the daemon printed (it carries the access token), or read the token from <exec-root>/"+TokenFile)
+			return
+		}
+		if r.URL.Path == "/ws" {
+			s.serveWS(w, r)
+			return
+		}
+		// /auth lets the page tell a refused token from a daemon that is
+		// down, which a failed websocket does not say.
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
+		// The page and its bundle hold no secret (the token comes from the
+		// address bar, the data over the websocket), so they need no
+		// token: a reload and a new tab just work.
 		if path.Ext(r.URL.Path) == "" || strings.HasSuffix(r.URL.Path, ".html") {
 			w.Header().Set("Cache-Control", "no-store")
 		}
@@ -197,7 +200,8 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) error {
 	}
 }
 
-// URL is the address a browser opens, with the token.
+// URL is the address a browser opens, with the token: the page moves it
+// from the address bar to its own per-origin storage.
 func URL(addr, token string) string {
 	return "http://" + addr + "/?token=" + token
 }

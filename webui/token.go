@@ -2,6 +2,7 @@ package webui
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -9,13 +10,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gorilla/websocket"
 )
 
 // TokenFile is the name of the token's file in the daemon's exec-root.
 const TokenFile = "webui.token"
 
-// cookieName carries the token after the first authenticated page load.
-const cookieName = "plugdbg_token"
+// oldCookie is the cookie earlier versions kept the token in. A browser
+// sends a 127.0.0.1 cookie to every port of that address, so it is never
+// taken as a credential; a request that still carries one has it cleared.
+const oldCookie = "plugdbg_token"
+
+// Subprotocol is the websocket subprotocol the server answers with. A
+// browser cannot set headers on a websocket, so the page offers it along
+// with TokenProtocolPrefix+token, which carries the token; the answer
+// never echoes the token back.
+const (
+	Subprotocol         = "plugdbg"
+	TokenProtocolPrefix = "plugdbg.token."
+)
 
 // NewToken returns a random access token: 32 bytes, hex-encoded.
 func NewToken() (string, error) {
@@ -43,26 +57,29 @@ func WriteToken(dir, token string) (string, error) {
 	return path, nil
 }
 
-// requestToken is the token a request carries: the query's token, the
-// X-Plugdbg-Token or Authorization: Bearer header, or the cookie, in that
-// order. fromQuery reports whether it came from the query.
-func requestToken(r *http.Request) (tok string, fromQuery bool) {
-	if t := r.URL.Query().Get("token"); t != "" {
-		return t, true
-	}
+// requestToken is the token a request presents explicitly: the
+// X-Plugdbg-Token or Authorization: Bearer header, or a websocket
+// subprotocol TokenProtocolPrefix+token. Nothing a browser attaches on its
+// own (a cookie) and nothing from the URL (which ends up in logs and
+// history) counts.
+func requestToken(r *http.Request) string {
 	if t := r.Header.Get("X-Plugdbg-Token"); t != "" {
-		return t, false
+		return t
 	}
 	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return strings.TrimSpace(t), false
+		return strings.TrimSpace(t)
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
-		return c.Value, false
+	for _, p := range websocket.Subprotocols(r) {
+		if t, ok := strings.CutPrefix(p, TokenProtocolPrefix); ok {
+			return t
+		}
 	}
-	return "", false
+	return ""
 }
 
-// tokenEqual compares in constant time.
+// tokenEqual compares in constant time. Hashing first makes the time
+// independent of the length of got too.
 func tokenEqual(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1 && want != ""
 }

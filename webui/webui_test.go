@@ -148,29 +148,35 @@ func startServer(t *testing.T, b Backend) (srv *Server, addr string) {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// TestTokenRequired: the page and its assets are public (they hold no
+// secret); /ws and /auth need the token presented explicitly. A cookie
+// never authorises, since a browser sends a 127.0.0.1 cookie to every
+// port of the address; an old one is cleared.
 func TestTokenRequired(t *testing.T) {
 	_, addr := startServer(t, newFakeBackend())
 	base := "http://" + addr
 	hc := &http.Client{CheckRedirect: noRedirect, Timeout: 5 * time.Second}
 	tests := []struct {
-		name     string
-		path     string
-		header   map[string]string
-		cookie   string
-		status   int
-		location string
+		name   string
+		path   string
+		header map[string]string
+		cookie string
+		status int
 	}{
-		{name: "no token", path: "/", status: http.StatusUnauthorized},
-		{name: "no token, asset", path: "/app.js", status: http.StatusUnauthorized},
-		{name: "no token, websocket", path: "/ws", status: http.StatusUnauthorized},
-		{name: "wrong token", path: "/?token=" + testToken + "0", status: http.StatusUnauthorized},
-		{name: "token prefix", path: "/?token=" + testToken[:8], status: http.StatusUnauthorized},
-		{name: "query token sets the cookie and leaves the URL", path: "/?token=" + testToken, status: http.StatusSeeOther, location: "/"},
-		{name: "cookie", path: "/", cookie: testToken, status: http.StatusOK},
-		{name: "wrong cookie", path: "/", cookie: "nope", status: http.StatusUnauthorized},
-		{name: "header", path: "/app.js", header: map[string]string{"X-Plugdbg-Token": testToken}, status: http.StatusOK},
-		{name: "bearer", path: "/app.js", header: map[string]string{"Authorization": "Bearer " + testToken}, status: http.StatusOK},
-		{name: "foreign Host (DNS rebinding)", path: "/", cookie: testToken, header: map[string]string{"Host": "evil.example:80"}, status: http.StatusMisdirectedRequest},
+		{name: "page without token", path: "/", status: http.StatusOK},
+		{name: "asset without token", path: "/app.js", status: http.StatusOK},
+		{name: "page with the query token: no redirect, no cookie", path: "/?token=" + testToken, status: http.StatusOK},
+		{name: "auth without token", path: "/auth", status: http.StatusUnauthorized},
+		{name: "websocket without token", path: "/ws", status: http.StatusUnauthorized},
+		{name: "auth, cookie only", path: "/auth", cookie: testToken, status: http.StatusUnauthorized},
+		{name: "auth, query token", path: "/auth?token=" + testToken, status: http.StatusUnauthorized},
+		{name: "auth, wrong header", path: "/auth", header: map[string]string{"X-Plugdbg-Token": testToken + "0"}, status: http.StatusUnauthorized},
+		{name: "auth, header prefix", path: "/auth", header: map[string]string{"X-Plugdbg-Token": testToken[:8]}, status: http.StatusUnauthorized},
+		{name: "auth, header", path: "/auth", header: map[string]string{"X-Plugdbg-Token": testToken}, status: http.StatusNoContent},
+		{name: "auth, bearer", path: "/auth", header: map[string]string{"Authorization": "Bearer " + testToken}, status: http.StatusNoContent},
+		{name: "auth, header and an old cookie", path: "/auth", cookie: testToken, header: map[string]string{"X-Plugdbg-Token": testToken}, status: http.StatusNoContent},
+		{name: "foreign Host (DNS rebinding)", path: "/", header: map[string]string{"Host": "evil.example:80"}, status: http.StatusMisdirectedRequest},
+		{name: "foreign Host with the token", path: "/auth", header: map[string]string{"Host": "evil.example:80", "X-Plugdbg-Token": testToken}, status: http.StatusMisdirectedRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,71 +190,116 @@ func TestTokenRequired(t *testing.T) {
 				}
 			}
 			if tt.cookie != "" {
-				req.AddCookie(&http.Cookie{Name: cookieName, Value: tt.cookie})
+				req.AddCookie(&http.Cookie{Name: oldCookie, Value: tt.cookie})
 			}
 			resp, err := hc.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, tt.status, resp.StatusCode)
-			if tt.location != "" {
-				assert.Equal(t, tt.location, resp.Header.Get("Location"))
-				var got string
-				for _, c := range resp.Cookies() {
-					if c.Name == cookieName {
-						got = c.Value
-						assert.True(t, c.HttpOnly, "HttpOnly")
-						assert.Equal(t, http.SameSiteStrictMode, c.SameSite)
-					}
+			var cookies []string
+			for _, c := range resp.Cookies() {
+				if c.Value != "" || c.MaxAge >= 0 {
+					cookies = append(cookies, c.String())
 				}
-				assert.Equal(t, testToken, got, "cookie")
 			}
+			assert.Empty(t, cookies, "the server sets no cookie")
 		})
 	}
 }
 
-// dial opens the page's websocket with origin (none if "") and token.
-func dial(addr, origin, token string) (*websocket.Conn, *http.Response, error) {
+func TestOldCookieCleared(t *testing.T) {
+	_, addr := startServer(t, newFakeBackend())
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: oldCookie, Value: testToken})
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, resp.Cookies(), 1)
+	c := resp.Cookies()[0]
+	assert.Equal(t, oldCookie, c.Name)
+	assert.Empty(t, c.Value)
+	assert.Equal(t, "/", c.Path, "the old cookie's path, or the browser keeps it")
+	assert.Equal(t, -1, c.MaxAge, "Max-Age=0: delete it now")
+}
+
+// cred is how a test client presents the token on /ws.
+type cred int
+
+const (
+	byProtocol cred = iota // the page's way: a subprotocol
+	byHeader
+	byCookie
+	byQuery
+)
+
+// dial opens the page's websocket with origin (none if "") and token
+// (none if ""), presented as how says.
+func dial(addr, origin, token string, how cred) (*websocket.Conn, *http.Response, error) {
 	h := http.Header{}
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
-	if token != "" {
-		h.Set("Cookie", cookieName+"="+token)
-	}
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	return d.Dial("ws://"+addr+"/ws", h)
+	u := "ws://" + addr + "/ws"
+	if token != "" {
+		switch how {
+		case byProtocol:
+			d.Subprotocols = []string{Subprotocol, TokenProtocolPrefix + token}
+		case byHeader:
+			h.Set("X-Plugdbg-Token", token)
+		case byCookie:
+			h.Set("Cookie", oldCookie+"="+token)
+		case byQuery:
+			u += "?token=" + token
+		}
+	}
+	return d.Dial(u, h)
 }
 
-func TestWebsocketOrigin(t *testing.T) {
+func TestWebsocketAuth(t *testing.T) {
 	_, addr := startServer(t, newFakeBackend())
 	_, port, _ := net.SplitHostPort(addr)
+	same := "http://" + addr
 	tests := []struct {
 		name   string
 		origin string
 		token  string
+		how    cred
 		status int // 101 when the upgrade is accepted
 	}{
-		{name: "same origin", origin: "http://" + addr, token: testToken, status: http.StatusSwitchingProtocols},
+		{name: "same origin, subprotocol token", origin: same, token: testToken, status: http.StatusSwitchingProtocols},
+		{name: "same origin, header token", origin: same, token: testToken, how: byHeader, status: http.StatusSwitchingProtocols},
 		{name: "localhost alias of the loopback address", origin: "http://localhost:" + port, token: testToken, status: http.StatusSwitchingProtocols},
 		{name: "cross origin", origin: "http://evil.example", token: testToken, status: http.StatusForbidden},
 		{name: "cross origin, same host other port", origin: "http://127.0.0.1:1", token: testToken, status: http.StatusForbidden},
 		{name: "https origin", origin: "https://" + addr, token: testToken, status: http.StatusForbidden},
 		{name: "null origin", origin: "null", token: testToken, status: http.StatusForbidden},
 		{name: "no origin", origin: "", token: testToken, status: http.StatusForbidden},
-		{name: "same origin without token", origin: "http://" + addr, status: http.StatusUnauthorized},
+		{name: "same origin without token", origin: same, status: http.StatusUnauthorized},
+		{name: "same origin, wrong token", origin: same, token: testToken + "0", status: http.StatusUnauthorized},
+		{name: "same origin, cookie only", origin: same, token: testToken, how: byCookie, status: http.StatusUnauthorized},
+		{name: "same origin, query token only", origin: same, token: testToken, how: byQuery, status: http.StatusUnauthorized},
+		{name: "cross origin, cookie only", origin: "http://127.0.0.1:1", token: testToken, how: byCookie, status: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ws, resp, err := dial(addr, tt.origin, tt.token)
+			ws, resp, err := dial(addr, tt.origin, tt.token, tt.how)
 			if ws != nil {
 				ws.Close()
 			}
 			require.NotNil(t, resp, "dial: %v", err)
 			assert.Equal(t, tt.status, resp.StatusCode)
-			if tt.status == http.StatusSwitchingProtocols {
-				assert.NoError(t, err)
-			} else {
+			if tt.status != http.StatusSwitchingProtocols {
 				assert.ErrorIs(t, err, websocket.ErrBadHandshake)
+				return
+			}
+			require.NoError(t, err)
+			if tt.how == byProtocol {
+				// A browser fails a socket whose answer names none of the
+				// offered protocols; the answer must not echo the token.
+				assert.Equal(t, Subprotocol, ws.Subprotocol())
 			}
 		})
 	}
@@ -262,7 +313,7 @@ type page struct {
 
 func openPage(t *testing.T, addr string) *page {
 	t.Helper()
-	ws, _, err := dial(addr, "http://"+addr, testToken)
+	ws, _, err := dial(addr, "http://"+addr, testToken, byProtocol)
 	require.NoError(t, err)
 	t.Cleanup(func() { ws.Close() })
 	return &page{t: t, ws: ws}
@@ -500,9 +551,10 @@ func TestNewChecksOptions(t *testing.T) {
 	srv, err := New(Options{Backend: newFakeBackend(), Token: testToken, Addr: "127.0.0.1:7777", Assets: fstest.MapFS{"index.html": {Data: []byte("x")}}})
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:7777/?token="+testToken, nil)
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:7777/auth", nil)
+	req.Header.Set("X-Plugdbg-Token", testToken)
 	srv.ServeHTTP(rec, req)
-	assert.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, http.StatusNoContent, rec.Code)
 	_, err = New(Options{Backend: newFakeBackend(), Addr: "127.0.0.1:7777"})
 	assert.Error(t, err, "no token")
 }

@@ -43,11 +43,57 @@ function send(m: object): boolean {
   return true;
 }
 
+// ---- the access token ----
+// The daemon prints the URL with ?token=. The page keeps the token in
+// sessionStorage, which belongs to this origin (scheme, host and port) and
+// this tab, takes it out of the address bar, and presents it itself: on
+// the websocket as a subprotocol, on a fetch as a header. Never a cookie:
+// a browser sends a 127.0.0.1 cookie to every port of that address.
+const TOKEN_KEY = "plugdbg.token";
+const token = takeToken();
+function takeToken(): string {
+  const u = new URL(location.href);
+  const q = u.searchParams.get("token");
+  let stored = "";
+  try {
+    if (q) sessionStorage.setItem(TOKEN_KEY, q);
+    stored = sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    // Storage turned off: the token lives as long as the page.
+  }
+  if (q !== null) {
+    u.searchParams.delete("token");
+    history.replaceState(history.state, "", u.pathname + u.search + u.hash);
+  }
+  return q || stored;
+}
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("X-Plugdbg-Token", token);
+  return fetch(path, { ...init, headers, cache: "no-store", credentials: "omit" });
+}
+function authFailed(why: string) {
+  const c = $("#conn");
+  c.textContent = why;
+  c.className = "conn down";
+  const a = $("#auth");
+  a.textContent = `${why}: open the URL the daemon printed (http://${location.host}/?token=…), or read the token from <exec-root>/webui.token`;
+  a.hidden = false;
+}
+
 function connect() {
+  if (!token) return authFailed("no access token");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const sock = new WebSocket(`${proto}//${location.host}/ws`);
+  let sock: WebSocket;
+  try {
+    sock = new WebSocket(`${proto}//${location.host}/ws`, ["plugdbg", "plugdbg.token." + token]);
+  } catch {
+    return authFailed("invalid access token"); // not a valid subprotocol name
+  }
   ws = sock;
+  let opened = false;
   sock.onopen = () => {
+    opened = true;
     backoff = 250;
     setConn(true);
     onOpen.forEach((f) => f());
@@ -60,8 +106,14 @@ function connect() {
     if (ws !== sock) return;
     ws = null;
     setConn(false);
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 5000);
+    const retry = () => {
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+    if (opened) return retry();
+    // A refused upgrade looks like a daemon that is down; ask which. A
+    // refused token stays refused (a restarted daemon has a new one).
+    api("/auth").then((r) => (r.status === 401 ? authFailed("access token refused") : retry()), retry);
   };
 }
 
