@@ -22,3 +22,7 @@ go vet ./...
 # most of them have goroutines, and the few that have none cost little.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/integration$')
 go test -count=1 -timeout 30m ./integration/
+# Again with plugdbg itself built with -race (integration/race_test.go):
+# the daemon, its monitors and the CLI under the race detector, on real
+# containers; any report fails the test that caused it.
+go test -race -count=1 -timeout 40m ./integration/
