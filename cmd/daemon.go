@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"fmt"
+
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/daemon"
@@ -11,6 +14,7 @@ import (
 
 func newDaemonCmd(g *globalOptions) *cobra.Command {
 	opts := daemon.Options{}
+	var logReserve string
 	c := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the plugin runtime (as root)",
@@ -20,6 +24,11 @@ killed; a restarted daemon reattaches to them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Host = g.host
+			n, err := units.RAMInBytes(logReserve)
+			if err != nil || n < 0 {
+				return fmt.Errorf("invalid --log-reserve %q: a size such as 32m, or 0 for none", logReserve)
+			}
+			opts.LogReserve = n
 			return daemon.Run(cmd.Context(), opts)
 		},
 	}
@@ -29,6 +38,7 @@ killed; a restarted daemon reattaches to them.`,
 	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
 	f.Int64Var(&opts.LogMaxSize, "log-max-size", 10<<20, "rotate a plugin's output history at this many bytes per file")
 	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
+	f.StringVar(&logReserve, "log-reserve", daemon.DefaultLogReserve, "free space of the data root's filesystem that plugin logs never take, kept for the daemon's state (0: none)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")

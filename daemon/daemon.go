@@ -30,6 +30,10 @@ import (
 const (
 	DefaultDataRoot = "/var/lib/plugdbg"
 	DefaultExecRoot = "/run/plugdbg"
+	// DefaultLogReserve is room for thousands of state writes (a plugin's
+	// config.json is a few KiB) and an install's metadata, and a small
+	// share of any disk a daemon runs on.
+	DefaultLogReserve = "32m"
 )
 
 // Options configure the daemon.
@@ -42,7 +46,10 @@ type Options struct {
 	// LogMaxSize and LogMaxFiles rotate each plugin's output history.
 	LogMaxSize  int64
 	LogMaxFiles int
-	CPUProfile  string // write a CPU profile here while the daemon runs
+	// LogReserve is the free space of the data root that plugin logs
+	// leave for the daemon's state.
+	LogReserve int64
+	CPUProfile string // write a CPU profile here while the daemon runs
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
@@ -118,6 +125,7 @@ func Run(ctx context.Context, o Options) error {
 		StopGrace:   o.StopGrace,
 		LogMaxSize:  o.LogMaxSize,
 		LogMaxFiles: o.LogMaxFiles,
+		LogReserve:  o.LogReserve,
 		Registry: distribution.New(distribution.Options{
 			InsecureRegistries: o.InsecureRegistries,
 			UserAgent:          "plugdbg/" + version.Version,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +20,15 @@ import (
 // TestDockerCLI drives the daemon with the stock docker CLI, which must see
 // an Engine whose plugin endpoints behave as Docker's. Expected texts are
 // Docker's (docs/reference docker-plugins.md §1.5, §2.3-2.5).
+// It runs once with each docker CLI that dockerCLIs finds.
 func TestDockerCLI(t *testing.T) {
-	dockerBin, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("docker CLI not on PATH: skipping the interop test")
+	for _, cli := range dockerCLIs(t) {
+		t.Run(cli.name, func(t *testing.T) { testDockerCLI(t, cli) })
 	}
+}
+
+func testDockerCLI(t *testing.T, cli dockerCLI) {
+	dockerBin := cli.path
 	d := startDaemon(t)
 	cfgDir := t.TempDir()
 	docker := func(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -86,7 +92,7 @@ func TestDockerCLI(t *testing.T) {
 	assert.Equal(t,
 		"ID             NAME         DESCRIPTION                                     ENABLED\n"+
 			id[:12]+"   vol:latest   plugdbg test volume plugin: one directory pe…   false\n", ls)
-	own, _, _ := d.cli(t, "ls")
+	own := d.ok(t, "ls")
 	assert.Equal(t, own, ls, "docker plugin ls and plugdbg ls differ")
 	assert.Equal(t, id+"\n", ok(t, "plugin", "ls", "-q", "--no-trunc"))
 
@@ -127,7 +133,14 @@ func TestDockerCLI(t *testing.T) {
 	fails(t, "invalid format, must be <name>[.<field>][=<value>]", "plugin", "set", "vol", "=1")
 	fails(t, `"DEBUG.source" is not settable`, "plugin", "set", "vol", "DEBUG.source=1")
 	assert.Equal(t, []string{"DEBUG=1"}, inspect(t, "vol").Settings.Env, "failed sets changed the settings")
-	fails(t, `plugin "nope" not found`, "plugin", "inspect", "nope")
+	if cli.major < 23 {
+		// Before 23.0 the CLI words a 404 of inspect itself.
+		_, stderr, code := docker(t, "plugin", "inspect", "nope")
+		assert.Equal(t, 1, code)
+		assert.Equal(t, "Error: No such plugin: nope\n", stderr)
+	} else {
+		fails(t, `plugin "nope" not found`, "plugin", "inspect", "nope")
+	}
 	fails(t, "plugin vol:latest already exists", "plugin", "create", "vol", pluginDir("volume"))
 
 	// The setting reaches the plugin: DEBUG=1 logs request details.
@@ -144,7 +157,63 @@ func TestDockerCLI(t *testing.T) {
 	assertMonitorGone(t, d, id)
 
 	ver := ok(t, "version")
+	t.Logf("%s version, against plugdbg:\n%s", dockerBin, ver)
 	assert.Contains(t, ver, "Server: plugdbg\n")
 	assert.Contains(t, ver, "  Version:          "+version.Version+"\n")
 	assert.Contains(t, ver, "  API version:      "+version.APIVersion+" (minimum version "+version.MinAPIVersion+")\n")
 }
+
+// dockerCLI is one docker CLI binary, with a subtest name and the major
+// number of its version.
+type dockerCLI struct {
+	name, path string
+	major      int
+}
+
+// dockerCLIs returns the docker CLIs that the Engine-API interop tests run
+// with: the one first on PATH, which is what a user's shell runs, and the
+// one scripts/deps.sh installs (Debian's docker.io, /usr/bin/docker), once
+// each when they are the same file. Machine images often carry a newer CLI
+// earlier on PATH; users have either, and each speaks its own API version
+// to the daemon. It skips the test when there is none and logs the
+// version of each.
+func dockerCLIs(t *testing.T) []dockerCLI {
+	t.Helper()
+	var paths []string
+	if p, err := exec.LookPath("docker"); err == nil {
+		paths = append(paths, p)
+	}
+	paths = append(paths, debianDockerCLI)
+	var out []dockerCLI
+	seen := map[string]bool{}
+	for _, p := range paths {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue
+		}
+		seen[real] = true
+		cmd := exec.Command(p, "--version")
+		cmd.Env = dockerEnv("unix:///nonexistent", t.TempDir())
+		v, err := cmd.Output()
+		if err != nil {
+			t.Logf("%s --version: %v", p, err)
+			continue
+		}
+		version := strings.TrimSpace(string(v))
+		t.Logf("docker CLI %s: %s", p, version)
+		// "Docker version 20.10.24+dfsg1, build 297e128"
+		f := strings.Fields(strings.SplitN(version, ",", 2)[0])
+		require.Len(t, f, 3, "%s --version: %q", p, version)
+		major, err := strconv.Atoi(strings.SplitN(f[2], ".", 2)[0])
+		require.NoError(t, err, "%s --version: %q", p, version)
+		out = append(out, dockerCLI{name: "docker-" + f[2], path: p, major: major})
+	}
+	if len(out) == 0 {
+		t.Skip("no docker CLI on PATH or at " + debianDockerCLI + " (scripts/deps.sh test installs one)")
+	}
+	return out
+}
+
+// debianDockerCLI is where Debian's docker.io package, which scripts/deps.sh
+// installs, puts the docker CLI.
+const debianDockerCLI = "/usr/bin/docker"

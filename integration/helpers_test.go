@@ -169,8 +169,11 @@ func alive(pid int) bool {
 // killLeftovers kills every process a daemon left running in dir: monitors
 // (found by their command line, working directory or stderr) and containers
 // (found by libcontainer's state under execRoot), and removes the
-// containers' cgroups.
-func killLeftovers(t *testing.T, dir, execRoot string) {
+// containers' cgroups. It returns what it had to kill. With settle, the
+// processes that exit by themselves once the daemon is gone (spare
+// monitors) get waitTimeout to do so first; anything still there then is
+// a leftover.
+func killLeftovers(t *testing.T, dir, execRoot string, settle bool) (killed []string) {
 	mine := func() []process {
 		var out []process
 		for _, p := range processes() {
@@ -180,13 +183,15 @@ func killLeftovers(t *testing.T, dir, execRoot string) {
 		}
 		return out
 	}
-	// A spare monitor exits by itself once the daemon is gone; give it time.
-	deadline := time.Now().Add(2 * time.Second)
-	for len(mine()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	if settle {
+		deadline := time.Now().Add(waitTimeout)
+		for len(mine()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // polling /proc: there is nothing to wait on
+		}
 	}
 	for _, p := range mine() {
 		t.Logf("cleanup: killing leftover process %d: %q (cwd %s, stderr %s)", p.pid, p.args, p.cwd, p.stderr)
+		killed = append(killed, fmt.Sprintf("process %d %q", p.pid, p.args))
 		_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	}
 	states, _ := filepath.Glob(filepath.Join(execRoot, "runc", "*", "state.json"))
@@ -201,17 +206,20 @@ func killLeftovers(t *testing.T, dir, execRoot string) {
 			continue
 		}
 		if _, start, ok := procStat(st.Pid); ok && start == st.Start && alive(st.Pid) {
-			t.Logf("cleanup: killing leftover container %s (pid %d)", filepath.Base(filepath.Dir(path)), st.Pid)
+			id := filepath.Base(filepath.Dir(path))
+			t.Logf("cleanup: killing leftover container %s (pid %d)", id, st.Pid)
+			killed = append(killed, fmt.Sprintf("container %s (pid %d)", id, st.Pid))
 			_ = syscall.Kill(st.Pid, syscall.SIGKILL)
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(waitTimeout)
 			for alive(st.Pid) && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(10 * time.Millisecond) // polling /proc: it is not our child
 			}
 		}
 		for _, cg := range st.CgroupPaths {
 			_ = os.Remove(cg)
 		}
 	}
+	return killed
 }
 
 // mountsUnder lists the mount points at or below dir, deepest first.

@@ -219,11 +219,14 @@ func TestInstallFailuresLeaveNothing(t *testing.T) {
 
 // TestInstallWithDockerCLI: the stock docker CLI installs, pushes and
 // upgrades through plugdbg's Engine API endpoints.
+// It runs once with each docker CLI that dockerCLIs finds.
 func TestInstallWithDockerCLI(t *testing.T) {
-	dockerBin, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("docker CLI not on PATH")
+	for _, cli := range dockerCLIs(t) {
+		t.Run(cli.name, func(t *testing.T) { testInstallWithDockerCLI(t, cli.path) })
 	}
+}
+
+func testInstallWithDockerCLI(t *testing.T, dockerBin string) {
 	d := startDaemon(t)
 	reg, _ := testregistry.Start(t, nil)
 	docker := func(t *testing.T, args ...string) (string, string, int) {

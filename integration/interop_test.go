@@ -290,7 +290,8 @@ func TestInteropDebugDockerdPlugins(t *testing.T) {
 	stdout, stderr, code = d.cli(t, "logs", "--tail", "1", "--stream", "stdout", target)
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, 1, strings.Count(stdout, "\n"), "--tail 1: %q", stdout)
-	stdout, _, _ = d.cli(t, "logs", "--stream", "stderr", target)
+	stdout, stderr, code = d.cli(t, "logs", "--stream", "stderr", target)
+	require.Equal(t, 0, code, stderr)
 	assert.NotContains(t, stdout, "listening", "stdout lines are not stderr")
 
 	// usage: the volume, and the container using it.

@@ -33,6 +33,15 @@ import (
 // with the same flags: d.start and d.restart pass none.
 func startDaemonWith(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	d := newDaemon(t)
+	d.startWith(args...)
+	return d
+}
+
+// newDaemon makes the roots' directory of a daemon, with the cleanup
+// startDaemon describes, and starts nothing yet.
+func newDaemon(t *testing.T) *daemon {
+	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "pdi")
 	require.NoError(t, err)
 	d := &daemon{
@@ -45,7 +54,6 @@ func startDaemonWith(t *testing.T, args ...string) *daemon {
 	d.host = "unix://" + d.sock
 	d.client = client.New(d.host)
 	t.Cleanup(d.cleanup)
-	d.startWith(args...)
 	return d
 }
 

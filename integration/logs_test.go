@@ -267,17 +267,17 @@ func TestLogsAll(t *testing.T) {
 	// Each line is prefixed by its plugin's name, as ls shows it.
 	assert.Equal(t, "alpha:latest | a1\nbeta:latest | b1\nalpha:latest | a2\nbeta:latest | b2\nalpha:latest | a3\nbeta:latest | b3\n", out)
 
-	out, _, _ = d.cli(t, "logs", "--all", "--tail", "3")
+	out = d.ok(t, "logs", "--all", "--tail", "3")
 	assert.Equal(t, "beta:latest | b2\nalpha:latest | a3\nbeta:latest | b3\n", out, "--all --tail: the last lines of the merge")
-	out, _, _ = d.cli(t, "logs", "--all", "--stream", "stderr")
+	out = d.ok(t, "logs", "--all", "--stream", "stderr")
 	assert.Equal(t, "beta:latest | b1\nbeta:latest | b2\nbeta:latest | b3\n", out)
 
 	// With -t: the same order as each plugin's own times merged.
-	out, _, _ = d.cli(t, "logs", "--all", "-t")
+	out = d.ok(t, "logs", "--all", "-t")
 	type stamped struct{ at, line string }
 	var want []stamped
 	for _, name := range []string{"alpha", "beta"} {
-		o, _, _ := d.cli(t, "logs", "-t", name)
+		o := d.ok(t, "logs", "-t", name)
 		for _, l := range strings.Split(strings.TrimSuffix(o, "\n"), "\n") {
 			at, text, _ := strings.Cut(l, " ")
 			want = append(want, stamped{at, name + ":latest | " + at + " " + text})
@@ -451,7 +451,7 @@ func TestLogsRotation(t *testing.T) {
 		}
 	}
 	// tail reads backwards across the rotated files.
-	out, _, _ = d.cli(t, "logs", "--tail", "1500", "--stream", "stdout", "fl")
+	out = d.ok(t, "logs", "--tail", "1500", "--stream", "stdout", "fl")
 	tailSeqs := floodSeqs(strings.Split(strings.TrimSuffix(out, "\n"), "\n"), "stdout")
 	if len(seqs) >= 1500 {
 		assert.Empty(t, seqProblems(tailSeqs, lines-1499, lines))
@@ -1294,9 +1294,9 @@ func TestLogsWhileDaemonDown(t *testing.T) {
 		return strings.HasSuffix(out, "no newline")
 	}, waitTimeout, "the lines written while no daemon ran")
 	// stdout and stderr are separate pipes: only each stream's order is known.
-	out, _, _ = d.cli(t, "logs", "--stream", "stdout", "down")
+	out = d.ok(t, "logs", "--stream", "stdout", "down")
 	assert.Equal(t, "up\nwhile down 1\nno newline", out)
-	out, _, _ = d.cli(t, "logs", "--stream", "stderr", "down")
+	out = d.ok(t, "logs", "--stream", "stderr", "down")
 	assert.Equal(t, "while down 2\n", out)
 	var got []string
 	eventually(t, func() bool {

@@ -292,15 +292,20 @@ func runCommand(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
 // behind: no process, no mount, no directory.
 func (d *daemon) cleanup() {
 	t := d.t
-	if d.running() {
+	// A daemon that still runs at the end must be able to remove every
+	// plugin and then exit leaving nothing running: whatever it leaves is
+	// a defect. One that a test killed leaves its plugins running by
+	// design; those are only cleared away.
+	daemonRan := d.running()
+	if daemonRan {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		plugins, err := d.client.List(ctx, client.ListOptions{})
 		if err != nil {
-			t.Logf("cleanup: list plugins: %v", err)
+			t.Errorf("cleanup: list plugins: %v", err)
 		}
 		for _, p := range plugins {
 			if err := d.client.Remove(ctx, p.ID, true); err != nil {
-				t.Logf("cleanup: rm -f %s: %v", p.Name, err)
+				t.Errorf("cleanup: rm -f %s: %v", p.Name, err)
 			}
 		}
 		cancel()
@@ -308,7 +313,7 @@ func (d *daemon) cleanup() {
 		select {
 		case <-d.proc.done:
 		case <-time.After(stopTimeout):
-			t.Logf("cleanup: daemon ignored SIGTERM; killing it")
+			t.Errorf("cleanup: daemon ignored SIGTERM for %s; killing it", stopTimeout)
 			_ = d.proc.cmd.Process.Kill()
 			<-d.proc.done
 		}
@@ -326,7 +331,9 @@ func (d *daemon) cleanup() {
 			t.Logf("daemon log %d (%s):\n%s", i+1, p.log, tail(string(b), 64<<10))
 		}
 	}
-	killLeftovers(t, d.dir, d.execRoot)
+	if left := killLeftovers(t, d.dir, d.execRoot, daemonRan); daemonRan && len(left) > 0 {
+		t.Errorf("cleanup: after rm -f of every plugin and SIGTERM the daemon left running: %s", strings.Join(left, "; "))
+	}
 	unmountUnder(t, d.dir)
 	if err := os.RemoveAll(d.dir); err != nil {
 		t.Errorf("cleanup: %v", err)

@@ -22,6 +22,11 @@ const (
 // until a later Write rotates it. Test for it with errors.Is.
 var ErrRotate = errors.New("rotate log")
 
+// ErrReserve marks a Write refused because the log's filesystem has no
+// more free space than the reserve set with SetReserve: that space is kept
+// for the daemon's state. Test for it with errors.Is.
+var ErrReserve = errors.New("the filesystem's free space is down to the reserve kept for state")
+
 // errRotateBusy postpones a rotation while readers hold the directory lock.
 var errRotateBusy = errors.New("log directory locked by a reader")
 
@@ -41,6 +46,7 @@ type RotatingFile struct {
 	mu       sync.Mutex
 	maxSize  int64
 	maxFiles int
+	reserve  int64 // free bytes of the filesystem that writes leave alone
 	f        *os.File
 	size     int64 // bytes in f
 	fragment bool  // f ends in part of a record that a failed write left
@@ -98,6 +104,25 @@ func (r *RotatingFile) SetLimits(maxSize int64, maxFiles int) {
 	r.maxSize, r.maxFiles = maxSize, maxFiles
 }
 
+// SetReserve makes every later Write leave at least bytes free on the
+// log's filesystem (0: none): a batch that would eat into them is not
+// written and Write fails with ErrReserve. Logs must never take the space
+// that state writes on the same filesystem need.
+func (r *RotatingFile) SetReserve(bytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserve = bytes
+}
+
+// freeBytes is what root may still write on the log's filesystem.
+func (r *RotatingFile) freeBytes() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Fstatfs(int(r.f.Fd()), &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bfree) * st.Bsize, nil
+}
+
 // Path returns the path of the current log file.
 func (r *RotatingFile) Path() string { return r.path }
 
@@ -126,6 +151,17 @@ func (r *RotatingFile) Write(records []byte) (int, error) {
 		rotErr = r.rotate()
 		if errors.Is(rotErr, errRotateBusy) {
 			rotErr = nil // a reader is opening the files: rotate next time
+		}
+	}
+	if r.reserve > 0 {
+		// Asked per batch, not estimated: other writers share the
+		// filesystem, and a statfs costs far less than the write.
+		free, err := r.freeBytes()
+		if err == nil && free-int64(len(records)) < r.reserve {
+			if rotErr != nil {
+				return 0, fmt.Errorf("write log: %w (and %w: %w)", ErrReserve, ErrRotate, rotErr)
+			}
+			return 0, fmt.Errorf("write log: %d bytes free, %d reserved: %w", free, r.reserve, ErrReserve)
 		}
 	}
 	if r.fragment {

@@ -381,3 +381,48 @@ func TestRotatingFileNeverWaitsForReaders(t *testing.T) {
 	write(t, r, rec(102))
 	assert.Equal(t, map[string][]uint64{"plugin.log.1": {100, 101}, "plugin.log": {102}}, logContents(t, dir))
 }
+
+// TestRotatingReserve fills a small filesystem: with a reserve, writes stop
+// while the reserve is still free and fail with ErrReserve; without one,
+// they go on until the disk is full.
+func TestRotatingReserve(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a tmpfs: needs root")
+	}
+	const size, reserve = 256 << 10, 64 << 10
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)))
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	free := func() int64 {
+		var st syscall.Statfs_t
+		require.NoError(t, syscall.Statfs(dir, &st))
+		return int64(st.Bfree) * st.Bsize
+	}
+
+	r := openRotating(t, filepath.Join(dir, "plugin.log"), 0, 1)
+	r.SetReserve(reserve)
+	batch := recs(100, 199)
+	var err error
+	written := 0
+	for written = 0; written*len(batch) < 2*size; written++ {
+		if _, err = r.Write(batch); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, logs.ErrReserve, "after %d batches", written)
+	assert.Positive(t, written, "the log took what was above the reserve")
+	assert.GreaterOrEqual(t, free(), int64(reserve), "the reserve is left free")
+	assert.Less(t, free(), int64(reserve)+int64(len(batch))+4096, "the log stopped at the reserve, not before")
+
+	// The space is there for whoever the reserve is for.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.json"), make([]byte, reserve/2), 0o600))
+
+	r.SetReserve(0)
+	for range 2 * size / len(batch) {
+		if _, err = r.Write(batch); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, syscall.ENOSPC, "without a reserve the log fills the disk")
+	assert.NotErrorIs(t, err, logs.ErrReserve)
+}

@@ -167,6 +167,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseTrailingWhiteSpace(t *testing.T) {
-	_, err := Parse([]byte("{\"Entrypoint\":[\"/x\"]}\n\t \r\n"), "config.json")
-	assert.NoError(t, err)
+	cfg, err := Parse([]byte("{\"Entrypoint\":[\"/x\"]}\n\t \r\n"), "config.json")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/x"}, cfg.Entrypoint, "the document before the white space is parsed")
 }

@@ -43,6 +43,7 @@ type LogConfig struct {
 	Path     string // the current log file; rotated ones are Path.1, Path.2, …
 	MaxSize  int64  // rotate when the file would grow past this
 	MaxFiles int    // files kept, the current one included
+	Reserve  int64  // free bytes of the log's filesystem it leaves alone
 }
 
 // Run is one attached run of a plugin container.
@@ -68,7 +69,7 @@ func (x *MonitorExecutor) dir(id string) string { return filepath.Join(x.Launche
 func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec, lc LogConfig) (Run, error) {
 	_, err := x.Launcher.Start(ctx, x.dir(id), monitor.Config{
 		ID: id, StateRoot: x.StateRoot, Spec: spec,
-		LogPath: lc.Path, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
+		LogPath: lc.Path, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles, LogReserve: lc.Reserve,
 	})
 	if err != nil {
 		return nil, err

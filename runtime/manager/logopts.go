@@ -3,8 +3,11 @@ package manager
 import (
 	"errors"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/logs"
 )
@@ -100,4 +103,36 @@ func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	}
 	m.emit(p.ID, p.Name, ActionSet, map[string]string{"log-opts": strings.Join(kvs, " ")})
 	return nil
+}
+
+// logReserve is the free space plugin id's log must leave on its
+// filesystem: the daemon's reserve when the log shares the data root's
+// filesystem, whose state it protects, and nothing when the log lives on
+// a filesystem of its own.
+func (m *Manager) logReserve(id string) int64 {
+	if m.opts.LogReserve <= 0 {
+		return 0
+	}
+	logDev, ok := deviceOf(m.store.LogDir(id))
+	rootDev, rok := deviceOf(m.opts.DataRoot)
+	if ok && rok && logDev != rootDev {
+		return 0
+	}
+	return m.opts.LogReserve
+}
+
+// deviceOf is the device of path's filesystem, or of its nearest existing
+// ancestor: a log directory is made by the monitor at its start.
+func deviceOf(path string) (uint64, bool) {
+	for {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err == nil {
+			return st.Dev, true
+		}
+		parent := filepath.Dir(path)
+		if parent == path {
+			return 0, false
+		}
+		path = parent
+	}
 }

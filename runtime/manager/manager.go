@@ -61,6 +61,11 @@ type Options struct {
 	CgroupParent string
 	LogMaxSize   int64 // per file; DefaultLogMaxSize if zero
 	LogMaxFiles  int   // files kept per plugin; DefaultLogMaxFiles if zero
+	// LogReserve is the free space of the data root that plugin logs
+	// written there leave for the store's state (0: none), so that an
+	// enable, disable or set is saved even when a plugin's output has
+	// filled the disk.
+	LogReserve int64
 	// Registry pulls and pushes plugin images; one with default options
 	// (plain HTTP for loopback registries only) if nil.
 	Registry *distribution.Registry
@@ -431,16 +436,22 @@ func (m *Manager) disable(e *entry, force bool) error {
 	m.unpublish(p)
 	stopErr := m.stop(e, grace)
 	p.Enabled = false
-	if err := m.store.Save(p); err != nil {
-		return fmt.Errorf("disable %s: %w", p.Name, err)
-	}
+	saveErr := m.store.Save(p)
+	// The plugin is stopped whether or not that was saved: inspect shows
+	// what runs, and says what the store still holds.
 	m.mu.Lock()
 	e.p.Enabled = false
 	e.state.Status = StatusDisabled
 	e.state.Pid = 0
 	e.state.StartedAt = nil
 	e.state.NextRestart = nil
+	if saveErr != nil {
+		e.state.Error = fmt.Sprintf("stopped, but not saved as disabled (%v): a daemon restart enables it again", saveErr)
+	}
 	m.mu.Unlock()
+	if saveErr != nil {
+		return fmt.Errorf("disable %s: the plugin is stopped, but its state could not be saved, so a daemon restart would enable it again: %w", p.Name, saveErr)
+	}
 	m.emit(p.ID, p.Name, events.ActionDisable, nil)
 	if stopErr != nil {
 		return fmt.Errorf("disable %s: %w", p.Name, stopErr)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -407,4 +408,40 @@ func TestRestoreReattaches(t *testing.T) {
 	assert.True(t, p.Enabled)
 	assert.Equal(t, StatusRunning, p.State.Status)
 	assert.Equal(t, 1, x.starts, "reattach must not start the plugin again")
+}
+
+// TestDisableNotSaved: a disable whose state write fails still leaves
+// inspect showing what runs (nothing), says the store disagrees, and fails.
+func TestDisableNotSaved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("makes the plugin's directory immutable: needs root")
+	}
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	id, err := m.Create(ctx, "fake", buildContext(t, fakeConfig))
+	require.NoError(t, err)
+	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
+
+	// An immutable directory refuses the state file's temp file, even to
+	// root, as a full disk would.
+	dir := filepath.Join(m.opts.DataRoot, "plugins", id)
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i %s: %v %s", dir, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+
+	err = m.Disable(ctx, "fake", false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the plugin is stopped, but its state could not be saved")
+	p, err := m.Inspect("fake")
+	require.NoError(t, err)
+	assert.False(t, p.Enabled, "inspect shows what runs")
+	assert.Equal(t, StatusDisabled, p.State.Status)
+	assert.Zero(t, p.State.Pid)
+	assert.Contains(t, p.State.Error, "not saved as disabled")
+
+	// Once the store can be written again, enable and disable work.
+	require.NoError(t, exec.Command("chattr", "-i", dir).Run())
+	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
+	require.NoError(t, m.Disable(ctx, "fake", false))
 }

@@ -73,6 +73,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	m.mu.Unlock()
 	conn, err := m.opts.Executor.Start(ctx, id, s, LogConfig{
 		Path: m.logPath(id), MaxSize: limits.MaxSize, MaxFiles: limits.MaxFiles,
+		Reserve: m.logReserve(id),
 	})
 	if err != nil {
 		// A monitor that timed out may have left a container behind.

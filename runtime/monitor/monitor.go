@@ -213,6 +213,7 @@ func (m *monitor) openLog() {
 		fmt.Fprintf(os.Stderr, "open plugin log: %v\n", err)
 		return
 	}
+	f.SetReserve(m.cfg.LogReserve)
 	m.log = f
 }
 

@@ -41,7 +41,10 @@ type Config struct {
 	// (the current one included) of about LogMaxSize bytes each.
 	LogMaxSize  int64
 	LogMaxFiles int
-	Spec        *specs.Spec // the container's OCI spec
+	// LogReserve is the free space of the log's filesystem that the log
+	// never takes (0: none): lines past it are counted as unstored.
+	LogReserve int64       `json:",omitempty"`
+	Spec       *specs.Spec // the container's OCI spec
 	// MinLastSeq is the last seq the previous run of the plugin gave a
 	// line (Start fills it in from the previous exit status): a run numbers
 	// its lines after it even if the log file could not store them all
