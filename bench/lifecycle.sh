@@ -2,7 +2,9 @@
 # Times create, enable, disable and rm of the volume test plugin, each as a
 # whole CLI process, and prints the median of N runs. Where dockerd is
 # installed, the same steps run against a private dockerd in the same run,
-# and the ratios are printed. Needs root and `make build plugins`.
+# round by round with plugdbg's, and the ratios are printed. The docker CLI
+# is the first `docker` on PATH (printed with its version). Needs root and
+# `make build plugins`.
 #   N=9 bench/lifecycle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,40 +19,54 @@ pids=()
 cleanup() { stop_all "$tmp" "${pids[@]}"; }
 trap cleanup EXIT
 
-# lifecycle PREFIX CLI...: N rounds of create/enable/disable/rm.
-lifecycle() {
-  local prefix=$1; shift
-  for i in $(seq 1 "$N"); do
-    run_step "$tmp/$prefix.create" "$@" plugin create "bench$i" "$plugin_dir"
-    run_step "$tmp/$prefix.enable" "$@" plugin enable "bench$i"
-    run_step "$tmp/$prefix.disable" "$@" plugin disable "bench$i"
-    run_step "$tmp/$prefix.rm" "$@" plugin rm "bench$i"
-  done
+# round PREFIX I CLI...: one create/enable/disable/rm of plugin benchI.
+round() {
+  local prefix=$1 i=$2; shift 2
+  run_step "$tmp/$prefix.create" "$@" plugin create "bench$i" "$plugin_dir"
+  run_step "$tmp/$prefix.enable" "$@" plugin enable "bench$i"
+  run_step "$tmp/$prefix.disable" "$@" plugin disable "bench$i"
+  run_step "$tmp/$prefix.rm" "$@" plugin rm "bench$i"
 }
 
 # plugdbg's CLI has the verbs at the top level; this shim takes docker's form.
 plugdbg_cli() { shift; "$bin" -H "unix://$tmp/pd.sock" "$@"; }
+docker_cli() { docker -H "unix://$tmp/docker.sock" "$@"; }
 
 "$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for "$bin" -H "unix://$tmp/pd.sock" version
-lifecycle plugdbg plugdbg_cli
 
+# Both daemons run side by side for the whole measurement, so that the one
+# measured second does not have the machine to itself.
 have_docker=false
 if command -v dockerd >/dev/null && command -v docker >/dev/null; then
   dockerd --iptables=false --ip6tables=false --bridge=none -H "unix://$tmp/docker.sock" \
     --data-root "$tmp/docker-data" --exec-root "$tmp/docker-exec" --pidfile "$tmp/docker.pid" \
     >"$tmp/dockerd.log" 2>&1 &
   pids+=($!)
-  if wait_for docker -H "unix://$tmp/docker.sock" version; then
-    lifecycle docker docker -H "unix://$tmp/docker.sock"
+  if wait_for docker_cli version; then
     have_docker=true
+    echo "docker: CLI $(command -v docker) $(docker_cli version -f '{{.Client.Version}}'), dockerd $(command -v dockerd) $(docker_cli version -f '{{.Server.Version}}')"
   else
     echo "dockerd did not start; its log:" >&2; tail -5 "$tmp/dockerd.log" >&2
   fi
 fi
 
-printf "plugin lifecycle, median of %d runs, whole CLI process (ms)\n" "$N"
+# Interleaved, so that a change in the machine's load hits both alike; the
+# one that goes first alternates, so that neither always follows the other's
+# teardown (disable/rm leave unmounts and exits behind).
+for i in $(seq 1 "$N"); do
+  if ! $have_docker; then
+    round plugdbg "$i" plugdbg_cli
+  elif (( i % 2 )); then
+    round plugdbg "$i" plugdbg_cli; round docker "$i" docker_cli
+  else
+    round docker "$i" docker_cli; round plugdbg "$i" plugdbg_cli
+  fi
+done
+
+printf "plugin lifecycle, median of %d runs, whole CLI process (ms), %d CPUs, load average %s at the end\n" \
+  "$N" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
 if $have_docker; then
   printf "%-8s %10s %10s %8s\n" step plugdbg docker ratio
   for s in create enable disable rm; do

@@ -202,6 +202,11 @@ func TestBadInput(t *testing.T) {
 			entries: []tarEntry{{name: "rootfs/mem", typ: tar.TypeChar}},
 			wantErr: []string{`tar entry "rootfs/mem": device and fifo entries are not supported`},
 		},
+		{
+			name:    "entry type not unpacked",
+			entries: []tarEntry{{name: "rootfs/dump", typ: 'D'}},
+			wantErr: []string{`tar entry "rootfs/dump": entry type 'D' is not supported`},
+		},
 	}
 	for _, e := range escapes {
 		tests = append(tests, testCase{name: e.name, do: func(t *testing.T) result {

@@ -39,7 +39,8 @@ var (
 // and ignores every other entry, as Docker does. Entries are refused when
 // their path leaves the tree (../), when they would be written through a
 // symlink that leads outside rootfsDir, when config.json or rootfs itself is
-// a symlink, and when they are device nodes.
+// a symlink, when they are device nodes or fifos, and when their type is
+// one it does not unpack (see nextEntry).
 func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
 	var ctx Context
 	root, err := os.OpenRoot(rootfsDir)
@@ -111,21 +112,45 @@ type dirTime struct {
 	hdr  *tar.Header
 }
 
-// cleanName normalises a tar path and refuses one that climbs out.
 // nextEntry reads the next entry's header and its cleaned name (see
 // cleanName); io.EOF after the last one. what names the reading in errors.
+//
+// Two kinds of entry are settled here, so that the unpackers never see
+// them: a PAX global header ('g', which `git archive` writes) names no file
+// and is passed over, and an old-GNU sparse file ('S', from
+// `tar --sparse --format=gnu`) or a contiguous file ('7') is a regular
+// file: the reader already expands the sparse map into the full contents
+// (holes read as zeros) and reports the full size, as it does for PAX
+// sparse files, which it hands out as TypeReg. Every other type the
+// unpackers do not know is refused there, naming the entry.
 func nextEntry(tr *tar.Reader, what string) (*tar.Header, string, error) {
-	hdr, err := tr.Next()
-	if errors.Is(err, io.EOF) {
-		return nil, "", io.EOF
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, "", io.EOF
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", what, err)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeXGlobalHeader:
+			continue
+		case tar.TypeGNUSparse, tar.TypeCont:
+			hdr.Typeflag = tar.TypeReg
+		}
+		name, err := cleanName(hdr.Name)
+		return hdr, name, err
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", what, err)
-	}
-	name, err := cleanName(hdr.Name)
-	return hdr, name, err
 }
 
+// unsupportedType is the error for an entry type that neither unpacker
+// writes nor deliberately leaves out: dropping it would lose a file
+// without a word.
+func unsupportedType(hdr *tar.Header) error {
+	return fmt.Errorf("entry type %q is not supported", hdr.Typeflag)
+}
+
+// cleanName normalises a tar path and refuses one that climbs out.
 func cleanName(name string) (string, error) {
 	n := strings.TrimPrefix(name, "./")
 	if n == "" || n == "." {
@@ -177,7 +202,7 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) err
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		return fmt.Errorf("device and fifo entries are not supported in a plugin rootfs (use Linux.Devices)")
 	default:
-		return nil // PAX headers and the like carry no file
+		return unsupportedType(hdr)
 	}
 	return setAttrs(root, rel, hdr, mode)
 }

@@ -43,7 +43,8 @@ type Layer struct {
 // The same rules as UnpackContext keep every write inside rootfsDir: an
 // entry whose path is absolute or climbs out (..) is refused, as is any
 // write or whiteout that would pass through a symlink leading outside
-// (os.Root). Device nodes and fifos are skipped and listed in Skipped. On
+// (os.Root). Device nodes and fifos are skipped and listed in Skipped; an
+// entry of a type it does not unpack fails it (see nextEntry). On
 // error, rootfsDir holds part of the layer: unpack into a staging directory
 // and discard it on failure.
 func ApplyLayer(r io.Reader, rootfsDir string) (Layer, error) {
@@ -192,7 +193,7 @@ func applyEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, rel string) erro
 		}
 		return root.Link(target, rel)
 	default:
-		return nil // PAX headers and the like carry no file
+		return unsupportedType(hdr)
 	}
 	return setAttrs(root, rel, hdr, mode)
 }

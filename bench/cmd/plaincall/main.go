@@ -3,6 +3,11 @@
 // time, on keep-alive connections, and prints calls/s and the median
 // latency in the same form as plugdbg probe --repeat.
 //
+// Only the calls answered with a 200 count in calls/s and in the latency: a
+// failed call (a transport error, or a refusal answered faster than a real
+// answer) would otherwise flatter the baseline. Any failure makes it exit 1,
+// after the figures, so that the script comparing it stops.
+//
 //	plaincall -socket /run/.../pdvol.sock -method VolumeDriver.List -n 20000 -c 4
 package main
 
@@ -21,6 +26,9 @@ import (
 	"time"
 )
 
+// maxCalls bounds -n: the latencies are kept in memory, 8 bytes a call.
+const maxCalls = 100_000_000
+
 func main() {
 	socket := flag.String("socket", "", "plugin socket")
 	method := flag.String("method", "VolumeDriver.List", "method to call")
@@ -28,9 +36,17 @@ func main() {
 	n := flag.Int("n", 10000, "calls")
 	c := flag.Int("c", 1, "concurrency")
 	flag.Parse()
-	if *socket == "" {
-		fmt.Fprintln(os.Stderr, "plaincall: -socket is required")
-		os.Exit(2)
+	switch {
+	case *socket == "":
+		usage("-socket is required")
+	case *n < 1 || *n > maxCalls:
+		usage(fmt.Sprintf("-n %d: want 1 to %d", *n, maxCalls))
+	case *c < 1 || *c > *n:
+		usage(fmt.Sprintf("-c %d: want 1 to -n (%d)", *c, *n))
+	}
+	url := "http://plugin/" + *method
+	if _, err := http.NewRequest(http.MethodPost, url, nil); err != nil {
+		usage(fmt.Sprintf("-method %q: %v", *method, err))
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -40,9 +56,15 @@ func main() {
 		MaxIdleConnsPerHost: *c,
 	}
 	client := &http.Client{Transport: tr}
+	// lat[i] stays 0 for a failed call; the zeros are dropped below.
 	lat := make([]time.Duration, *n)
 	var next atomic.Int64
 	var failed atomic.Int64
+	var firstErr atomic.Pointer[error]
+	fail := func(err error) {
+		failed.Add(1)
+		firstErr.CompareAndSwap(nil, &err)
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range *c {
@@ -53,25 +75,42 @@ func main() {
 					return
 				}
 				t0 := time.Now()
-				req, _ := http.NewRequest(http.MethodPost, "http://plugin/"+*method, bytes.NewReader([]byte(*body)))
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(*body)))
 				req.Header.Set("Accept", "application/vnd.docker.plugins.v1.2+json")
 				resp, err := client.Do(req)
 				if err != nil {
-					failed.Add(1)
+					fail(fmt.Errorf("call %d: %w", i+1, err))
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
+				switch {
+				case err != nil:
+					fail(fmt.Errorf("call %d: read answer: %w", i+1, err))
+				case resp.StatusCode != http.StatusOK:
+					fail(fmt.Errorf("call %d: status %s", i+1, resp.Status))
+				default:
+					lat[i] = max(time.Since(t0), 1)
 				}
-				lat[i] = time.Since(t0)
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	slices.Sort(lat)
-	fmt.Printf("%s: %d calls in %s: %.0f calls/s, %d failed\n", *method, *n, elapsed.Round(time.Millisecond), float64(*n)/elapsed.Seconds(), failed.Load())
-	fmt.Printf("latency: p50 %s\n", lat[len(lat)/2].Round(time.Microsecond))
+	ok := slices.DeleteFunc(lat, func(d time.Duration) bool { return d == 0 })
+	slices.Sort(ok)
+	fmt.Printf("%s: %d calls in %s: %.0f calls/s, %d failed\n",
+		*method, *n, elapsed.Round(time.Millisecond), float64(len(ok))/elapsed.Seconds(), failed.Load())
+	if len(ok) > 0 {
+		fmt.Printf("latency: p50 %s\n", ok[len(ok)/2].Round(time.Microsecond))
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "plaincall: %d of %d calls failed, first: %v\n", failed.Load(), *n, *e)
+		os.Exit(1)
+	}
+}
+
+func usage(msg string) {
+	fmt.Fprintln(os.Stderr, "plaincall:", msg)
+	os.Exit(2)
 }
