@@ -69,6 +69,9 @@ type Options struct {
 	// enabled plugin, not only those set to (SetPublish).
 	PublishDir string
 	PublishAll bool
+	// ContextLimits bound the build context of Create; zero fields mean
+	// archive.DefaultContextLimits.
+	ContextLimits archive.ContextLimits
 }
 
 // State is what plugdbg adds to Docker's inspect output.
@@ -323,7 +326,7 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 			m.store.Discard(staging)
 		}
 	}()
-	bc, err := archive.UnpackContext(context, filepath.Join(staging, "rootfs"))
+	bc, err := archive.UnpackContextWithin(context, filepath.Join(staging, "rootfs"), m.opts.ContextLimits)
 	if err != nil {
 		return "", invalid(fmt.Errorf("create %s: %w", name, err))
 	}
