@@ -84,16 +84,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
+	name, action := rest, ""
+	if r.Method != http.MethodDelete {
+		i := strings.LastIndex(rest, "/")
+		if i < 0 {
+			writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+			return
+		}
+		name, action = rest[:i], rest[i+1:]
+	}
+	if name == "" || name == dockerd.Prefix {
+		// Not a lookup of "": as an ID prefix it would match every plugin.
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s (no plugin name)", r.Method, r.URL.Path))
+		return
+	}
 	if r.Method == http.MethodDelete {
-		s.remove(w, r, rest)
+		s.remove(w, r, name)
 		return
 	}
-	i := strings.LastIndex(rest, "/")
-	if i < 0 {
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
-		return
-	}
-	name, action := rest[:i], rest[i+1:]
 	if ref, ok := strings.CutPrefix(name, dockerd.Prefix); ok {
 		s.dockerPlugin(w, r, ref, action)
 		return

@@ -209,6 +209,10 @@ func (m *Manager) socketPath(p plugin.Plugin) string {
 // find resolves a full ID, a name (":latest" implied) or a unique ID prefix,
 // in Docker's order.
 func (m *Manager) find(ref string) (*entry, error) {
+	if ref == "" {
+		// Before the prefix search, which "" would match with every ID.
+		return nil, notFound("plugin %q not found", ref)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.plugins[ref]; ok {
@@ -230,7 +234,7 @@ func (m *Manager) find(ref string) (*entry, error) {
 			found = e
 		}
 	}
-	if found == nil || ref == "" {
+	if found == nil {
 		return nil, notFound("plugin %q not found", ref)
 	}
 	return found, nil
