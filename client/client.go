@@ -34,7 +34,13 @@ func New(host string) *Client {
 	sock := strings.TrimPrefix(host, "unix://")
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
+		conn, err := d.DialContext(ctx, "unix", sock)
+		if err != nil {
+			// Marked, so that send tells "no daemon" from "the daemon
+			// went away while answering".
+			return nil, dialError{err}
+		}
+		return conn, nil
 	}}
 	return &Client{Socket: sock, http: &http.Client{Transport: tr}}
 }
@@ -65,6 +71,48 @@ func (e *DaemonError) Error() string {
 
 func (e *DaemonError) Unwrap() error { return e.Err }
 
+// dialError is a failure to connect to the daemon's socket, as the
+// transport's dialer returns it.
+type dialError struct{ err error }
+
+func (e dialError) Error() string { return e.err.Error() }
+func (e dialError) Unwrap() error { return e.err }
+
+// ConnError is a connection to the daemon that broke after the request
+// went out: the daemon was reached, but died, restarted or closed the
+// connection before its answer was complete. Whether the request took
+// effect is unknown.
+type ConnError struct {
+	Method string
+	Path   string // without the query
+	Err    error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("the connection to the daemon broke during %s %s: %v", e.Method, e.Path, e.Err)
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// requestError classifies err, from sending a request to the daemon or
+// reading its answer: the context's end, a dial failure (*DaemonError) or a
+// connection that broke (*ConnError).
+func (c *Client) requestError(ctx context.Context, method, path string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	err = unwrapURL(err)
+	var de dialError
+	if errors.As(err, &de) {
+		return &DaemonError{Socket: c.Socket, Err: de.err}
+	}
+	// The transport's own "connection broken" would say it twice.
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "net/http: HTTP/1.x transport connection broken: ") {
+		err = inner
+	}
+	return &ConnError{Method: method, Path: path, Err: err}
+}
+
 // send makes one request and checks the status; the caller closes the body.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, body io.Reader, ctype string) (*http.Response, error) {
 	h := http.Header{}
@@ -89,10 +137,7 @@ func (c *Client) sendHeader(ctx context.Context, method, path string, query url.
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &DaemonError{Socket: c.Socket, Err: unwrapURL(err)}
+		return nil, c.requestError(ctx, method, path, err)
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
@@ -134,7 +179,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode daemon answer to %s %s: %w", method, path, err)
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &se) || errors.As(err, &te) {
+			return fmt.Errorf("decode daemon answer to %s %s: %w", method, path, err)
+		}
+		// The answer was cut off, not malformed.
+		return c.requestError(ctx, method, path, err)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func (c *Client) Exec(ctx context.Context, ref string, cfg execproto.Config) (*E
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.Socket)
 	if err != nil {
-		return nil, &DaemonError{Socket: c.Socket, Err: err}
+		return nil, c.requestError(ctx, http.MethodPost, "/plugins/"+ref+"/exec", dialError{err})
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -47,16 +47,13 @@ func (c *Client) Exec(ctx context.Context, ref string, cfg execproto.Config) (*E
 	req.Header.Set("Upgrade", "plugdbg-exec")
 	if err := req.Write(conn); err != nil {
 		conn.Close()
-		return nil, &DaemonError{Socket: c.Socket, Err: err}
+		return nil, c.requestError(ctx, http.MethodPost, req.URL.Path, err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		conn.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &DaemonError{Socket: c.Socket, Err: err}
+		return nil, c.requestError(ctx, http.MethodPost, req.URL.Path, err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer conn.Close()

@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"fmt"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,6 +48,10 @@ plugin's rootfs and without restarting it.`,
   echo hi | plugdbg exec -i myplugin cat`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.workdir != "" && !path.IsAbs(o.workdir) {
+				// The daemon would refuse it too; say so in the flag's terms.
+				return fmt.Errorf("invalid --workdir %q: must be an absolute path in the container", o.workdir)
+			}
 			cfg := execproto.Config{
 				Cmd:         args[1:],
 				Env:         expandEnv(o.env),

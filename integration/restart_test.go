@@ -195,8 +195,8 @@ func TestDaemonKilledDuringEnable(t *testing.T) {
 			pid := p.State.Pid
 
 			d.kill9()
-			var de *client.DaemonError
-			assert.ErrorAs(t, <-enabled, &de, "enable must fail when the daemon dies")
+			var ce *client.ConnError
+			assert.ErrorAs(t, <-enabled, &ce, "enable must fail, as a broken connection, when the daemon dies")
 			d.start()
 
 			p = d.inspect(t, "p")

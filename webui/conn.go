@@ -28,6 +28,12 @@ var (
 	blockWait = 250 * time.Millisecond
 )
 
+// maxInMessage bounds one message from the page. The page sends requests,
+// the largest a probe's request body or a paste into a terminal; a 1 MiB
+// request to a plugin or paste is already far past what either is for.
+// Past it gorilla closes the socket with 1009 (message too big).
+const maxInMessage = 1 << 20
+
 // inMsg is a message from the page. Which fields count depends on Type.
 type inMsg struct {
 	Type   string `json:"type"`
@@ -120,7 +126,7 @@ func (c *conn) writer() {
 
 // reader dispatches the page's messages until the socket fails.
 func (c *conn) reader() {
-	c.ws.SetReadLimit(1 << 20)
+	c.ws.SetReadLimit(maxInMessage)
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {

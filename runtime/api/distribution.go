@@ -2,7 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"sync"
 
@@ -96,24 +96,26 @@ func (s *Server) privileges(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, privs)
 }
 
-// readPrivileges decodes the accepted privileges of a pull or upgrade.
-func readPrivileges(r *http.Request) (plugin.Privileges, error) {
+// readPrivileges decodes the accepted privileges of a pull or upgrade; no
+// body at all accepts none. It answers the request itself when the body is
+// refused and then reports false.
+func readPrivileges(w http.ResponseWriter, r *http.Request, route string) (plugin.Privileges, bool) {
 	var privs plugin.Privileges
 	if r.ContentLength == 0 {
-		return privs, nil
+		return privs, true
 	}
-	if err := json.NewDecoder(r.Body).Decode(&privs); err != nil {
-		return nil, fmt.Errorf("invalid body: want a JSON array of privileges: %w", err)
+	if err := decodeBody(w, r, route, maxPrivilegesBody, &privs); err != nil && !errors.Is(err, errBodyEmpty) {
+		writeBodyError(w, err, "invalid body: want a JSON array of privileges")
+		return nil, false
 	}
-	return privs, nil
+	return privs, true
 }
 
 // pull answers POST /plugins/pull?remote=REF&name=NAME with the progress
 // of the install, the local name in Docker-Plugin-Name.
 func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
-	privs, err := readPrivileges(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	privs, ok := readPrivileges(w, r, routePull)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -145,14 +147,13 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, name string) {
 
 // upgrade answers POST /plugins/{name}/upgrade?remote=REF.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, name string) {
-	privs, err := readPrivileges(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	privs, ok := readPrivileges(w, r, routeUpgrade)
+	if !ok {
 		return
 	}
 	w.Header().Set("Docker-Plugin-Name", name)
 	ps := newProgressStream(w)
-	err = s.m.Upgrade(r.Context(), name, manager.UpgradeOptions{
+	err := s.m.Upgrade(r.Context(), name, manager.UpgradeOptions{
 		Remote: r.URL.Query().Get("remote"), Privileges: privs, Auth: registryAuth(r), Progress: ps.progress,
 	})
 	ps.finish(err)

@@ -29,7 +29,13 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
 // have their own, docker.go).
 func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, start func(execproto.Config) (execproto.Process, error)) {
 	var c execproto.Config
-	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+	if err := decodeBody(w, r, routeExec, maxExecBody, &c); err != nil {
+		writeBodyError(w, err, "invalid exec config")
+		return
+	}
+	// Before the upgrade, so that a bad request is a 400 rather than an
+	// Exit frame, and before start, so that nothing runs with it.
+	if err := c.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid exec config: %w", err))
 		return
 	}

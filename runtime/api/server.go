@@ -84,16 +84,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
+	name, action := rest, ""
+	if r.Method != http.MethodDelete {
+		i := strings.LastIndex(rest, "/")
+		if i < 0 {
+			writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+			return
+		}
+		name, action = rest[:i], rest[i+1:]
+	}
+	if name == "" || name == dockerd.Prefix {
+		// Not a lookup of "": as an ID prefix it would match every plugin.
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s (no plugin name)", r.Method, r.URL.Path))
+		return
+	}
 	if r.Method == http.MethodDelete {
-		s.remove(w, r, rest)
+		s.remove(w, r, name)
 		return
 	}
-	i := strings.LastIndex(rest, "/")
-	if i < 0 {
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
-		return
-	}
-	name, action := rest[:i], rest[i+1:]
 	if ref, ok := strings.CutPrefix(name, dockerd.Prefix); ok {
 		s.dockerPlugin(w, r, ref, action)
 		return
@@ -242,22 +250,22 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.m.Set(name, args) })
+	applyJSON(w, r, routeSet, maxSetBody, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.m.Set(name, args) })
 }
 
 // setLogOpts changes the rotation of a plugin's output history (plugdbg's
 // own endpoint): the body is a JSON object of log options, as --log-opt
 // takes them (max-size, max-file); an empty value restores the default.
 func (s *Server) setLogOpts(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, "a JSON object of log options", func(opts map[string]string) error { return s.m.SetLogOpts(name, opts) })
+	applyJSON(w, r, routeLogOpts, maxLogOptsBody, "a JSON object of log options", func(opts map[string]string) error { return s.m.SetLogOpts(name, opts) })
 }
 
-// applyJSON decodes the request's body, which should be want, hands it to
-// apply and answers 204, or the error of either.
-func applyJSON[T any](w http.ResponseWriter, r *http.Request, want string, apply func(T) error) {
+// applyJSON decodes the request's body, which should be want in at most
+// limit bytes (see readJSON), hands it to apply and answers 204, or the
+// error of either.
+func applyJSON[T any](w http.ResponseWriter, r *http.Request, route string, limit int64, want string, apply func(T) error) {
 	var v T
-	if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid body: want %s: %w", want, err))
+	if !readJSON(w, r, route, limit, want, &v) {
 		return
 	}
 	if err := apply(v); err != nil {
@@ -361,6 +369,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case manager.IsNotFound(err):
 		status = http.StatusNotFound
+	case manager.IsTooLarge(err): // before IsInvalid: a build context over its bounds is both
+		status = http.StatusRequestEntityTooLarge
 	case manager.IsConflict(err):
 		status = http.StatusConflict
 	case manager.IsInvalid(err):

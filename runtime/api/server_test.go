@@ -386,6 +386,35 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
+// TestEmptyPluginName: a path without a plugin name is not a lookup of ""
+// (which, as an ID prefix, matched every plugin: with two of them,
+// "multiple plugins found").
+func TestEmptyPluginName(t *testing.T) {
+	s := newTestServer(t)
+	s.create(t, "p")
+	s.create(t, "q")
+	tests := []struct {
+		method string
+		path   string
+	}{
+		{http.MethodGet, "/plugins//json"},
+		{http.MethodGet, "/v1.41/plugins//json"},
+		{http.MethodPost, "/plugins//enable"},
+		{http.MethodPost, "/plugins//set"},
+		{http.MethodDelete, "/plugins/"},
+		{http.MethodGet, "/plugins/docker:/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			status, _, body := s.do(t, tt.method, tt.path, nil)
+			assert.Equal(t, http.StatusNotFound, status)
+			assert.Equal(t, "page not found: "+tt.method+" "+tt.path+" (no plugin name)", errorMessage(t, body))
+		})
+	}
+	s.inspect(t, "p") // nothing was removed
+	s.inspect(t, "q")
+}
+
 func TestLifecycleErrors(t *testing.T) {
 	s := newTestServer(t)
 	s.create(t, "p")

@@ -14,10 +14,57 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/docker/go-units"
 )
 
 // maxConfigSize bounds config.json; real ones are a few KiB.
 const maxConfigSize = 1 << 20
+
+// ContextLimits bound what a build context may unpack. A context is
+// streamed to disk as it arrives, so its size costs the daemon disk, not
+// memory; the bounds keep one request from filling the disk or, with
+// millions of entries, the daemon's memory (each directory's times are
+// kept until the end).
+type ContextLimits struct {
+	// Bytes bounds the sizes of all entries together, as their headers
+	// give them; DefaultContextLimits.Bytes if zero.
+	Bytes int64
+	// Entries bounds the number of entries; DefaultContextLimits.Entries
+	// if zero.
+	Entries int
+}
+
+// DefaultContextLimits are the daemon's bounds: plugin root filesystems
+// are tens to hundreds of MiB with at most tens of thousands of files, so
+// these leave an order of magnitude of room.
+var DefaultContextLimits = ContextLimits{
+	Bytes:   4 << 30,
+	Entries: 1 << 18,
+}
+
+func (l ContextLimits) orDefault() ContextLimits {
+	if l.Bytes <= 0 {
+		l.Bytes = DefaultContextLimits.Bytes
+	}
+	if l.Entries <= 0 {
+		l.Entries = DefaultContextLimits.Entries
+	}
+	return l
+}
+
+// LimitError is a build context over one of its ContextLimits.
+type LimitError struct {
+	Entry string // the tar entry that went over
+	Limit string // which bound, with its value: "the 4GiB limit of unpacked size"
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("build context over %s (at tar entry %q)", e.Limit, e.Entry)
+}
+
+// TooLarge marks the error kind the API answers with 413.
+func (*LimitError) TooLarge() {}
 
 // Context is what a plugin build context held.
 type Context struct {
@@ -40,8 +87,17 @@ var (
 // their path leaves the tree (../), when they would be written through a
 // symlink that leads outside rootfsDir, when config.json or rootfs itself is
 // a symlink, when they are device nodes or fifos, and when their type is
-// one it does not unpack (see nextEntry).
+// one it does not unpack (see nextEntry). The context is bounded by
+// DefaultContextLimits (see UnpackContextWithin).
 func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
+	return UnpackContextWithin(r, rootfsDir, DefaultContextLimits)
+}
+
+// UnpackContextWithin is UnpackContext with the bounds lim. A context over
+// them is a *LimitError, found from the headers before the entry that goes
+// over is written.
+func UnpackContextWithin(r io.Reader, rootfsDir string, lim ContextLimits) (Context, error) {
+	lim = lim.orDefault()
 	var ctx Context
 	root, err := os.OpenRoot(rootfsDir)
 	if err != nil {
@@ -53,6 +109,8 @@ func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
 	repack := tar.NewWriter(digest)
 	tr := tar.NewReader(r)
 	var dirTimes []dirTime
+	var entries int
+	var size int64
 	for {
 		hdr, name, err := nextEntry(tr, "read tar")
 		if errors.Is(err, io.EOF) {
@@ -61,6 +119,15 @@ func UnpackContext(r io.Reader, rootfsDir string) (Context, error) {
 		if err != nil {
 			return ctx, err
 		}
+		// Every entry counts, ignored ones too: they still cost reading.
+		entries++
+		if entries > lim.Entries {
+			return ctx, &LimitError{Entry: hdr.Name, Limit: fmt.Sprintf("the limit of %d entries", lim.Entries)}
+		}
+		if hdr.Size > lim.Bytes-size { // not size+hdr.Size, which can overflow
+			return ctx, &LimitError{Entry: hdr.Name, Limit: fmt.Sprintf("the %s limit of unpacked size", units.BytesSize(float64(lim.Bytes)))}
+		}
+		size += max(hdr.Size, 0)
 		switch {
 		case name == "config.json":
 			if hdr.Typeflag != tar.TypeReg {

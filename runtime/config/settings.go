@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/plugin"
 )
 
@@ -26,6 +27,30 @@ var (
 	// ErrNoDevicePath is returned when setting the path of a device whose
 	// path is null in the config.
 	ErrNoDevicePath = errors.New("plugin config has no device path")
+)
+
+// Bounds of `set`. Settings are stored with the plugin, ride in every ls,
+// inspect and set event, and become a container's environment and argv,
+// so they are kept far above what plugins set in practice (a flag, a path,
+// a key of a few KiB) and far below what would weigh on the daemon. Docker
+// has none of these bounds.
+const (
+	// MaxSetArgs bounds the arguments of one set: a plugin has a handful
+	// of settable entries, and each may be set only once usefully.
+	MaxSetArgs = 128
+	// MaxSettingName bounds the name part of an argument; config names
+	// are identifiers.
+	MaxSettingName = 256
+	// MaxSettingValue bounds one value (an env value, a mount source, a
+	// device path, the args line): room for a PEM certificate chain,
+	// a quarter of Linux's 128 KiB bound on one environment string.
+	MaxSettingValue = 32 << 10
+	// MaxArgs bounds Settings.Args once the args line is split.
+	MaxArgs = 1024
+	// MaxSettingsSize bounds the values of all settings together, which
+	// the per-value bound alone leaves open to a config with many
+	// settable entries.
+	MaxSettingsSize = 256 << 10
 )
 
 // Fields that `docker plugin set` may change, per kind of entry.
@@ -87,6 +112,17 @@ func parseSetArg(arg string) (setArg, error) {
 	if strings.HasPrefix(arg, "=") {
 		return s, ErrSetFormat
 	}
+	switch {
+	case len(name) > MaxSettingName:
+		return s, fmt.Errorf("setting name of %d bytes, over the %d-byte limit", len(name), MaxSettingName)
+	case strings.IndexByte(name, 0) >= 0:
+		return s, fmt.Errorf("setting name %q: contains a NUL byte", name)
+	case len(value) > MaxSettingValue:
+		return s, fmt.Errorf("setting %q: value of %d bytes, over the %s limit", name, len(value), units.BytesSize(MaxSettingValue))
+	case strings.IndexByte(value, 0) >= 0:
+		// The kernel would cut an env value or an argument there.
+		return s, fmt.Errorf("setting %q: value contains a NUL byte", name)
+	}
 	s.name, s.value = name, value
 	if i := strings.LastIndex(name, "."); i > 0 {
 		s.name, s.field = name[:i], name[i+1:]
@@ -147,6 +183,9 @@ func (s *setArg) resolveField(allowed, settable []string) error {
 // Set does not check whether the plugin is enabled (see ErrSetActive). It is
 // not safe for concurrent use on the same p.
 func Set(p *plugin.Plugin, args []string) error {
+	if len(args) > MaxSetArgs {
+		return fmt.Errorf("%d settings in one set, over the limit of %d", len(args), MaxSetArgs)
+	}
 	sets := make([]setArg, 0, len(args))
 	for _, arg := range args {
 		s, err := parseSetArg(arg)
@@ -162,8 +201,45 @@ func Set(p *plugin.Plugin, args []string) error {
 			return err
 		}
 	}
+	// Only growth is refused: a plugin whose config already starts over
+	// the bound can still have its settings changed or shrunk.
+	if n := settingsSize(next); n > MaxSettingsSize && n > settingsSize(*p) {
+		return fmt.Errorf("settings of %d bytes together, over the %s limit", n, units.BytesSize(MaxSettingsSize))
+	}
 	*p = next
 	return nil
+}
+
+// settingsSize is the size of p's settable values: Settings.Env and
+// Args, and the mount sources and device paths of Config and Settings.
+func settingsSize(p plugin.Plugin) int {
+	n := 0
+	for _, v := range p.Settings.Env {
+		n += len(v)
+	}
+	for _, v := range p.Settings.Args {
+		n += len(v) + 1
+	}
+	for _, m := range p.Config.Mounts {
+		n += len(deref(m.Source))
+	}
+	for _, m := range p.Settings.Mounts {
+		n += len(deref(m.Source))
+	}
+	for _, d := range p.Config.Linux.Devices {
+		n += len(deref(d.Path))
+	}
+	for _, d := range p.Settings.Devices {
+		n += len(deref(d.Path))
+	}
+	return n
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func applySet(p *plugin.Plugin, s setArg) error {
@@ -223,7 +299,11 @@ func applySet(p *plugin.Plugin, s setArg) error {
 		if err := s.resolveField(allowedArgsFields, c.Args.Settable); err != nil {
 			return err
 		}
-		p.Settings.Args = strings.Split(s.value, " ")
+		args := strings.Split(s.value, " ")
+		if len(args) > MaxArgs {
+			return fmt.Errorf("setting %q: %d args, over the limit of %d", s.name, len(args), MaxArgs)
+		}
+		p.Settings.Args = args
 		return nil
 	}
 

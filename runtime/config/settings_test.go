@@ -3,6 +3,9 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/plugin"
@@ -280,4 +283,66 @@ func TestSetKeepsNullLists(t *testing.T) {
 func TestErrSetActive(t *testing.T) {
 	assert.EqualError(t, ErrSetActive, "cannot set on an active plugin, disable plugin before setting")
 	assert.True(t, errors.Is(ErrSetActive, ErrSetActive))
+}
+
+func TestSetBounds(t *testing.T) {
+	atLimit := strings.Repeat("v", MaxSettingValue)
+	tests := []struct {
+		name string
+		args []string
+		want string // "" for no error
+	}{
+		{name: "value at the limit", args: []string{"DEBUG=" + atLimit}},
+		{name: "value over the limit", args: []string{"DEBUG=" + atLimit + "v"}, want: `setting "DEBUG": value of 32769 bytes, over the 32KiB limit`},
+		{name: "NUL in an env value", args: []string{"DEBUG=1\x00rm -rf"}, want: `setting "DEBUG": value contains a NUL byte`},
+		{name: "NUL in a mount source", args: []string{"state=/x\x00y"}, want: `setting "state": value contains a NUL byte`},
+		{name: "NUL in the args", args: []string{"args=a\x00 b"}, want: `setting "args": value contains a NUL byte`},
+		{name: "NUL in a name", args: []string{"DE\x00BUG=1"}, want: `setting name "DE\x00BUG": contains a NUL byte`},
+		{name: "name over the limit", args: []string{strings.Repeat("N", MaxSettingName+1) + "=1"}, want: "setting name of 257 bytes, over the 256-byte limit"},
+		{name: "args at the limit", args: []string{"args=" + strings.Repeat("a ", MaxArgs-1) + "a"}},
+		{name: "args over the limit", args: []string{"args=" + strings.Repeat("a ", MaxArgs)}, want: `setting "args": 1025 args, over the limit of 1024`},
+		{name: "too many arguments", args: slices.Repeat([]string{"DEBUG=1"}, MaxSetArgs+1), want: "129 settings in one set, over the limit of 128"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := setPlugin()
+			before, err := json.Marshal(p)
+			require.NoError(t, err)
+			err = Set(p, tt.args)
+			if tt.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tt.want)
+			after, err := json.Marshal(p)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(before), string(after), "a refused set changes nothing")
+		})
+	}
+}
+
+// TestSetBoundsTotal: values each under their bound still may not add up
+// past MaxSettingsSize, but a plugin already past it (from its config) can
+// be set to smaller values.
+func TestSetBoundsTotal(t *testing.T) {
+	const n = MaxSettingsSize/MaxSettingValue + 1
+	c := plugin.Config{}
+	var args []string
+	for i := range n {
+		name := fmt.Sprintf("E%d", i)
+		c.Env = append(c.Env, plugin.Env{Name: name, Settable: []string{"value"}, Value: ptr("")})
+		args = append(args, name+"="+strings.Repeat("v", MaxSettingValue-16)) // 8 fit with their names
+	}
+	p := &plugin.Plugin{Config: c, Settings: InitialSettings(c)}
+	require.NoError(t, Set(p, args[:n-1]), "under the total")
+	err := Set(p, args[n-1:])
+	assert.ErrorContains(t, err, "over the 256KiB limit")
+	assert.Equal(t, "E8=", p.Settings.Env[n-1], "a refused set changes nothing")
+
+	for i := range n {
+		c.Env[i].Value = ptr(strings.Repeat("v", MaxSettingValue))
+	}
+	big := &plugin.Plugin{Config: c, Settings: InitialSettings(c)}
+	assert.NoError(t, Set(big, []string{"E0=small"}), "shrinking a config that starts over the total")
+	assert.ErrorContains(t, Set(big, []string{"E0=" + strings.Repeat("v", MaxSettingValue)}), "over the 256KiB limit", "growing it back is refused")
 }

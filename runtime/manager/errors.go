@@ -45,6 +45,13 @@ func IsConflict(err error) bool {
 	return errors.As(err, &e)
 }
 
+// IsTooLarge reports whether err means an input passed its size bound (a
+// build context over archive.ContextLimits).
+func IsTooLarge(err error) bool {
+	var e interface{ TooLarge() }
+	return errors.As(err, &e)
+}
+
 // IsInvalid reports whether err means the request itself is wrong.
 func IsInvalid(err error) bool {
 	var e interface{ InvalidParameter() }

@@ -74,6 +74,9 @@ type Options struct {
 	// enabled plugin, not only those set to (SetPublish).
 	PublishDir string
 	PublishAll bool
+	// ContextLimits bound the build context of Create; zero fields mean
+	// archive.DefaultContextLimits.
+	ContextLimits archive.ContextLimits
 }
 
 // State is what plugdbg adds to Docker's inspect output.
@@ -211,6 +214,10 @@ func (m *Manager) socketPath(p plugin.Plugin) string {
 // find resolves a full ID, a name (":latest" implied) or a unique ID prefix,
 // in Docker's order.
 func (m *Manager) find(ref string) (*entry, error) {
+	if ref == "" {
+		// Before the prefix search, which "" would match with every ID.
+		return nil, notFound("plugin %q not found", ref)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.plugins[ref]; ok {
@@ -232,7 +239,7 @@ func (m *Manager) find(ref string) (*entry, error) {
 			found = e
 		}
 	}
-	if found == nil || ref == "" {
+	if found == nil {
 		return nil, notFound("plugin %q not found", ref)
 	}
 	return found, nil
@@ -328,7 +335,7 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 			m.store.Discard(staging)
 		}
 	}()
-	bc, err := archive.UnpackContext(context, filepath.Join(staging, "rootfs"))
+	bc, err := archive.UnpackContextWithin(context, filepath.Join(staging, "rootfs"), m.opts.ContextLimits)
 	if err != nil {
 		return "", invalid(fmt.Errorf("create %s: %w", name, err))
 	}

@@ -1,0 +1,38 @@
+package execproto_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/plugdbg/plugdbg/runtime/execproto"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       execproto.Config
+		wantErr string // "" for valid
+	}{
+		{name: "minimal", c: execproto.Config{Cmd: []string{"sh"}}},
+		{name: "absolute WorkingDir", c: execproto.Config{Cmd: []string{"pwd"}, WorkingDir: "/var/lib"}},
+		{name: "unclean absolute WorkingDir", c: execproto.Config{Cmd: []string{"pwd"}, WorkingDir: "/var/../tmp/"}},
+		{name: "relative WorkingDir", c: execproto.Config{Cmd: []string{"pwd"}, WorkingDir: "tmp"}, wantErr: `WorkingDir "tmp": must be an absolute path in the container`},
+		{name: "dot WorkingDir", c: execproto.Config{Cmd: []string{"pwd"}, WorkingDir: "."}, wantErr: `WorkingDir ".": must be an absolute path in the container`},
+		{name: "NUL in WorkingDir", c: execproto.Config{Cmd: []string{"pwd"}, WorkingDir: "/tmp\x00"}, wantErr: "WorkingDir: contains a NUL byte"},
+		{name: "NUL in Cmd", c: execproto.Config{Cmd: []string{"ls", "-l", "a\x00b"}}, wantErr: "Cmd[2]: contains a NUL byte"},
+		{name: "NUL in Env", c: execproto.Config{Cmd: []string{"env"}, Env: []string{"A=1", "B=\x00"}}, wantErr: "Env[1]: contains a NUL byte"},
+		{name: "NUL in User", c: execproto.Config{Cmd: []string{"id"}, User: "root\x00"}, wantErr: "User: contains a NUL byte"},
+		{name: "no command is the caller's to report", c: execproto.Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Validate()
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tt.wantErr)
+		})
+	}
+}
