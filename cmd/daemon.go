@@ -8,6 +8,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/daemon"
 	"github.com/plugdbg/plugdbg/runtime/discovery"
+	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/webui"
 )
@@ -42,6 +43,7 @@ killed; a restarted daemon reattaches to them.`,
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")
+	f.DurationVar(&opts.RegistryTimeout, "registry-timeout", distribution.DefaultTimeout, "give up on a registry after this long without progress in one step (connect, TLS handshake, upload, response headers, body data); a transfer that keeps moving is never cut off")
 	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
 	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")

@@ -53,6 +53,10 @@ type Options struct {
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
+	// RegistryTimeout bounds each step of a registry request that makes
+	// no progress (distribution.Options.Timeout); it must pass
+	// distribution.CheckTimeout.
+	RegistryTimeout time.Duration
 	// Docker interop: the dockerd whose plugins are "docker:NAME"
 	// targets, and where plugdbg's plugins are published for it.
 	Docker DockerOptions
@@ -91,6 +95,9 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("invalid --log-level %q: %w", o.LogLevel, err)
 	}
 	log.SetLevel(level)
+	if err := distribution.CheckTimeout(o.RegistryTimeout); err != nil {
+		return fmt.Errorf("invalid --registry-timeout: %w", err)
+	}
 
 	// Claim the roots and the socket before touching the store: a second
 	// daemon started by mistake must change nothing.
@@ -129,6 +136,7 @@ func Run(ctx context.Context, o Options) error {
 		Registry: distribution.New(distribution.Options{
 			InsecureRegistries: o.InsecureRegistries,
 			UserAgent:          "plugdbg/" + version.Version,
+			Timeout:            o.RegistryTimeout,
 		}),
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,

@@ -12,7 +12,11 @@
 // installs it.
 //
 // Plain HTTP is used only for loopback registries and for hosts configured
-// as insecure, as dockerd does. A Registry is safe for concurrent use.
+// as insecure, as dockerd does. Every step of a request (connect, TLS
+// handshake, sending, response headers, each wait for body data) is
+// bounded by Options.Timeout, so that a registry that accepts connections
+// and then says nothing fails the operation with a TimeoutError naming the
+// registry and the step. A Registry is safe for concurrent use.
 package distribution
 
 import (
@@ -48,12 +52,19 @@ type Options struct {
 	InsecureRegistries []string
 	// UserAgent is sent with every request.
 	UserAgent string
-	// Transport is the HTTP transport underneath (tests); the default is a
-	// clone of http.DefaultTransport.
+	// Transport is the HTTP transport underneath (tests), which New
+	// clones; the default is http.DefaultTransport.
 	Transport *http.Transport
 	// Retries is how often a request failing with a network error is
 	// tried again; the default is 2, and a negative value means none.
 	Retries int
+	// Timeout bounds each step of a request while it makes no progress:
+	// connecting, the TLS handshake, sending the request body, waiting
+	// for the response headers, and each wait for more of a response
+	// body. A transfer that keeps moving is never cut off, however long
+	// it takes. Zero or less means DefaultTimeout; see CheckTimeout for
+	// the values a user may give.
+	Timeout time.Duration
 }
 
 // Registry talks to registries for pulls, pushes and logins.
@@ -65,10 +76,17 @@ type Registry struct {
 
 // New returns a Registry with opts.
 func New(opts Options) *Registry {
-	base := opts.Transport
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
 	}
+	var base *http.Transport
+	if opts.Transport != nil {
+		base = opts.Transport.Clone()
+	} else {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+		base.DialContext = nil // its dialer gives up after 30 s whatever the bound
+	}
+	boundTransport(base, opts.Timeout)
 	insecure := base.Clone()
 	if insecure.TLSClientConfig == nil {
 		insecure.TLSClientConfig = &tls.Config{}
@@ -167,16 +185,17 @@ func (g *Registry) plainHTTPAllowed(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// RoundTrip refuses plain HTTP to hosts that are not allowed it, and skips
-// certificate checks for insecure registries.
+// RoundTrip refuses plain HTTP to hosts that are not allowed it, skips
+// certificate checks for insecure registries, and bounds each step of the
+// request and of reading its response body by Options.Timeout.
 func (g *Registry) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Scheme == "http" && !g.plainHTTPAllowed(r.URL.Host) {
 		return nil, fmt.Errorf("registry %s: plain HTTP is allowed only for loopback hosts and --insecure-registry hosts", r.URL.Host)
 	}
 	if g.isInsecure(r.URL.Host) || g.isInsecure(r.URL.Hostname()) {
-		return g.insecure.RoundTrip(r)
+		return g.watched(g.insecure, r)
 	}
-	return g.plain.RoundTrip(r)
+	return g.watched(g.plain, r)
 }
 
 // Authenticator turns a Docker auth config (X-Registry-Auth) into a
