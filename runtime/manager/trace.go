@@ -35,13 +35,14 @@ type traceSession struct {
 }
 
 // Trace interposes a recording proxy on an enabled plugin's socket, calls
-// started once it is in place, then fn with each call made through it, in
-// order, until ctx ends or fn fails. Watchers of the same plugin share one
-// proxy; the last one to leave puts the plugin's socket back. Each call is
-// also published as a "call" event. A watcher that falls more than
-// traceBuffer records behind loses records, which are counted in a final
-// record's Err; the calls themselves are never held up.
-func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func(trace.Record) error) error {
+// started with the socket's path once the proxy is in place there (any
+// call made on that path afterwards reaches fn), then fn with each call
+// made through it, in order, until ctx ends or fn fails. Watchers of the
+// same plugin share one proxy; the last one to leave puts the plugin's
+// socket back. Each call is also published as a "call" event. A watcher
+// that falls more than traceBuffer records behind loses records, which are
+// counted in a final record's Err; the calls themselves are never held up.
+func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(trace.Record) error) error {
 	e, err := m.find(ref)
 	if err != nil {
 		return err
@@ -93,7 +94,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(), fn func
 		}
 	}()
 
-	started()
+	started(sock)
 	for {
 		select {
 		case <-ctx.Done():

@@ -25,7 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Record is one call seen by the proxy.
+// Record is one call seen by the proxy, or, with Tracing set, the first
+// line of a trace stream, which says that the proxy is in place.
 type Record struct {
 	Time     time.Time     `json:"Time"`   // when the request had fully arrived
 	Conn     int           `json:"Conn"`   // client connection number, from 1
@@ -35,7 +36,14 @@ type Record struct {
 	Response string        `json:"Response,omitempty"`
 	Err      string        `json:"Err,omitempty"` // the answer's Err (or Error), or what went wrong
 	Latency  time.Duration `json:"Latency"`       // request fully in to answer fully out
+	// Tracing is the socket path (on the daemon's host) the proxy now
+	// listens on, set only on a stream's first line: it is no call, and
+	// every connection opened at that path from then on is recorded.
+	Tracing string `json:"Tracing,omitempty"`
 }
+
+// StartRecord is the first line of a trace stream of socket: Time is now.
+func StartRecord(socket string) Record { return Record{Time: time.Now(), Tracing: socket} }
 
 // maxBody bounds how much of each body a Record keeps; the calls themselves
 // are forwarded whole.
@@ -66,7 +74,8 @@ type Proxy struct {
 	upstream string
 }
 
-// Start moves the socket at path aside and listens in its place. emit is
+// Start moves the socket at path aside and listens in its place; once it
+// returns, a client dialling path reaches the proxy. emit is
 // called once per completed call, from the proxy's goroutines, possibly
 // concurrently; it must not block for long, since it runs beside the copy.
 func Start(path string, emit func(Record)) (*Proxy, error) {
