@@ -138,3 +138,29 @@ func TestTraceDaemonStop(t *testing.T) {
 	assert.True(t, os.IsNotExist(err))
 	assert.NotNil(t, volumeNames(t, sock), "the plugin answers on its socket")
 }
+
+// TestTraceDaemonKilled: a daemon killed while a trace runs leaves the
+// plugin's socket moved aside; the next daemon puts it back as it starts,
+// with no trace and no restart of the plugin.
+func TestTraceDaemonKilled(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	before := d.enable(t, "vol")
+	sock, aside := before.State.Socket, trace.AsidePath(before.State.Socket)
+	orig := socketInode(t, sock)
+	startTrace(t, d, "vol", sock)
+
+	d.kill9()
+	require.FileExists(t, aside, "the killed daemon left the plugin's socket moved aside")
+	require.NotEqual(t, orig, socketInode(t, sock))
+
+	d.start() // answers once it has reattached its plugins
+	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back at its path")
+	assert.NoFileExists(t, aside)
+	createVolume(t, sock, "after")
+	assert.Contains(t, volumeNames(t, sock), "after", "calls on the path reach the plugin")
+	after := d.inspect(t, "vol")
+	assert.Equal(t, before.State.Pid, after.State.Pid, "no restart")
+	assert.Empty(t, after.State.StaleTrace)
+	assert.Len(t, logLines(d.daemonLog(), "put back from a trace that ended with its daemon", "plugin="+before.ID), 1)
+}

@@ -64,7 +64,13 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 	}
 	s := t.byID[p.ID]
 	if s == nil {
-		restoreStaleTrace(sock)
+		if found, err := restoreStaleTrace(sock); found {
+			m.setStaleTrace(e, err)
+			if err != nil {
+				t.mu.Unlock()
+				return fmt.Errorf("trace %s: %w", p.Name, err)
+			}
+		}
 		s = &traceSession{subs: map[chan trace.Record]*int{}, done: make(chan struct{})}
 		s.proxy, err = trace.Start(sock, func(r trace.Record) { m.traced(p.ID, p.Name, s, r) })
 		if err != nil {
@@ -161,15 +167,54 @@ func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
 
 // restoreStaleTrace puts back a plugin socket a trace left moved aside (a
 // daemon killed while tracing), unless the plugin listens at the path again.
-func restoreStaleTrace(sock string) {
+// It reports whether there was one, and what kept it from being put back.
+func restoreStaleTrace(sock string) (found bool, err error) {
 	aside := trace.AsidePath(sock)
 	if _, err := os.Lstat(aside); err != nil {
-		return
+		return false, nil
 	}
 	if c, err := net.Dial("unix", sock); err == nil {
 		c.Close()
-		os.Remove(aside)
+		if err := os.Remove(aside); err != nil {
+			return true, fmt.Errorf("remove the stale %s: %w", aside, err)
+		}
+		return true, nil
+	}
+	// The path holds the dead proxy's socket: the rename replaces it.
+	if err := os.Rename(aside, sock); err != nil {
+		return true, fmt.Errorf("put the plugin's socket back from %s: %w", aside, err)
+	}
+	return true, nil
+}
+
+// fixStaleTrace puts back the socket of plugin e, reattached after a daemon
+// that died while tracing it, so that its path reaches the plugin again
+// without waiting for a trace or a restart. What cannot be fixed shows in
+// State.StaleTrace until a trace or a start fixes it.
+func (m *Manager) fixStaleTrace(e *entry) {
+	m.mu.Lock()
+	id, sock := e.p.ID, m.socketPath(e.p)
+	m.mu.Unlock()
+	found, err := restoreStaleTrace(sock)
+	if !found {
 		return
 	}
-	_ = os.Rename(aside, sock)
+	m.setStaleTrace(e, err)
+	log := m.log.WithField("plugin", id)
+	if err != nil {
+		log.WithError(err).Errorf("trace: the socket %s is still moved aside by a trace that ended with its daemon", sock)
+		return
+	}
+	log.Infof("trace: socket %s put back from a trace that ended with its daemon", sock)
+}
+
+// setStaleTrace records in e's State why a stale trace could not be
+// undone, or clears it when err is nil.
+func (m *Manager) setStaleTrace(e *entry, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.state.StaleTrace = ""
+	if err != nil {
+		e.state.StaleTrace = fmt.Sprintf("the plugin's socket is moved aside by a trace that ended with its daemon, and the path reaches no plugin: %v", err)
+	}
 }
