@@ -19,9 +19,11 @@ func newTraceCmd(g *globalOptions) *cobra.Command {
 go through it, unchanged, and each call is printed as it completes (time,
 connection, method, status, latency, request, answer, Err) and published as a
 "call" event. Once the proxy is in place, "tracing SOCKET (Ctrl-C to stop)"
-goes to stderr: every call made from then on is recorded. Interrupting the
-trace puts the plugin's own socket back, with no plugin restart; connections
-opened through the proxy keep working until their clients close them.`,
+goes to stderr: every call made from then on is recorded. When the plugin
+restarts, the proxy follows its new socket and the line comes again.
+Interrupting the trace puts the plugin's own socket back, with no plugin
+restart; connections opened through the proxy keep working until their
+clients close them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()

@@ -73,9 +73,12 @@ func busyboxImage(t *testing.T, dk *dockerd, name string) {
 
 // tracer is a running `plugdbg trace --json`.
 type tracer struct {
-	cmd     *exec.Cmd
-	records chan trace.Record
-	read    sync.WaitGroup // the readers of stdout and stderr
+	cmd        *exec.Cmd
+	target     string
+	records    chan trace.Record
+	started    chan string    // the SOCKET of each "tracing SOCKET" line
+	stderrDone chan struct{}  // closed when stderr has ended
+	read       sync.WaitGroup // the readers of stdout and stderr
 }
 
 // startTrace runs plugdbg trace on target and waits until it says its proxy
@@ -91,7 +94,8 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 	errOut, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	tr := &tracer{cmd: cmd, records: make(chan trace.Record, 1024)}
+	tr := &tracer{cmd: cmd, target: target, records: make(chan trace.Record, 1024),
+		started: make(chan string, 16), stderrDone: make(chan struct{})}
 	tr.read.Add(2)
 	go func() {
 		defer tr.read.Done()
@@ -105,11 +109,9 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 		}
 		close(tr.records)
 	}()
-	started := make(chan string, 1)
-	stderrDone := make(chan struct{})
 	go func() {
 		defer tr.read.Done()
-		defer close(stderrDone)
+		defer close(tr.stderrDone)
 		sc := bufio.NewScanner(errOut)
 		for sc.Scan() {
 			line := sc.Text()
@@ -117,7 +119,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 			if s, ok := strings.CutPrefix(line, "tracing "); ok {
 				if s, ok := strings.CutSuffix(s, " (Ctrl-C to stop)"); ok {
 					select {
-					case started <- s:
+					case tr.started <- s:
 					default:
 					}
 				}
@@ -125,15 +127,23 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 		}
 	}()
 	t.Cleanup(tr.stop)
-	select {
-	case s := <-started:
-		require.Equal(t, sock, s, "the socket the trace says it is on")
-	case <-stderrDone:
-		require.Fail(t, "plugdbg trace "+target+" ended before its proxy was in place")
-	case <-time.After(waitTimeout):
-		require.Fail(t, "plugdbg trace "+target+" never said its proxy was in place")
-	}
+	tr.waitStarted(t, sock)
 	return tr
+}
+
+// waitStarted waits for the trace's next "tracing SOCKET" line, which must
+// name sock: it comes once the proxy is in place, and again each time it
+// follows the plugin's new socket after a restart.
+func (tr *tracer) waitStarted(t *testing.T, sock string) {
+	t.Helper()
+	select {
+	case s := <-tr.started:
+		require.Equal(t, sock, s, "the socket the trace says it is on")
+	case <-tr.stderrDone:
+		require.FailNow(t, "plugdbg trace "+tr.target+" ended before its proxy was in place")
+	case <-time.After(waitTimeout):
+		require.FailNow(t, "plugdbg trace "+tr.target+" never said its proxy was in place")
+	}
 }
 
 func (tr *tracer) stop() {

@@ -164,3 +164,44 @@ func TestTraceDaemonKilled(t *testing.T) {
 	assert.Empty(t, after.State.StaleTrace)
 	assert.Len(t, logLines(d.daemonLog(), "put back from a trace that ended with its daemon", "plugin="+before.ID), 1)
 }
+
+// TestTraceFollowsPluginRestart: a plugin killed while traced is restarted
+// by the daemon, and the trace follows its new socket: it says so again,
+// and calls made after the restart are recorded.
+func TestTraceFollowsPluginRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	before := d.enable(t, "vol")
+	sock := before.State.Socket
+	tr := startTrace(t, d, "vol", sock)
+	createVolume(t, sock, "before")
+
+	require.NoError(t, syscall.Kill(before.State.Pid, syscall.SIGKILL))
+	tr.waitStarted(t, sock) // the proxy is on the restarted plugin's socket
+	after := d.inspect(t, "vol")
+	assert.NotEqual(t, before.State.Pid, after.State.Pid, "the plugin restarted")
+	assert.Equal(t, 1, after.State.RestartCount)
+	createVolume(t, sock, "after")
+
+	var creates []string
+	deadline := time.After(waitTimeout)
+	for len(creates) < 2 {
+		select {
+		case r, ok := <-tr.records:
+			require.True(t, ok, "the trace ended; its creates: %v", creates)
+			if r.Method == "VolumeDriver.Create" {
+				creates = append(creates, r.Request)
+			}
+		case <-deadline:
+			require.FailNow(t, "the creates are not all in the trace", "so far: %v", creates)
+		}
+	}
+	assert.Contains(t, creates[0], `"before"`)
+	assert.Contains(t, creates[1], `"after"`, "the call after the restart")
+	tr.stop()
+	eventually(t, func() bool {
+		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
+	}, waitTimeout, "the daemon says it put the plugin's socket back")
+	assert.NoFileExists(t, trace.AsidePath(sock))
+	assert.Contains(t, volumeNames(t, sock), "after", "the restarted plugin answers on its path")
+}

@@ -9,7 +9,8 @@ import (
 
 // Tracer is the optional capability of a Backend to trace a plugin's
 // calls (manager.Manager.Trace): started is called with the socket's path
-// once the recording proxy is in place there, then fn with each call until
+// once the recording proxy is in place there (and again each time it
+// follows the restarted plugin's new socket), and fn with each call, until
 // ctx ends.
 type Tracer interface {
 	Trace(ctx context.Context, ref string, started func(socket string), fn func(trace.Record) error) error

@@ -10,7 +10,8 @@ import (
 // trace streams the calls made to a plugin's socket as JSON lines
 // (trace.Record), through a recording proxy that lives as long as the
 // request. The first line, sent once the proxy is in place, is
-// trace.StartRecord; errors before that are ordinary error answers.
+// trace.StartRecord, as is the line sent once the proxy follows a restarted
+// plugin's new socket; errors before the first are ordinary error answers.
 func (s *Server) trace(w http.ResponseWriter, r *http.Request, name string) {
 	st := newTraceStream(w)
 	err := s.m.Trace(r.Context(), name, func(sock string) { _ = st.started(sock) }, st.send)
@@ -33,12 +34,15 @@ func newTraceStream(w http.ResponseWriter) *traceStream {
 	return &traceStream{w: w, flusher: f, enc: json.NewEncoder(w)}
 }
 
-// started sends the headers and the line that tells the client the proxy
-// listens on sock, so that it may start calling.
+// started sends the line that tells the client the proxy listens on sock,
+// so that it may start calling, after the headers the first time. It comes
+// again when the proxy follows a restarted plugin's new socket.
 func (t *traceStream) started(sock string) error {
-	t.w.Header().Set("Content-Type", "application/x-ndjson")
-	t.w.WriteHeader(http.StatusOK)
-	t.begun = true
+	if !t.begun {
+		t.w.Header().Set("Content-Type", "application/x-ndjson")
+		t.w.WriteHeader(http.StatusOK)
+		t.begun = true
+	}
 	return t.send(trace.StartRecord(sock))
 }
 

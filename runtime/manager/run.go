@@ -93,6 +93,8 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		<-r.done
 		return err
 	}
+	// A trace that outlived the plugin's last run records this one.
+	m.followTrace(id, sock)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r.ended {

@@ -37,9 +37,10 @@ type traceSession struct {
 // Trace interposes a recording proxy on an enabled plugin's socket, calls
 // started with the socket's path once the proxy is in place there (any
 // call made on that path afterwards reaches fn), then fn with each call
-// made through it, in order, until ctx ends or fn fails. Watchers of the
-// same plugin share one proxy; the last one to leave puts the plugin's
-// socket back. Each call is also published as a "call" event. A watcher
+// made through it, in order, until ctx ends or fn fails. When the plugin
+// restarts, the proxy follows its new socket and started is called again
+// once it is in place. Watchers of the same plugin share one proxy; the
+// last one to leave puts the plugin's socket back. Each call is also published as a "call" event. A watcher
 // that falls more than traceBuffer records behind loses records, which are
 // counted in a final record's Err; the calls themselves are never held up.
 func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(trace.Record) error) error {
@@ -108,6 +109,10 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 		case <-s.done:
 			return nil
 		case r := <-ch:
+			if r.Tracing != "" { // the proxy follows the plugin's new socket
+				started(r.Tracing)
+				continue
+			}
 			t.mu.Lock()
 			n := dropped
 			dropped = 0
@@ -143,15 +148,7 @@ func (m *Manager) StopTraces() {
 
 // traced fans one record out to the watchers of s and to the event stream.
 func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
-	m.traces.mu.Lock()
-	for ch, dropped := range s.subs {
-		select {
-		case ch <- r:
-		default:
-			*dropped++
-		}
-	}
-	m.traces.mu.Unlock()
+	m.fanOut(s, r)
 	m.traceRecord(id, r)
 	attrs := map[string]string{
 		"method":  r.Method,
@@ -163,6 +160,42 @@ func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
 		attrs["err"] = r.Err
 	}
 	m.emit(id, name, ActionCall, attrs)
+}
+
+// fanOut hands r to every watcher of s that has room for it.
+func (m *Manager) fanOut(s *traceSession, r trace.Record) {
+	m.traces.mu.Lock()
+	defer m.traces.mu.Unlock()
+	for ch, dropped := range s.subs {
+		select {
+		case ch <- r:
+		default:
+			*dropped++
+		}
+	}
+}
+
+// followTrace puts a running trace of plugin id back in front of its
+// socket sock, which the plugin made anew as it (re)started, and tells the
+// trace's watchers: with a start record once calls on sock are recorded
+// again, or with a record of why they cannot be.
+func (m *Manager) followTrace(id, sock string) {
+	m.traces.mu.Lock()
+	s := m.traces.byID[id]
+	m.traces.mu.Unlock()
+	if s == nil {
+		return
+	}
+	log := m.log.WithField("plugin", id)
+	moved, err := s.proxy.Resume()
+	switch {
+	case err != nil:
+		log.WithError(err).Error("trace: follow the plugin's new socket")
+		m.fanOut(s, trace.Record{Time: time.Now(), Err: fmt.Sprintf("trace: follow the plugin's new socket: %v; calls are no longer recorded", err)})
+	case moved:
+		log.Infof("trace: proxy on %s again, the plugin's new socket", sock)
+		m.fanOut(s, trace.StartRecord(sock))
+	}
 }
 
 // restoreStaleTrace puts back a plugin socket a trace left moved aside (a

@@ -86,3 +86,62 @@ func TestRestorePutsBackStaleTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceFollowsRestartedPlugin: a trace whose plugin crashes and is
+// restarted puts its proxy on the plugin's new socket, says so with a
+// second start, and records the calls made on the path after it.
+func TestTraceFollowsRestartedPlugin(t *testing.T) {
+	m, x := newTestManager(t)
+	ctx := context.Background()
+	id, err := m.Create(ctx, "fake", buildContext(t, fakeConfig))
+	require.NoError(t, err)
+	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
+	p, err := m.Inspect(id)
+	require.NoError(t, err)
+	sock := p.State.Socket
+
+	starts := make(chan string, 4)
+	recs := make(chan trace.Record, 16)
+	traceCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ended := make(chan error, 1)
+	go func() {
+		ended <- m.Trace(traceCtx, "fake", func(s string) { starts <- s }, func(r trace.Record) error {
+			recs <- r
+			return nil
+		})
+	}()
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case s := <-starts:
+			return s
+		case err := <-ended:
+			require.FailNow(t, "the trace ended before "+what, "%v", err)
+		case <-time.After(30 * time.Second):
+			require.FailNow(t, "no "+what)
+		}
+		return ""
+	}
+	require.Equal(t, sock, next("start"))
+
+	x.crash(id, 1)
+	require.Equal(t, sock, next("start on the restarted plugin's socket"))
+	p, err = m.Inspect(id)
+	require.NoError(t, err)
+	assert.Equal(t, 1, p.State.RestartCount, "the plugin restarted")
+	require.NoError(t, activates(sock))
+	select {
+	case r := <-recs:
+		assert.Equal(t, "Plugin.Activate", r.Method)
+		assert.Equal(t, 200, r.Status)
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the call after the restart is not in the trace")
+	}
+
+	stop()
+	require.NoError(t, <-ended)
+	assert.NoFileExists(t, trace.AsidePath(sock), "the trace's end put the new socket back")
+	require.NoError(t, activates(sock))
+	assert.Empty(t, recs, "calls after the trace are not recorded")
+}
