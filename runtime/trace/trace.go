@@ -56,8 +56,8 @@ func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".
 
 // Proxy is a running trace of one socket.
 type Proxy struct {
-	socket, aside string
-	emit          func(Record)
+	socket string
+	emit   func(Record)
 
 	mu     sync.Mutex
 	conns  int
@@ -67,8 +67,9 @@ type Proxy struct {
 	done   chan struct{}     // closed when ln's accept loop has ended
 
 	// swapMu serialises Stop and Resume, which move the names, and
-	// guards ino.
+	// guards aside and ino.
 	swapMu sync.Mutex
+	aside  string // the moved name; "" once nothing is left there to remove
 	ino    uint64 // inode of the proxy's socket file
 
 	// upMu guards upstream, where the plugin's socket is: the moved name
