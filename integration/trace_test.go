@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -175,6 +176,7 @@ func TestTraceFollowsPluginRestart(t *testing.T) {
 	sock := before.State.Socket
 	tr := startTrace(t, d, "vol", sock)
 	createVolume(t, sock, "before")
+	tr.waitCall(t, "VolumeDriver.Create", `"before"`)
 
 	require.NoError(t, syscall.Kill(before.State.Pid, syscall.SIGKILL))
 	tr.waitStarted(t, sock) // the proxy is on the restarted plugin's socket
@@ -182,26 +184,31 @@ func TestTraceFollowsPluginRestart(t *testing.T) {
 	assert.NotEqual(t, before.State.Pid, after.State.Pid, "the plugin restarted")
 	assert.Equal(t, 1, after.State.RestartCount)
 	createVolume(t, sock, "after")
-
-	var creates []string
-	deadline := time.After(waitTimeout)
-	for len(creates) < 2 {
-		select {
-		case r, ok := <-tr.records:
-			require.True(t, ok, "the trace ended; its creates: %v", creates)
-			if r.Method == "VolumeDriver.Create" {
-				creates = append(creates, r.Request)
-			}
-		case <-deadline:
-			require.FailNow(t, "the creates are not all in the trace", "so far: %v", creates)
-		}
-	}
-	assert.Contains(t, creates[0], `"before"`)
-	assert.Contains(t, creates[1], `"after"`, "the call after the restart")
+	tr.waitCall(t, "VolumeDriver.Create", `"after"`)
 	tr.stop()
 	eventually(t, func() bool {
 		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
 	}, waitTimeout, "the daemon says it put the plugin's socket back")
 	assert.NoFileExists(t, trace.AsidePath(sock))
 	assert.Contains(t, volumeNames(t, sock), "after", "the restarted plugin answers on its path")
+}
+
+// waitCall waits until the trace has recorded a call of method whose
+// request contains body.
+func (tr *tracer) waitCall(t *testing.T, method, body string) {
+	t.Helper()
+	var seen []string
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case r, ok := <-tr.records:
+			require.True(t, ok, "the trace ended; it saw %v", seen)
+			if r.Method == method && strings.Contains(r.Request, body) {
+				return
+			}
+			seen = append(seen, r.Method+" "+r.Request)
+		case <-deadline:
+			require.FailNow(t, "no "+method+" "+body+" in the trace", "it saw %v", seen)
+		}
+	}
 }

@@ -211,6 +211,9 @@ func TestResumeFollowsRestartedPlugin(t *testing.T) {
 	cl := client(sock)
 	post(t, cl, "Before", "1")
 	cl.CloseIdleConnections()
+	// The record comes once the proxy has parsed the answer, which may be
+	// after the client read it.
+	require.Eventually(t, func() bool { return len(rec.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
 
 	dir := filepath.Dir(sock)
 	require.NoError(t, os.RemoveAll(dir))
