@@ -18,14 +18,20 @@ func newTraceCmd(g *globalOptions) *cobra.Command {
 		Long: `Put a recording proxy on the plugin's socket: clients that dial the usual path
 go through it, unchanged, and each call is printed as it completes (time,
 connection, method, status, latency, request, answer, Err) and published as a
-"call" event. Interrupting the trace puts the plugin's own socket back, with
-no plugin restart; connections opened through the proxy keep working until
-their clients close them.`,
+"call" event. Once the proxy is in place, "tracing SOCKET (Ctrl-C to stop)"
+goes to stderr: every call made from then on is recorded. When the plugin
+restarts, the proxy follows its new socket and the line comes again.
+Interrupting the trace puts the plugin's own socket back, with no plugin
+restart; connections opened through the proxy keep working until their
+clients close them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
-			return client.New(g.host).Trace(cmd.Context(), args[0], func(r trace.Record) error {
+			started := func(sock string) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "tracing %s (Ctrl-C to stop)\n", sock)
+			}
+			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r trace.Record) error {
 				if asJSON {
 					return enc.Encode(r)
 				}

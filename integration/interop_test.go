@@ -8,11 +8,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,22 +73,32 @@ func busyboxImage(t *testing.T, dk *dockerd, name string) {
 
 // tracer is a running `plugdbg trace --json`.
 type tracer struct {
-	cmd     *exec.Cmd
-	records chan trace.Record
+	cmd        *exec.Cmd
+	target     string
+	records    chan trace.Record
+	started    chan string    // the SOCKET of each "tracing SOCKET" line
+	stderrDone chan struct{}  // closed when stderr has ended
+	read       sync.WaitGroup // the readers of stdout and stderr
 }
 
-// startTrace runs plugdbg trace on target and waits until its proxy is in
-// place (the plugin's socket moved aside next to sock).
+// startTrace runs plugdbg trace on target and waits until it says its proxy
+// is in place ("tracing SOCKET (Ctrl-C to stop)" on stderr), which it must
+// say of sock: calls made on sock from then on are recorded. The trace's
+// stderr goes on to the test's.
 func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 	t.Helper()
 	cmd := exec.Command(plugdbgBin, "trace", "--json", target)
 	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+d.host)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
+	errOut, err := cmd.StderrPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	tr := &tracer{cmd: cmd, records: make(chan trace.Record, 1024)}
+	tr := &tracer{cmd: cmd, target: target, records: make(chan trace.Record, 1024),
+		started: make(chan string, 16), stderrDone: make(chan struct{})}
+	tr.read.Add(2)
 	go func() {
+		defer tr.read.Done()
 		sc := bufio.NewScanner(out)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
@@ -97,14 +109,47 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 		}
 		close(tr.records)
 	}()
+	go func() {
+		defer tr.read.Done()
+		defer close(tr.stderrDone)
+		sc := bufio.NewScanner(errOut)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(os.Stderr, line)
+			if s, ok := strings.CutPrefix(line, "tracing "); ok {
+				if s, ok := strings.CutSuffix(s, " (Ctrl-C to stop)"); ok {
+					select {
+					case tr.started <- s:
+					default:
+					}
+				}
+			}
+		}
+	}()
 	t.Cleanup(tr.stop)
-	eventually(t, func() bool { _, err := os.Lstat(trace.AsidePath(sock)); return err == nil }, waitTimeout, "trace proxy on "+sock)
+	tr.waitStarted(t, sock)
 	return tr
+}
+
+// waitStarted waits for the trace's next "tracing SOCKET" line, which must
+// name sock: it comes once the proxy is in place, and again each time it
+// follows the plugin's new socket after a restart.
+func (tr *tracer) waitStarted(t *testing.T, sock string) {
+	t.Helper()
+	select {
+	case s := <-tr.started:
+		require.Equal(t, sock, s, "the socket the trace says it is on")
+	case <-tr.stderrDone:
+		require.FailNow(t, "plugdbg trace "+tr.target+" ended before its proxy was in place")
+	case <-time.After(waitTimeout):
+		require.FailNow(t, "plugdbg trace "+tr.target+" never said its proxy was in place")
+	}
 }
 
 func (tr *tracer) stop() {
 	if tr.cmd.ProcessState == nil {
 		_ = tr.cmd.Process.Signal(os.Interrupt)
+		tr.read.Wait() // Wait closes the pipes: read them to their end first
 		_ = tr.cmd.Wait()
 	}
 }

@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -40,31 +36,8 @@ func TestTrace(t *testing.T) {
 	orig := socketInode(t, sock)
 	evs := d.events(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, plugdbgBin, "trace", "--json", "vol")
-	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+d.host)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	recs := make(chan trace.Record, 1024)
-	go func() {
-		defer close(recs)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var r trace.Record
-			if json.Unmarshal(sc.Bytes(), &r) == nil {
-				recs <- r
-			}
-		}
-	}()
-	eventually(t, func() bool {
-		_, err := os.Lstat(trace.AsidePath(sock))
-		return err == nil && socketInode(t, sock) != orig
-	}, waitTimeout, "the proxy takes the socket's place; trace stderr: %s", &stderr)
+	tr := startTrace(t, d, "vol", sock)
+	assert.NotEqual(t, orig, socketInode(t, sock), "the proxy has the socket's path")
 
 	const clients, perClient = 4, 25
 	var wg sync.WaitGroup
@@ -87,7 +60,7 @@ func TestTrace(t *testing.T) {
 	wg.Wait()
 	// A failing call is recorded with its Err.
 	pc := probe.New(sock)
-	err = pc.Call(testCtx(t), "VolumeDriver.Get", map[string]string{"Name": "nope"}, nil)
+	err := pc.Call(testCtx(t), "VolumeDriver.Get", map[string]string{"Name": "nope"}, nil)
 	pc.Close()
 	require.Error(t, err)
 
@@ -97,7 +70,7 @@ func TestTrace(t *testing.T) {
 	deadline := time.After(waitTimeout)
 	for n := 0; n < want; n++ {
 		select {
-		case r := <-recs:
+		case r := <-tr.records:
 			seen[r.Method+" "+r.Request]++
 			if r.Status != 200 {
 				failed = r
@@ -132,12 +105,13 @@ func TestTrace(t *testing.T) {
 		}
 	}
 
-	require.NoError(t, cmd.Process.Signal(os.Interrupt))
-	_ = cmd.Wait()
+	tr.stop()
 	eventually(t, func() bool {
-		_, err := os.Lstat(trace.AsidePath(sock))
-		return os.IsNotExist(err) && socketInode(t, sock) == orig
-	}, waitTimeout, "the plugin's socket is back, the proxy's gone")
+		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
+	}, waitTimeout, "the daemon says it put the plugin's socket back")
+	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back")
+	_, err = os.Lstat(trace.AsidePath(sock))
+	assert.True(t, os.IsNotExist(err), "the proxy's socket is gone")
 	assert.Contains(t, volumeNames(t, sock), "t3-24", "calls go straight to the plugin")
 	after := d.inspect(t, "vol")
 	assert.Equal(t, before.State.Pid, after.State.Pid, "no restart")
@@ -156,17 +130,85 @@ func TestTraceDaemonStop(t *testing.T) {
 	sock := d.enable(t, "vol").State.Socket
 	orig := socketInode(t, sock)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, plugdbgBin, "trace", "vol")
-	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+d.host)
-	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	eventually(t, func() bool { return socketInode(t, sock) != orig }, waitTimeout, "the proxy takes the socket's place")
+	startTrace(t, d, "vol", sock)
+	require.NotEqual(t, orig, socketInode(t, sock), "the proxy has the socket's path")
 
 	d.stop()
 	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back once the daemon has exited")
 	_, err := os.Lstat(trace.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 	assert.NotNil(t, volumeNames(t, sock), "the plugin answers on its socket")
+}
+
+// TestTraceDaemonKilled: a daemon killed while a trace runs leaves the
+// plugin's socket moved aside; the next daemon puts it back as it starts,
+// with no trace and no restart of the plugin.
+func TestTraceDaemonKilled(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	before := d.enable(t, "vol")
+	sock, aside := before.State.Socket, trace.AsidePath(before.State.Socket)
+	orig := socketInode(t, sock)
+	startTrace(t, d, "vol", sock)
+
+	d.kill9()
+	require.FileExists(t, aside, "the killed daemon left the plugin's socket moved aside")
+	require.NotEqual(t, orig, socketInode(t, sock))
+
+	d.start() // answers once it has reattached its plugins
+	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back at its path")
+	assert.NoFileExists(t, aside)
+	createVolume(t, sock, "after")
+	assert.Contains(t, volumeNames(t, sock), "after", "calls on the path reach the plugin")
+	after := d.inspect(t, "vol")
+	assert.Equal(t, before.State.Pid, after.State.Pid, "no restart")
+	assert.Empty(t, after.State.StaleTrace)
+	assert.Len(t, logLines(d.daemonLog(), "put back from a trace that ended with its daemon", "plugin="+before.ID), 1)
+}
+
+// TestTraceFollowsPluginRestart: a plugin killed while traced is restarted
+// by the daemon, and the trace follows its new socket: it says so again,
+// and calls made after the restart are recorded.
+func TestTraceFollowsPluginRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	before := d.enable(t, "vol")
+	sock := before.State.Socket
+	tr := startTrace(t, d, "vol", sock)
+	createVolume(t, sock, "before")
+	tr.waitCall(t, "VolumeDriver.Create", `"before"`)
+
+	require.NoError(t, syscall.Kill(before.State.Pid, syscall.SIGKILL))
+	tr.waitStarted(t, sock) // the proxy is on the restarted plugin's socket
+	after := d.inspect(t, "vol")
+	assert.NotEqual(t, before.State.Pid, after.State.Pid, "the plugin restarted")
+	assert.Equal(t, 1, after.State.RestartCount)
+	createVolume(t, sock, "after")
+	tr.waitCall(t, "VolumeDriver.Create", `"after"`)
+	tr.stop()
+	eventually(t, func() bool {
+		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
+	}, waitTimeout, "the daemon says it put the plugin's socket back")
+	assert.NoFileExists(t, trace.AsidePath(sock))
+	assert.Contains(t, volumeNames(t, sock), "after", "the restarted plugin answers on its path")
+}
+
+// waitCall waits until the trace has recorded a call of method whose
+// request contains body.
+func (tr *tracer) waitCall(t *testing.T, method, body string) {
+	t.Helper()
+	var seen []string
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case r, ok := <-tr.records:
+			require.True(t, ok, "the trace ended; it saw %v", seen)
+			if r.Method == method && strings.Contains(r.Request, body) {
+				return
+			}
+			seen = append(seen, r.Method+" "+r.Request)
+		case <-deadline:
+			require.FailNow(t, "no "+method+" "+body+" in the trace", "it saw %v", seen)
+		}
+	}
 }

@@ -8,10 +8,12 @@ import (
 )
 
 // Tracer is the optional capability of a Backend to trace a plugin's
-// calls (manager.Manager.Trace): started is called once the recording
-// proxy is in place, then fn with each call until ctx ends.
+// calls (manager.Manager.Trace): started is called with the socket's path
+// once the recording proxy is in place there (and again each time it
+// follows the restarted plugin's new socket), and fn with each call, until
+// ctx ends.
 type Tracer interface {
-	Trace(ctx context.Context, ref string, started func(), fn func(trace.Record) error) error
+	Trace(ctx context.Context, ref string, started func(socket string), fn func(trace.Record) error) error
 }
 
 type traceMsg struct {
@@ -41,7 +43,7 @@ func (c *conn) startTrace(m inMsg) {
 	go func() {
 		defer c.stopTrace(m.Plugin)
 		lost := 0
-		err := tr.Trace(ctx, m.Plugin, func() {
+		err := tr.Trace(ctx, m.Plugin, func(string) {
 			c.sendMust(traceMsg{Type: "trace.started", Plugin: m.Plugin})
 		}, func(r trace.Record) error {
 			// Records wait for no one: a page that lags loses some, and is

@@ -181,7 +181,8 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 }
 
 // dockerTrace puts a recording proxy on the socket of dockerd's plugin p
-// for as long as the request lasts, streaming its records as JSON lines.
+// for as long as the request lasts, streaming its records as JSON lines
+// after the start line, as trace does.
 func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Plugin) {
 	sock := s.docker.Socket(p)
 	ch := make(chan trace.Record, 4096)
@@ -201,23 +202,17 @@ func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Pl
 			s.log.WithField("plugin", p.ID).WithError(err).Error("trace: restore dockerd's plugin socket")
 		}
 	}()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
+	st := newTraceStream(w)
+	if st.started(sock) != nil {
+		return
 	}
-	enc := json.NewEncoder(w)
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case rec := <-ch:
-			if enc.Encode(rec) != nil {
+			if st.send(rec) != nil {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		}
 	}

@@ -34,7 +34,12 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	socket := apitest.Serve(t)
+	return testServerOn(t, apitest.Serve(t))
+}
+
+// testServerOn is the testServer of the API served on socket.
+func testServerOn(t *testing.T, socket string) *testServer {
+	t.Helper()
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", socket)

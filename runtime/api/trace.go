@@ -9,26 +9,49 @@ import (
 
 // trace streams the calls made to a plugin's socket as JSON lines
 // (trace.Record), through a recording proxy that lives as long as the
-// request. Errors before the proxy is in place are ordinary error answers.
+// request. The first line, sent once the proxy is in place, is
+// trace.StartRecord, as is the line sent once the proxy follows a restarted
+// plugin's new socket; errors before the first are ordinary error answers.
 func (s *Server) trace(w http.ResponseWriter, r *http.Request, name string) {
-	flusher, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
-	err := s.m.Trace(r.Context(), name, func() {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}, func(rec trace.Record) error {
-		if err := enc.Encode(rec); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	})
-	if err != nil && w.Header().Get("Content-Type") == "" {
+	st := newTraceStream(w)
+	err := s.m.Trace(r.Context(), name, func(sock string) { _ = st.started(sock) }, st.send)
+	if err != nil && !st.begun {
 		writeErr(w, err)
 	}
+}
+
+// traceStream writes a trace answer: the headers and the start line once
+// the proxy is in place, then one line per record, each flushed.
+type traceStream struct {
+	w       http.ResponseWriter
+	flusher http.Flusher
+	enc     *json.Encoder
+	begun   bool // the headers are out
+}
+
+func newTraceStream(w http.ResponseWriter) *traceStream {
+	f, _ := w.(http.Flusher)
+	return &traceStream{w: w, flusher: f, enc: json.NewEncoder(w)}
+}
+
+// started sends the line that tells the client the proxy listens on sock,
+// so that it may start calling, after the headers the first time. It comes
+// again when the proxy follows a restarted plugin's new socket.
+func (t *traceStream) started(sock string) error {
+	if !t.begun {
+		t.w.Header().Set("Content-Type", "application/x-ndjson")
+		t.w.WriteHeader(http.StatusOK)
+		t.begun = true
+	}
+	return t.send(trace.StartRecord(sock))
+}
+
+func (t *traceStream) send(rec trace.Record) error {
+	if err := t.enc.Encode(rec); err != nil {
+		return err
+	}
+	if t.flusher != nil {
+		t.flusher.Flush()
+	}
+	return nil
 }

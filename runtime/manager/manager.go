@@ -97,6 +97,10 @@ type State struct {
 	// Published is the link dockerd's legacy discovery finds the plugin
 	// by, if it is published (interop.go).
 	Published string `json:"Published,omitempty"`
+	// StaleTrace says why the plugin's socket is still moved aside by a
+	// trace that ended with its daemon: the daemon's start, a trace or a
+	// start of the plugin puts it back, and this stays until one could.
+	StaleTrace string `json:"StaleTrace,omitempty"`
 }
 
 // Inspect is Docker's plugin object with plugdbg's State beside it.

@@ -48,6 +48,9 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 
 	sockDir := m.socketDir(id)
 	_ = os.RemoveAll(sockDir)
+	m.mu.Lock()
+	e.state.StaleTrace = "" // whatever a trace left went with the directory
+	m.mu.Unlock()
 	if err := os.MkdirAll(sockDir, 0o700); err != nil {
 		return fmt.Errorf("create socket dir: %w", err)
 	}
@@ -91,6 +94,8 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		<-r.done
 		return err
 	}
+	// A trace that outlived the plugin's last run records this one.
+	m.followTrace(id, sock)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r.ended {
@@ -514,6 +519,7 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 	if err == nil {
 		m.attach(e, conn, false)
 		log.Infof("reattached to plugin %s (pid %d)", name, conn.Hello().Pid)
+		m.fixStaleTrace(e)
 		return
 	}
 	if exit, ok := m.opts.Executor.LastExit(id); ok {

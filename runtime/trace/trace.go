@@ -25,7 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Record is one call seen by the proxy.
+// Record is one call seen by the proxy, or, with Tracing set, the first
+// line of a trace stream, which says that the proxy is in place.
 type Record struct {
 	Time     time.Time     `json:"Time"`   // when the request had fully arrived
 	Conn     int           `json:"Conn"`   // client connection number, from 1
@@ -35,7 +36,14 @@ type Record struct {
 	Response string        `json:"Response,omitempty"`
 	Err      string        `json:"Err,omitempty"` // the answer's Err (or Error), or what went wrong
 	Latency  time.Duration `json:"Latency"`       // request fully in to answer fully out
+	// Tracing is the socket path (on the daemon's host) the proxy now
+	// listens on, set only on a stream's first line: it is no call, and
+	// every connection opened at that path from then on is recorded.
+	Tracing string `json:"Tracing,omitempty"`
 }
+
+// StartRecord is the first line of a trace stream of socket: Time is now.
+func StartRecord(socket string) Record { return Record{Time: time.Now(), Tracing: socket} }
 
 // maxBody bounds how much of each body a Record keeps; the calls themselves
 // are forwarded whole.
@@ -48,16 +56,21 @@ func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".
 
 // Proxy is a running trace of one socket.
 type Proxy struct {
-	socket, aside string
-	ln            *net.UnixListener
-	ino           uint64 // inode of the proxy's socket file
-	emit          func(Record)
+	socket string
+	emit   func(Record)
 
 	mu     sync.Mutex
 	conns  int
 	closed bool
 	wg     sync.WaitGroup
-	done   chan struct{} // closed when the accept loop has ended
+	ln     *net.UnixListener // the listener at the path
+	done   chan struct{}     // closed when ln's accept loop has ended
+
+	// swapMu serialises Stop and Resume, which move the names, and
+	// guards aside and ino.
+	swapMu sync.Mutex
+	aside  string // the moved name; "" once nothing is left there to remove
+	ino    uint64 // inode of the proxy's socket file
 
 	// upMu guards upstream, where the plugin's socket is: the moved name
 	// while traced, the path again once Stop swapped the names back. Dials
@@ -66,7 +79,8 @@ type Proxy struct {
 	upstream string
 }
 
-// Start moves the socket at path aside and listens in its place. emit is
+// Start moves the socket at path aside and listens in its place; once it
+// returns, a client dialling path reaches the proxy. emit is
 // called once per completed call, from the proxy's goroutines, possibly
 // concurrently; it must not block for long, since it runs beside the copy.
 func Start(path string, emit func(Record)) (*Proxy, error) {
@@ -74,38 +88,86 @@ func Start(path string, emit func(Record)) (*Proxy, error) {
 	if len(aside) > 107 {
 		return nil, fmt.Errorf("trace %s: the moved socket path would be %d bytes, over the 107 a unix socket allows", path, len(aside))
 	}
+	ln, ino, err := interpose(path, aside)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{socket: path, aside: aside, ln: ln, ino: ino, emit: emit, upstream: aside, done: make(chan struct{})}
+	p.wg.Add(1)
+	go p.accept(ln, p.done)
+	return p, nil
+}
+
+// interpose moves the socket at path to aside and puts a new listener at
+// path, with the same permissions, returning it and its file's inode.
+func interpose(path, aside string) (*net.UnixListener, uint64, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
+		return nil, 0, fmt.Errorf("trace: %w", err)
 	}
 	if fi.Mode().Type() != os.ModeSocket {
-		return nil, fmt.Errorf("trace: %s is not a socket", path)
+		return nil, 0, fmt.Errorf("trace: %s is not a socket", path)
 	}
 	if _, err := os.Lstat(aside); err == nil {
-		return nil, fmt.Errorf("trace: %s exists: is the socket already traced?", aside)
+		return nil, 0, fmt.Errorf("trace: %s exists: is the socket already traced?", aside)
 	}
 	// Listen beside the plugin's socket, then swap the two names in one
 	// step: a client dialling the path reaches either the plugin or the
 	// proxy, never nothing.
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: aside, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("trace: listen on %s: %w", aside, err)
+		return nil, 0, fmt.Errorf("trace: listen on %s: %w", aside, err)
 	}
 	ln.SetUnlinkOnClose(false)
 	if err := os.Chmod(aside, fi.Mode().Perm()); err != nil {
 		ln.Close()
 		os.Remove(aside)
-		return nil, fmt.Errorf("trace: %w", err)
+		return nil, 0, fmt.Errorf("trace: %w", err)
 	}
 	if err := exchange(aside, path); err != nil {
 		ln.Close()
 		os.Remove(aside)
-		return nil, fmt.Errorf("trace: swap %s and %s: %w", path, aside, err)
+		return nil, 0, fmt.Errorf("trace: swap %s and %s: %w", path, aside, err)
 	}
-	p := &Proxy{socket: path, aside: aside, ln: ln, ino: inode(path), emit: emit, upstream: aside, done: make(chan struct{})}
+	return ln, inode(path), nil
+}
+
+// Resume puts the proxy back in front of a new socket the plugin made at
+// the path after its old socket and the proxy's were removed (the plugin
+// restarted, and its socket directory was made anew): the new socket is
+// moved aside and the proxy listens at the path again, its connection
+// numbers going on. It reports whether it moved anything: not when the
+// proxy still has the path, nor once stopped. Connections already open
+// through the proxy are left as they are.
+func (p *Proxy) Resume() (bool, error) {
+	p.swapMu.Lock()
+	defer p.swapMu.Unlock()
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return false, nil
+	}
+	// The plugin's socket at the moved name means the arrangement
+	// holds: the moved name went with the directory in a restart.
+	if _, err := os.Lstat(p.aside); err == nil && inode(p.socket) == p.ino {
+		return false, nil
+	}
+	ln, ino, err := interpose(p.socket, p.aside)
+	if err != nil {
+		return false, err
+	}
+	p.ino = ino
+	p.mu.Lock()
+	old := p.ln
+	p.ln, p.done = ln, make(chan struct{})
+	done := p.done
+	p.mu.Unlock()
+	// The old listener's file is gone: no client can reach it any more.
+	old.Close()
 	p.wg.Add(1)
-	go p.accept()
-	return p, nil
+	go p.accept(ln, done)
+	return true, nil
 }
 
 // exchange swaps the names a and b atomically (renameat2 RENAME_EXCHANGE).
@@ -132,12 +194,15 @@ func inode(path string) uint64 {
 // restarted meanwhile and made a new socket at the path, that one is kept
 // and the stale moved one removed.
 func (p *Proxy) Stop() error {
+	p.swapMu.Lock()
+	defer p.swapMu.Unlock()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	ln, done := p.ln, p.done
 	p.mu.Unlock()
 	var err error
 	p.upMu.Lock()
@@ -156,8 +221,8 @@ func (p *Proxy) Stop() error {
 	p.upMu.Unlock()
 	// Clients that connected before the swap wait in the listen queue:
 	// serve them rather than reset them. Nothing new can arrive.
-	_ = p.ln.SetDeadline(time.Now().Add(drainQueue))
-	<-p.done
+	_ = ln.SetDeadline(time.Now().Add(drainQueue))
+	<-done
 	if err == nil && p.aside != "" {
 		// p.aside is the proxy's socket now, or the plugin's stale one if
 		// the plugin made a new socket at the path meanwhile.
@@ -173,12 +238,12 @@ const drainQueue = 100 * time.Millisecond
 // Wait waits until the proxy has stopped and every proxied connection ended.
 func (p *Proxy) Wait() { p.wg.Wait() }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln *net.UnixListener, done chan struct{}) {
 	defer p.wg.Done()
-	defer close(p.done)
-	defer p.ln.Close()
+	defer close(done)
+	defer ln.Close()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}

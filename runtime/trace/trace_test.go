@@ -28,6 +28,13 @@ func echoPlugin(t *testing.T) (sock string, served *int64, mu *sync.Mutex) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock = filepath.Join(dir, "p.sock")
+	served, mu = serveEcho(t, sock)
+	return sock, served, mu
+}
+
+// serveEcho is echoPlugin's server, listening on sock.
+func serveEcho(t *testing.T, sock string) (served *int64, mu *sync.Mutex) {
+	t.Helper()
 	ln, err := net.Listen("unix", sock)
 	require.NoError(t, err)
 	var n int64
@@ -49,7 +56,7 @@ func echoPlugin(t *testing.T) (sock string, served *int64, mu *sync.Mutex) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
-	return sock, &n, mu
+	return &n, mu
 }
 
 func client(sock string) *http.Client {
@@ -186,6 +193,56 @@ func TestPluginRestartedWhileTraced(t *testing.T) {
 	assert.Equal(t, fresh, inode(t, sock))
 	_, err = os.Lstat(trace.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
+}
+
+// TestResumeFollowsRestartedPlugin: once the plugin restarted in a socket
+// directory made anew (both sockets gone with the old one), Resume puts the
+// proxy in front of its new socket: calls on the path are recorded again,
+// connection numbers going on, and Stop puts the new socket back.
+func TestResumeFollowsRestartedPlugin(t *testing.T) {
+	sock, _, _ := echoPlugin(t)
+	rec := &recorder{}
+	p, err := trace.Start(sock, rec.emit)
+	require.NoError(t, err)
+	defer p.Stop()
+	moved, err := p.Resume()
+	require.NoError(t, err)
+	assert.False(t, moved, "the proxy has the path: nothing to follow")
+	cl := client(sock)
+	post(t, cl, "Before", "1")
+	cl.CloseIdleConnections()
+	// The record comes once the proxy has parsed the answer, which may be
+	// after the client read it.
+	require.Eventually(t, func() bool { return len(rec.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	dir := filepath.Dir(sock)
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	serveEcho(t, sock)
+	fresh := inode(t, sock)
+	moved, err = p.Resume()
+	require.NoError(t, err)
+	assert.True(t, moved)
+	assert.NotEqual(t, fresh, inode(t, sock), "the proxy has the path again")
+	assert.Equal(t, fresh, inode(t, trace.AsidePath(sock)), "the new socket is moved aside")
+	cl = client(sock)
+	status, got := post(t, cl, "After", "2")
+	cl.CloseIdleConnections()
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `{"Echo":"2"}`, got)
+	require.Eventually(t, func() bool { return len(rec.all()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	recs := rec.all()
+	assert.Equal(t, "Before", recs[0].Method)
+	assert.Equal(t, "After", recs[1].Method)
+	assert.Equal(t, recs[0].Conn+1, recs[1].Conn, "connection numbers go on")
+
+	require.NoError(t, p.Stop())
+	assert.Equal(t, fresh, inode(t, sock), "Stop puts the new socket back")
+	assert.NoFileExists(t, trace.AsidePath(sock))
+	moved, err = p.Resume()
+	assert.NoError(t, err)
+	assert.False(t, moved, "a stopped proxy stays stopped")
+	assert.Equal(t, fresh, inode(t, sock))
 }
 
 func TestStartErrors(t *testing.T) {

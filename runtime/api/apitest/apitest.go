@@ -61,16 +61,22 @@ func ShortTempDir(t testing.TB) string {
 // server stops when the test ends.
 func Serve(t testing.TB) string {
 	t.Helper()
+	return serve(t, noRunExecutor{})
+}
+
+func serve(t testing.TB, x manager.Executor) string {
+	t.Helper()
 	dir := ShortTempDir(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	m, err := manager.New(manager.Options{
 		DataRoot: filepath.Join(dir, "data"),
 		ExecRoot: filepath.Join(dir, "exec"),
-		Executor: noRunExecutor{},
+		Executor: x,
 		Log:      log,
 	})
 	require.NoError(t, err)
+	t.Cleanup(m.Shutdown)
 	socket := filepath.Join(dir, "api.sock")
 	ln, err := api.Listen(socket)
 	require.NoError(t, err)
