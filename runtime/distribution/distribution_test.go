@@ -541,11 +541,12 @@ func TestRegistryDownMidPull(t *testing.T) {
 	})
 	g := newRegistry()
 	put(t, host, "down:latest", image{tars: [][]byte{makeTar(t, pluginBin)}})
-	start := time.Now()
 	_, rootfs, err := pull(t, g, host+"/down:latest", noAuth)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "fetch layer")
-	assert.Less(t, time.Since(start), 20*time.Second)
+	// The pull ends on the dropped connection, not at pull's deadline.
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotContains(t, err.Error(), "deadline exceeded")
 	entries, _ := os.ReadDir(rootfs)
 	assert.Empty(t, entries)
 }
