@@ -185,6 +185,12 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.WindowSize(1280, 860),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
+		// The browser's own calls (it looks up accounts.google.com and
+		// clients2.google.com even with background networking off) must
+		// not leave the machine, not even as DNS queries: nothing but the
+		// UI's loopback address resolves. (Its IPv6 probe, a UDP connect
+		// that sends nothing, remains.)
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost(t, addr)),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -332,6 +338,15 @@ func TestWebUIBrowser(t *testing.T) {
 		}
 	}
 	shot("5-history.png")
+}
+
+// uiHost is the host of the UI's address, which must be loopback.
+func uiHost(t *testing.T, addr string) string {
+	t.Helper()
+	host, _, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	require.True(t, net.ParseIP(host).IsLoopback(), "the UI must listen on loopback, not %s", host)
+	return host
 }
 
 func jsString(s string) string {
