@@ -5,15 +5,18 @@
 # (`plugdbg logs`) and the daemon's own log are checked for missing and
 # repeated lines. Reports loss, follower latency p50/p99 (receive time minus
 # the time the plugin wrote the line), CPU of the plugin's monitor and of the
-# daemon, and the daemon's peak RSS. With --with-docker, the same plugin runs
-# at 100,000 lines/s under a private dockerd, whose log is its only record.
-# Needs root and `make build plugins`.
+# daemon, and the daemon's peak RSS. With --stalled-follower, a second
+# follower reads nothing the whole run: the plugin's lines/s and the live
+# follower's latency then show what a stalled reader costs the others. With
+# --with-docker, the same plugin runs at 100,000 lines/s under a private
+# dockerd, whose log is its only record. Needs root and `make build plugins`.
 #
-#   bench/logs.sh [--with-docker]
+#   bench/logs.sh [--stalled-follower] [--with-docker]
 #   RATES="10000 200000" DURATION=5 bench/logs.sh
 #
 # Environment: RATES (lines/s, 0 = as fast as possible; default
-# "10000 100000 200000 0"), DURATION (s, 10), LINE_BYTES (100), START_DELAY
+# "100 10000 100000 200000 0": at 100/s the lines come one at a time),
+# DURATION (s, 10), LINE_BYTES (100), START_DELAY
 # (2s: time for the follower to attach), MARGIN (s to wait past the end for
 # the last lines, 30), DOCKER_RATE (100000), PLUGDBG (the binary,
 # build/plugdbg), DAEMON_FLAGS (more daemon flags, e.g. --cpuprofile
@@ -22,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RATES=${RATES:-"10000 100000 200000 0"}
+RATES=${RATES:-"100 10000 100000 200000 0"}
 DURATION=${DURATION:-10}
 LINE_BYTES=${LINE_BYTES:-100}
 START_DELAY=${START_DELAY:-2s}
@@ -31,9 +34,11 @@ DOCKER_RATE=${DOCKER_RATE:-100000}
 HISTORY_BYTES=${HISTORY_BYTES:-$((4 << 30))}
 
 with_docker=false
+stalled_follower=false
 for a in "$@"; do
   case $a in
     --with-docker) with_docker=true ;;
+    --stalled-follower) stalled_follower=true ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "logs.sh: unknown argument $a (try --help)" >&2; exit 2 ;;
   esac
@@ -164,6 +169,8 @@ lc=$tmp/logcheck
 have_logs=false
 if "$bin" logs --help >/dev/null 2>&1; then have_logs=true; else
   say "this plugdbg has no 'logs' command: no follower, no history check (n/a in the table)"
+  $stalled_follower && say "--stalled-follower: no 'logs' command, no stalled follower"
+  stalled_follower=false
 fi
 hist_flags=()
 if "$bin" daemon --help 2>&1 | grep -q -- --log-max-size; then
@@ -179,7 +186,7 @@ wait_for pd version || { tail -5 "$tmp/pd.log" >&2; exit 1; }
 
 # run_plugdbg RATE: one run; writes $tmp/<name>.{follow,hist,dlog,stats}.
 run_plugdbg() {
-  local rate=$1 name id ppid mon off deadline follower="" checker="" start_ns cm0 cd0
+  local rate=$1 name id ppid mon off deadline follower="" checker="" stalled="" sink="" start_ns cm0 cd0
   name=flood-$rate
   [ "$rate" = 0 ] && name=flood-max
   say "$name: ${DURATION}s"
@@ -195,6 +202,16 @@ run_plugdbg() {
   cm0=$(cpu_ticks "$mon"); cd0=$(cpu_ticks "$dpid")
   hwm_reset "$dpid"
 
+  if $stalled_follower; then
+    # Its stdout is a fifo held open and never read: the fifo fills, then
+    # the CLI stops reading its socket, and the daemon's follower for it
+    # falls behind, as with a page or a terminal that stopped reading.
+    mkfifo "$tmp/$name.stall"
+    sleep 100000 <"$tmp/$name.stall" &
+    sink=$!; pids+=("$sink")
+    "$bin" -H "unix://$tmp/pd.sock" logs -f "$name" >"$tmp/$name.stall" 2>/dev/null &
+    stalled=$!; pids+=("$stalled")
+  fi
   if $have_logs; then
     mkfifo "$tmp/$name.fifo"
     "$lc" -latency -stop-at-done <"$tmp/$name.fifo" >"$tmp/$name.follow" &
@@ -216,6 +233,10 @@ run_plugdbg() {
   echo "mon_cpu=$(($(cpu_ticks "$mon") - cm0)) daemon_cpu=$(($(cpu_ticks "$dpid") - cd0)) daemon_hwm=$(hwm_mib "$dpid")" >"$tmp/$name.stats"
   [ -n "$mon" ] || sed -i 's/^mon_cpu=[0-9-]*/mon_cpu=?/' "$tmp/$name.stats"
 
+  if [ -n "$stalled" ]; then
+    alive "$stalled" || say "the stalled follower of $name ended early"
+    stop_pid "$stalled" 5; stop_pid "$sink" 1
+  fi
   if [ -n "$follower" ]; then
     stop_pid "$follower" 5   # its EOF makes logcheck report, if it has not yet
     for _ in $(seq 1 50); do alive "$checker" || break; sleep 0.1; done
@@ -294,6 +315,7 @@ written() { # the plugin's own count, from whichever record has its done line
 echo
 echo "log router: flood plugin, ${DURATION}s per rate, ${LINE_BYTES}-byte lines on stdout, $(nproc) CPUs," \
   "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+$stalled_follower && echo "a second follower stalled (read nothing) through every plugdbg run"
 fmt="%-13s %10s %9s | %10s %6s %5s | %10s %6s %8s %8s %8s | %10s %6s | %7s %7s %7s\n"
 # shellcheck disable=SC2059
 printf "$fmt" rate written lines/s history h.miss h.dup follower f.miss skipped p50.ms p99.ms daemonlog d.miss mon.cpu d.cpu d.rss

@@ -14,6 +14,10 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
+// maxEnableFailure is more than any failing enable takes on a busy machine,
+// and less than the 30 s it takes if it waits for a timeout it should not.
+const maxEnableFailure = 20 * time.Second
+
 // TestEnableFailures enables plugins that cannot become ready: enable must
 // say why, at once when the plugin exits, and leave the plugin as it was.
 func TestEnableFailures(t *testing.T) {
@@ -25,25 +29,23 @@ func TestEnableFailures(t *testing.T) {
 		timeout  string
 		// wantErr are substrings of enable's error; "<socket>" is replaced
 		// by the plugin's socket path on the host.
-		wantErr    []string
+		wantErr []string
+		// minElapsed is the --timeout the enable must wait out, if any.
 		minElapsed time.Duration
-		maxElapsed time.Duration
 	}{
 		{
-			name:       "exits before socket",
-			kind:       "crasher",
-			settings:   []string{"EXIT_BEFORE_SOCKET=1"},
-			timeout:    "30",
-			wantErr:    []string{"plugin exited before it was ready (exit code 3)", "stderr: fatal: config missing", "stdout: about to fail"},
-			maxElapsed: 5 * time.Second,
+			name:     "exits before socket",
+			kind:     "crasher",
+			settings: []string{"EXIT_BEFORE_SOCKET=1"},
+			timeout:  "30",
+			wantErr:  []string{"plugin exited before it was ready (exit code 3)", "stderr: fatal: config missing", "stdout: about to fail"},
 		},
 		{
-			name:       "killed by signal before socket",
-			kind:       "crasher",
-			settings:   []string{"EXIT_BEFORE_SOCKET=1", "CRASH_SIGNAL=SEGV"},
-			timeout:    "30",
-			wantErr:    []string{"plugin exited before it was ready (killed by signal SIGSEGV)", "fatal: config missing"},
-			maxElapsed: 5 * time.Second,
+			name:     "killed by signal before socket",
+			kind:     "crasher",
+			settings: []string{"EXIT_BEFORE_SOCKET=1", "CRASH_SIGNAL=SEGV"},
+			timeout:  "30",
+			wantErr:  []string{"plugin exited before it was ready (killed by signal SIGSEGV)", "fatal: config missing"},
 		},
 		{
 			name:       "no socket",
@@ -51,7 +53,6 @@ func TestEnableFailures(t *testing.T) {
 			timeout:    "2",
 			wantErr:    []string{"plugin did not create its socket <socket> (/run/docker/plugins/pdnosock.sock inside the plugin) before the timeout", "it listens on /run/docker/plugins/wrong.sock instead"},
 			minElapsed: 2 * time.Second,
-			maxElapsed: 10 * time.Second,
 		},
 		{
 			name:       "no socket at all",
@@ -60,14 +61,12 @@ func TestEnableFailures(t *testing.T) {
 			timeout:    "1",
 			wantErr:    []string{"plugin did not create its socket <socket>", "it created no unix socket"},
 			minElapsed: time.Second,
-			maxElapsed: 10 * time.Second,
 		},
 		{
-			name:       "interface mismatch",
-			kind:       "mismatch",
-			timeout:    "30",
-			wantErr:    []string{"plugin implements [NetworkDriver] but config.json declares [docker.volumedriver/1.0]: missing VolumeDriver"},
-			maxElapsed: 5 * time.Second,
+			name:    "interface mismatch",
+			kind:    "mismatch",
+			timeout: "30",
+			wantErr: []string{"plugin implements [NetworkDriver] but config.json declares [docker.volumedriver/1.0]: missing VolumeDriver"},
 		},
 	}
 	for i, tt := range tests {
@@ -89,7 +88,10 @@ func TestEnableFailures(t *testing.T) {
 				assert.Contains(t, stderr, replaceSocket(want, p.State.Socket))
 			}
 			assert.GreaterOrEqual(t, elapsed, tt.minElapsed)
-			assert.Less(t, elapsed, tt.maxElapsed)
+			// A plugin that exits is reported at once, not at --timeout
+			// (30 s), and a short --timeout is not the 30 s default: only
+			// an enable that waits for the wrong thing takes 20 s.
+			assert.Less(t, elapsed, maxEnableFailure)
 
 			p = d.inspect(t, name)
 			assert.False(t, p.Enabled)

@@ -210,7 +210,13 @@ func TestDaemonKilledDuringEnable(t *testing.T) {
 			assert.Empty(t, mountsUnder(d.storeDir(id)))
 			assert.Len(t, logLines(d.daemonLog(), "level=warning", "stopping plugin p:latest: it runs but is not enabled", "plugin="+id), 1)
 
-			err := d.client.Enable(testCtx(t), "p", 2*time.Second)
+			// An enable that must fail waits out its timeout, so a short
+			// one; one that must succeed gets as long as any other wait.
+			timeout := waitTimeout
+			if tt.reenable != "" {
+				timeout = 2 * time.Second
+			}
+			err := d.client.Enable(testCtx(t), "p", timeout)
 			if tt.reenable != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.reenable)

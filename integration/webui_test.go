@@ -104,6 +104,24 @@ func readLines(t *testing.T, ws *websocket.Conn, last string) []uiLine {
 	}
 }
 
+// waitFollowing reads the socket until subscription id is in place.
+func waitFollowing(t *testing.T, ws *websocket.Conn, id string) {
+	t.Helper()
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+		var m struct {
+			Type  string `json:"type"`
+			ID    string `json:"id"`
+			Error string `json:"error"`
+		}
+		require.NoError(t, ws.ReadJSON(&m), "waiting for subscription %s to be in place", id)
+		require.Empty(t, m.Error)
+		if m.Type == "logs.following" && m.ID == id {
+			return
+		}
+	}
+}
+
 func uiTexts(ls []uiLine) []string {
 	var out []string
 	for _, l := range ls {
@@ -137,7 +155,7 @@ func TestWebUISocket(t *testing.T) {
 
 	ws := uiSocket(t, addr, token)
 	require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": p.Name, "tail": 0}))
-	time.Sleep(200 * time.Millisecond) // subscribed: tail 0 sends no history
+	waitFollowing(t, ws, "L1") // tail 0 sends no history: nothing else says the follow is live
 	echoWrite(t, sock, "stdout", "one\ntwo\n")
 	got := readLines(t, ws, "two")
 	assert.Equal(t, []string{"one", "two"}, uiTexts(got))
@@ -178,6 +196,12 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.WindowSize(1280, 860),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
+		// The browser's own calls (it looks up accounts.google.com and
+		// clients2.google.com even with background networking off) must
+		// not leave the machine, not even as DNS queries: nothing but the
+		// UI's loopback address resolves. (Its IPv6 probe, a UDP connect
+		// that sends nothing, remains.)
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost(t, addr)),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -194,19 +218,21 @@ func TestWebUIBrowser(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, png, 0o644))
 		t.Logf("screenshot: %s", path)
 	}
-	// waitJS polls a JS expression until it is true, or fails after limit.
-	waitJS := func(expr string, limit time.Duration, what string) time.Duration {
+	// waitJS polls a JS expression until it is true. Its deadline only
+	// ends a test that is broken: how fast the page shows things is
+	// bench/webui.sh's figure, not this test's.
+	waitJS := func(expr, what string) {
 		t.Helper()
-		start := time.Now()
+		deadline := time.Now().Add(waitTimeout)
 		for {
 			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
 			require.NoError(t, err, what)
 			if ok {
-				return time.Since(start)
+				return
 			}
-			if time.Since(start) > limit {
+			if time.Now().After(deadline) {
 				shot("failed.png")
-				require.FailNowf(t, "timed out", "%s: not within %s", what, limit)
+				require.FailNowf(t, "timed out", "%s: not within %s", what, waitTimeout)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -224,18 +250,16 @@ func TestWebUIBrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "running", state)
 	assert.NotContains(t, url, token, "the token left the address bar")
-	waitJS(`window.plugdbg.connected`, 5*time.Second, "websocket connected")
+	waitJS(`window.plugdbg.connected`, "websocket connected")
 
-	// Pick the plugin: the log view follows it. A line it logs now shows
-	// within a second.
+	// Pick the plugin: the log view follows it, and a line it logs once the
+	// server says the new subscription is in place shows in the page.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` td.name`))))
-	waitJS(`document.querySelector('#log-plugin').value === `+jsString(p.Name), 5*time.Second, "log view on the plugin")
-	time.Sleep(300 * time.Millisecond) // the new subscription is in place
+	waitJS(`document.querySelector('#log-plugin').value === `+jsString(p.Name), "log view on the plugin")
+	waitJS(`window.plugdbg.logs.following === window.plugdbg.logs.subID`, "the new subscription in place")
 	nonce := fmt.Sprintf("hello from the browser test %d", time.Now().UnixNano())
 	echoWrite(t, p.State.Socket, "stdout", `level=warning msg="`+nonce+`"`+"\n")
-	took := waitJS(`[...document.querySelectorAll('#log-rows .r')].some(r => r.textContent.includes(`+jsString(nonce)+`))`, 5*time.Second, "logged line in the page")
-	t.Logf("the line showed %s after the plugin wrote it", took.Round(time.Millisecond))
-	assert.Less(t, took, time.Second, "the logged line must show within a second")
+	waitJS(`[...document.querySelectorAll('#log-rows .r')].some(r => r.textContent.includes(`+jsString(nonce)+`))`, "logged line in the page")
 	cls, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#log-rows .r')].find(r => r.textContent.includes(`+jsString(nonce)+`)).className`))
 	require.NoError(t, err)
 	assert.Contains(t, cls, "lv-warning", "the line is coloured by its level")
@@ -267,12 +291,12 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#term .xterm-rows`)),
 	))
 	rows := `[...document.querySelectorAll('#term .xterm-rows > div')].map(r => r.textContent.trimEnd())`
-	waitJS(rows+`.some(r => /[#$] ?$/.test(r))`, 15*time.Second, "shell prompt")
+	waitJS(rows+`.some(r => /[#$] ?$/.test(r))`, "shell prompt")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Focus(chromedp.CSS(`#term .xterm-helper-textarea`)),
 		typeKeys("echo hi\r"),
 	))
-	waitJS(rows+`.some(r => r === 'hi')`, 10*time.Second, "hi in the terminal")
+	waitJS(rows+`.some(r => r === 'hi')`, "hi in the terminal")
 	shot("3-terminal.png")
 
 	// A trace: the calls a client makes to the plugin's socket appear live,
@@ -282,14 +306,14 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#trace-plugin`), p.Name),
 		chromedp.Click(chromedp.CSS(`#trace-toggle`)),
 	))
-	waitJS(`document.querySelector('#trace-state').textContent.startsWith('tracing ')`, 10*time.Second, "the trace started")
+	waitJS(`document.querySelector('#trace-state').textContent.startsWith('tracing ')`, "the trace started")
 	traced := fmt.Sprintf("traced call %d\n", time.Now().UnixNano())
 	echoWrite(t, p.State.Socket, "stdout", traced)
 	traceRows := `[...document.querySelectorAll('#trace tbody tr')].map(r => [...r.cells].map(c => c.textContent))`
-	waitJS(traceRows+`.some(c => c[2] === 'Echo.Write' && c[3] === '200')`, 5*time.Second, "the call in the trace view")
+	waitJS(traceRows+`.some(c => c[2] === 'Echo.Write' && c[3] === '200')`, "the call in the trace view")
 	shot("4-trace.png")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#trace-toggle`))))
-	waitJS(`document.querySelector('#trace-state').textContent.startsWith('trace stopped')`, 10*time.Second, "the trace stopped")
+	waitJS(`document.querySelector('#trace-state').textContent.startsWith('trace stopped')`, "the trace stopped")
 	echoWrite(t, p.State.Socket, "stdout", "after the trace\n") // the socket is the plugin's again
 
 	// History on scroll: a view opens on the last 500 lines of the history;
@@ -307,16 +331,16 @@ func TestWebUIBrowser(t *testing.T) {
 		chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS(row+` td.state.running`)),
 	))
-	waitJS(`window.plugdbg.connected`, 5*time.Second, "websocket connected after the reload")
+	waitJS(`window.plugdbg.connected`, "websocket connected after the reload")
 	assertTokenOnlyInPage(t, ctx, addr, token)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab=logs]`)), chromedp.Click(chromedp.CSS(row+` td.name`))))
-	waitJS(held+` === 500`, 10*time.Second, "the view opens on the last 500 lines")
+	waitJS(held+` === 500`, "the view opens on the last 500 lines")
 	for loaded := 500; loaded < total; loaded = min(loaded+200, total) {
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('#log-view').scrollTop = 0`))
 		require.NoError(t, err)
-		waitJS(fmt.Sprintf(`%s === %d`, held, min(loaded+200, total)), 10*time.Second, "older lines loaded on scroll")
+		waitJS(fmt.Sprintf(`%s === %d`, held, min(loaded+200, total)), "older lines loaded on scroll")
 	}
-	waitJS(`document.querySelector('#log-top').textContent === 'start of the history'`, 5*time.Second, "the top of the history reached")
+	waitJS(`document.querySelector('#log-top').textContent === 'start of the history'`, "the top of the history reached")
 	seqs, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`window.plugdbg.logs.lines.map(l => l.q)`))
 	require.NoError(t, err)
 	require.Len(t, seqs, total)
@@ -331,7 +355,7 @@ func TestWebUIBrowser(t *testing.T) {
 	// says so instead of reconnecting for ever. The query's token replaces
 	// the stored one.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(webui.URL(addr, strings.Repeat("0", len(token))))))
-	waitJS(`document.querySelector('#conn').textContent === 'access token refused'`, 10*time.Second, "the refused token shown")
+	waitJS(`document.querySelector('#conn').textContent === 'access token refused'`, "the refused token shown")
 	visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('#auth').hidden`))
 	require.NoError(t, err)
 	assert.True(t, visible, "the page explains what to open")
@@ -359,6 +383,15 @@ func assertTokenOnlyInPage(t *testing.T, ctx context.Context, addr, token string
 	url, err := chromedp.Run(ctx, chromedp.Location())
 	require.NoError(t, err)
 	assert.NotContains(t, url, token, "the address bar after the reload")
+}
+
+// uiHost is the host of the UI's address, which must be loopback.
+func uiHost(t *testing.T, addr string) string {
+	t.Helper()
+	host, _, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	require.True(t, net.ParseIP(host).IsLoopback(), "the UI must listen on loopback, not %s", host)
+	return host
 }
 
 func jsString(s string) string {

@@ -55,10 +55,10 @@ func TestBenchTimeout(t *testing.T) {
 	})
 	c := probe.New(f.socket)
 	defer c.Close()
-	start := time.Now()
+	// The held call is released only when the test ends: without the
+	// timeout, Bench would run into ctx's deadline and fail.
 	st, err := probe.Bench(ctx(t), c, "VolumeDriver.List", nil, probe.BenchOptions{Calls: 5, Concurrency: 1, Timeout: 200 * time.Millisecond})
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.Equal(t, 1, st.Failures)
 	require.Error(t, st.FirstErr)
 	assert.ErrorIs(t, st.FirstErr, context.DeadlineExceeded)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plugdbg/plugdbg/logs"
@@ -56,7 +57,11 @@ type logSub struct {
 }
 
 type logsMsg struct {
-	Type string `json:"type"` // "logs": live; "logs.history": an answer to logs.history
+	// "logs": live lines; "logs.history": an answer to logs.history;
+	// "logs.following": the subscription is in place, every line written
+	// from then on reaches the page (sent once, before its first lines);
+	// "logs.lag": the page fell behind, the lines follow from the history.
+	Type string `json:"type"`
 	ID   string `json:"id"`
 }
 
@@ -120,8 +125,18 @@ func (c *conn) unsubscribeLogs() {
 // followLogs runs sub until ctx ends.
 func (c *conn) followLogs(ctx context.Context, sub *logSub) {
 	resuming := len(sub.last) > 0
+	started := false
 	for ctx.Err() == nil {
 		o := manager.LogOptions{Follow: true, Stream: sub.stream, Grep: sub.grep}
+		if !started {
+			// Tells the page (and tests) when a line it writes next is
+			// sure to be followed: a subscription with no history to send
+			// shows nothing else until then.
+			o.Started = func() {
+				started = true
+				c.sendMust(logsMsg{Type: "logs.following", ID: sub.id})
+			}
+		}
 		if resuming {
 			o.Since = sub.since()
 		} else if o.Tail = sub.tail; o.Tail == 0 {
@@ -180,17 +195,20 @@ func (c *conn) followOnce(ctx context.Context, sub *logSub, o manager.LogOptions
 	sub.mu.Lock()
 	sub.batch = sub.batch[:0] // lines a lag dropped: read again below
 	sub.mu.Unlock()
-	var lagged bool
+	// Both the ticker below and the follow flush: either may find the
+	// page lagging.
+	var lagged atomic.Bool
 	flush := func() bool {
 		if !c.flushLogs(sub) {
-			lagged = true
+			lagged.Store(true)
 			cancel()
 			return false
 		}
 		return true
 	}
 	done := make(chan struct{})
-	go func() {
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
 		t := time.NewTicker(c.s.tune.batchEvery)
 		defer t.Stop()
 		for {
@@ -203,7 +221,7 @@ func (c *conn) followOnce(ctx context.Context, sub *logSub, o manager.LogOptions
 				flush()
 			}
 		}
-	}()
+	})
 	err := c.s.o.Backend.Logs(fctx, sub.ref, o, func(l manager.LogLine) error {
 		sub.mu.Lock()
 		if l.Seq != 0 {
@@ -224,7 +242,8 @@ func (c *conn) followOnce(ctx context.Context, sub *logSub, o manager.LogOptions
 		return nil
 	})
 	close(done)
-	if lagged {
+	ticking.Wait() // no flush of this follow may overlap the next one
+	if lagged.Load() {
 		return errLagged
 	}
 	if err != nil {

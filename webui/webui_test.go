@@ -33,10 +33,13 @@ type fakeBackend struct {
 	lines   []manager.LogLine
 	changed chan struct{} // closed and replaced on each append
 	events  chan events.Message
+	// followEnded gets a value each time a follow returns: its context
+	// ended (the page lagged, unsubscribed or went) or send failed.
+	followEnded chan struct{}
 }
 
 func newFakeBackend() *fakeBackend {
-	return &fakeBackend{changed: make(chan struct{}), events: make(chan events.Message, 16)}
+	return &fakeBackend{changed: make(chan struct{}), events: make(chan events.Message, 16), followEnded: make(chan struct{}, 16)}
 }
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixNano()
@@ -94,6 +97,17 @@ func (f *fakeBackend) Logs(ctx context.Context, ref string, o manager.LogOptions
 	next := len(f.lines)
 	changed := f.changed
 	f.mu.Unlock()
+	if o.Started != nil {
+		o.Started() // as the manager does: lines written from now on are followed
+	}
+	if o.Follow {
+		defer func() {
+			select {
+			case f.followEnded <- struct{}{}:
+			default:
+			}
+		}()
+	}
 	if o.Tail > 0 && len(hist) > o.Tail {
 		hist = hist[len(hist)-o.Tail:]
 	} else if o.Tail < 0 {
@@ -352,6 +366,17 @@ func (p *page) next(typ string) wireMsg {
 	}
 }
 
+// following waits for the message that says subscription id is in place.
+func (p *page) following(id string) {
+	p.t.Helper()
+	for {
+		m := p.next("logs.following")
+		if m.ID == id {
+			return
+		}
+	}
+}
+
 // seqs reads log messages until it has the lines up to seq last, and
 // returns their seqs in order of arrival.
 func (p *page) seqs(last uint64) (got []uint64, lags int) {
@@ -417,6 +442,7 @@ func TestLogsTailFollowAndResume(t *testing.T) {
 
 	p := openPage(t, addr)
 	p.send(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": "p1", "tail": 4})
+	p.following("L1") // before the tail: seqs would miss the lines otherwise
 	got, _ := p.seqs(10)
 	assert.Equal(t, seqRange(7, 10), got, "the tail")
 	b.write(2, 0)
@@ -496,15 +522,19 @@ func TestSlowPageCatchesUpWithoutLossOrRepeat(t *testing.T) {
 	_, addr := startServer(t, b)
 	p := openPage(t, addr)
 	p.send(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": "p1"})
-	p.next("events") // subscribed by now: the subscribe was read before
-	time.Sleep(50 * time.Millisecond)
+	p.following("L1")
 
 	// 16 MiB of lines, far more than the socket buffers and the queue
-	// hold, while the page sleeps.
+	// hold, while the page reads nothing: the follow lags and ends, to be
+	// resumed from the history once the page has read its queue.
 	for range 4 {
 		b.write(128, 32<<10)
 	}
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-b.followEnded:
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the follow of a page that reads nothing never lagged")
+	}
 	got, lags := p.seqs(512)
 	assert.Equal(t, seqRange(1, 512), got)
 	assert.Positive(t, lags, "the page was told it fell behind")

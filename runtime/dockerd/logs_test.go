@@ -68,32 +68,47 @@ time="2026-05-01T10:00:05Z" level=info msg=three plugin=aaaa
 	assert.Equal(t, []string{"stderr:two on stderr", "stdout:three"}, get(manager.LogOptions{Since: t3}))
 	assert.Equal(t, []string{"stdout:one"}, get(manager.LogOptions{Until: t3}))
 
-	// Follow: lines appended later arrive; a partial line waits for its end.
+	// Follow: lines appended later arrive; a partial line waits for its
+	// end. One partial line is there before the follow starts, so the
+	// history read sees it incomplete for certain; another is written with
+	// a whole line before it, so the poll that delivers that line has seen
+	// it incomplete too. Started says when the follow reads from where the
+	// history stopped.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	appendLog := func(s string) {
+		t.Helper()
+		_, err := f.WriteString(s)
+		require.NoError(t, err)
+	}
+	appendLog(`time="2026-05-01T10:00:06Z" level=info msg=fo`)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	started := make(chan struct{})
 	got := make(chan string, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- h.Logs(ctx, id, "p", manager.LogOptions{Follow: true, Tail: -1}, func(l manager.LogLine) error {
+		done <- h.Logs(ctx, id, "p", manager.LogOptions{Follow: true, Tail: -1, Started: func() { close(started) }}, func(l manager.LogLine) error {
 			got <- l.Line
 			return nil
 		})
 	}()
-	time.Sleep(2 * pollInterval)
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString(`time="2026-05-01T10:00:06Z" level=info msg=fo`)
-	require.NoError(t, err)
-	time.Sleep(2 * pollInterval)
-	_, err = f.WriteString("ur plugin=aaaa\n")
-	require.NoError(t, err)
-	f.Close()
-	select {
-	case l := <-got:
-		assert.Equal(t, "four", l)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the appended line did not arrive")
+	next := func(want string) {
+		t.Helper()
+		select {
+		case l := <-got:
+			assert.Equal(t, want, l)
+		case <-time.After(time.Minute): // only a broken follow takes this long
+			t.Fatalf("the appended line %q did not arrive", want)
+		}
 	}
+	<-started
+	appendLog("ur plugin=aaaa\n" + `time="2026-05-01T10:00:07Z" level=info msg=five plugin=aaaa` + "\n" + `time="2026-05-01T10:00:08Z" level=info msg=si`)
+	next("four")
+	next("five")
+	appendLog("x plugin=aaaa\n")
+	next("six")
 	cancel()
 	require.NoError(t, <-done)
 }

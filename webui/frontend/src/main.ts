@@ -265,6 +265,7 @@ const OVERSCAN = 20;
 // view, once per animation frame, however fast lines arrive.
 class LogView {
   subID = "";
+  following = ""; // the subscription the server says is in place (logs.following)
   last = new Map<string, { seq: number; time: number }>(); // per plugin: the last line held
   lines: Line[] = []; // what the view holds, oldest first
   queue: Line[] = []; // arrived, not in lines yet (while paused, or until the next frame)
@@ -469,6 +470,9 @@ function fmtTime(ns: number): string {
 const logs = new LogView();
 on("logs", (m) => {
   if (m.id === logs.subID) logs.add(m.lines);
+});
+on("logs.following", (m) => {
+  if (m.id === logs.subID) logs.following = m.id;
 });
 on("logs.lag", (m) => {
   if (m.id === logs.subID) logs.mark("… catching up: the page fell behind; the lines follow from the history");
