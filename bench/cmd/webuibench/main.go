@@ -107,10 +107,17 @@ func run(bin, flood, rateList string, dur time.Duration, pages int, chromium str
 	}
 	b.token = strings.TrimSpace(string(tok))
 
+	uiHost, _, err := net.SplitHostPort(b.addr)
+	if err != nil {
+		return err
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(filepath.Join(tmp, "chromium")), chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		// The browser's own look-ups must not leave the machine: nothing
+		// resolves but the UI's loopback address.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost))
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	b.browser, _ = chromedp.NewContext(actx)
