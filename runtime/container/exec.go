@@ -135,7 +135,7 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 	}
 	p.Args, p.Env = args, env
 
-	proc := &Process{p: p, tty: c.Tty, attach: c.AttachStdin}
+	proc := &Process{p: p, ct: ct, tty: c.Tty, attach: c.AttachStdin}
 	defer func() {
 		if retErr != nil {
 			proc.Close()
@@ -155,9 +155,12 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 		return nil, ErrNotRunning
 	}
 	runErr := ct.Run(p)
+	if runErr == nil {
+		proc.pid, _ = p.Pid()
+	}
 	if err := afterRun(); err != nil && runErr == nil {
-		_ = p.Signal(unix.SIGKILL)
-		_, _ = p.Wait()
+		_ = proc.Signal(unix.SIGKILL)
+		proc.Wait()
 		return nil, err
 	}
 	if runErr != nil {
@@ -183,6 +186,8 @@ func startError(cmd string, err error) error {
 // Process is an exec'd process; it implements execproto.Process.
 type Process struct {
 	p       *libcontainer.Process
+	ct      *libcontainer.Container
+	pid     int // host PID once started
 	tty     bool
 	attach  bool // stdin attached
 	toolbox bool
@@ -376,7 +381,7 @@ func (x *Process) Resize(ws execproto.WindowSize) error {
 func (x *Process) Signal(sig syscall.Signal) error { return x.p.Signal(sig) }
 
 // Pid is the process's host PID.
-func (x *Process) Pid() int { pid, _ := x.p.Pid(); return pid }
+func (x *Process) Pid() int { return x.pid }
 
 // Wait implements execproto.Process.
 func (x *Process) Wait() execproto.ExitStatus {
