@@ -135,7 +135,7 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 	}
 	p.Args, p.Env = args, env
 
-	proc := &Process{p: p, tty: c.Tty, attach: c.AttachStdin}
+	proc := &Process{p: p, ct: ct, tty: c.Tty, attach: c.AttachStdin}
 	defer func() {
 		if retErr != nil {
 			proc.Close()
@@ -154,17 +154,54 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 	if st, err := ct.Status(); err != nil || st != libcontainer.Running {
 		return nil, ErrNotRunning
 	}
-	runErr := ct.Run(p)
+	runErr := proc.run()
 	if err := afterRun(); err != nil && runErr == nil {
-		_ = p.Signal(unix.SIGKILL)
-		_, _ = p.Wait()
+		_ = proc.Signal(unix.SIGKILL)
+		proc.Wait()
 		return nil, err
 	}
 	if runErr != nil {
+		reapStrays()
+		// A start that fails because the plugin died meanwhile says so in
+		// libcontainer's words ("procReady not received", …), which tell
+		// the user nothing more than that.
+		if dying(ct, state.InitProcessPid) {
+			return nil, ErrNotRunning
+		}
 		return nil, startError(args[0], runErr)
 	}
 	proc.toolbox = useToolbox
 	return proc, nil
+}
+
+// run starts the process, ordered with reapStrays, and records it as
+// started until Wait has reaped it.
+func (x *Process) run() error {
+	startMu.RLock()
+	defer startMu.RUnlock()
+	if err := x.ct.Run(x.p); err != nil {
+		return err
+	}
+	pid, err := x.p.Pid()
+	if err != nil {
+		// Not reached: Run succeeded, so libcontainer knows the PID.
+		return fmt.Errorf("exec process: %w", err)
+	}
+	x.pid = pid
+	liveMu.Lock()
+	live[pid] = true
+	liveMu.Unlock()
+	return nil
+}
+
+// dying reports whether the container has stopped or its init, initPid,
+// has begun to exit (libcontainer still says running then).
+func dying(ct *libcontainer.Container, initPid int) bool {
+	if st, err := ct.Status(); err != nil || st != libcontainer.Running {
+		return true
+	}
+	p, err := readProcInfo(initPid)
+	return err != nil || p.exiting()
 }
 
 // startError classifies a failed Run as a shell would: 127 for a missing
@@ -183,6 +220,8 @@ func startError(cmd string, err error) error {
 // Process is an exec'd process; it implements execproto.Process.
 type Process struct {
 	p       *libcontainer.Process
+	ct      *libcontainer.Container
+	pid     int // host PID once started
 	tty     bool
 	attach  bool // stdin attached
 	toolbox bool
@@ -376,11 +415,14 @@ func (x *Process) Resize(ws execproto.WindowSize) error {
 func (x *Process) Signal(sig syscall.Signal) error { return x.p.Signal(sig) }
 
 // Pid is the process's host PID.
-func (x *Process) Pid() int { pid, _ := x.p.Pid(); return pid }
+func (x *Process) Pid() int { return x.pid }
 
 // Wait implements execproto.Process.
 func (x *Process) Wait() execproto.ExitStatus {
 	ps, err := x.p.Wait()
+	liveMu.Lock()
+	delete(live, x.pid)
+	liveMu.Unlock()
 	if ps == nil {
 		return execproto.ExitStatus{ExitCode: 1, Error: fmt.Sprintf("wait: %v", err)}
 	}

@@ -214,3 +214,58 @@ func TestServeHangsUpWhenTheClientGoes(t *testing.T) {
 	defer p.mu.Unlock()
 	assert.Contains(t, p.signals, syscall.SIGHUP)
 }
+
+// fakeGroup is a fakeProcess with children: those that obey SIGHUP end
+// with it, the others only with SIGKILL.
+type fakeGroup struct {
+	*fakeProcess
+	obedient, stubborn int // children still running
+}
+
+func (g *fakeGroup) SignalGroup(sig syscall.Signal) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if sig != 0 {
+		g.signals = append(g.signals, sig)
+	}
+	switch sig {
+	case syscall.SIGHUP:
+		g.obedient = 0
+	case syscall.SIGKILL:
+		g.obedient, g.stubborn = 0, 0
+	}
+	return g.obedient + g.stubborn, nil
+}
+
+func TestServeHangsUpTheWholeGroup(t *testing.T) {
+	old := HangupGrace
+	t.Cleanup(func() { HangupGrace = old })
+	tests := []struct {
+		name     string
+		stubborn int
+		grace    time.Duration // long where it must not expire
+		want     []syscall.Signal
+	}{
+		{name: "children that obey SIGHUP", grace: time.Hour, want: []syscall.Signal{syscall.SIGHUP, syscall.SIGCONT}},
+		{name: "a child that ignores SIGHUP", stubborn: 1, grace: 100 * time.Millisecond, want: []syscall.Signal{syscall.SIGHUP, syscall.SIGCONT, syscall.SIGKILL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			HangupGrace = tt.grace
+			g := &fakeGroup{fakeProcess: newFakeProcess(), obedient: 2, stubborn: tt.stubborn}
+			server, client := net.Pipe()
+			done := make(chan ExitStatus, 1)
+			go func() { done <- Serve(g, NewReader(server), NewWriter(server)) }()
+			client.Close()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve did not end after the client went away")
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			assert.Equal(t, tt.want, g.signals, "signals sent to the group, none to the process alone")
+			assert.Zero(t, g.obedient+g.stubborn, "children left")
+		})
+	}
+}

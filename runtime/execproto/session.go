@@ -32,6 +32,16 @@ type Process interface {
 	Close() error
 }
 
+// Group is a Process that can reach the processes it started. When the
+// client goes away, Serve hangs up the whole group, so that no child of
+// the session outlives it.
+type Group interface {
+	// SignalGroup sends sig to the process and to every process it
+	// started that still runs, and returns how many that was. Signal 0
+	// sends nothing and only counts them.
+	SignalGroup(sig syscall.Signal) (int, error)
+}
+
 // Timing of a session's end. Variables so that tests can shorten them.
 var (
 	// DrainTimeout bounds the wait for the end of output once the process
@@ -41,6 +51,9 @@ var (
 	// client went away.
 	HangupGrace = 5 * time.Second
 )
+
+// hangupPoll is how often a hang-up looks whether a group has ended.
+const hangupPoll = 50 * time.Millisecond
 
 // Serve runs a session: it sends the process's output to out, applies the
 // client's frames from in (stdin, resize, signals), and ends with an Exit
@@ -142,13 +155,50 @@ func readClient(p Process, in *Reader) {
 	}
 }
 
-// hangup ends a process whose client went away: SIGHUP, then SIGKILL.
+// hangup ends a process whose client went away: SIGHUP, then SIGKILL. A
+// Group is hung up whole, and SIGCONT wakes its stopped jobs so that they
+// see the SIGHUP, as the kernel does for an orphaned process group.
 func hangup(p Process, exited <-chan struct{}) {
-	_ = p.Signal(unix.SIGHUP)
-	select {
-	case <-exited:
-	case <-time.After(HangupGrace):
-		_ = p.Signal(unix.SIGKILL)
+	g, ok := p.(Group)
+	if !ok {
+		_ = p.Signal(unix.SIGHUP)
+		select {
+		case <-exited:
+		case <-time.After(HangupGrace):
+			_ = p.Signal(unix.SIGKILL)
+		}
+		return
+	}
+	_, _ = g.SignalGroup(unix.SIGHUP)
+	_, _ = g.SignalGroup(unix.SIGCONT)
+	grace := time.NewTimer(HangupGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(hangupPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-grace.C:
+			killGroup(g)
+			return
+		case <-tick.C:
+			if n, err := g.SignalGroup(0); err != nil || n == 0 {
+				return
+			}
+		}
+	}
+}
+
+// killGroup sends SIGKILL to g until none of it runs: a process may fork
+// between the listing of the group and its kill. It gives up after
+// killRounds, on processes that a SIGKILL does not end (stuck in the
+// kernel), which the plugin's stop still ends.
+func killGroup(g Group) {
+	const killRounds = 100
+	for range killRounds {
+		if n, err := g.SignalGroup(unix.SIGKILL); err != nil || n == 0 {
+			return
+		}
+		time.Sleep(hangupPoll / 5)
 	}
 }
 

@@ -5,6 +5,10 @@ import (
 	"fmt"
 )
 
+// ErrStopping is an operation refused because a stop of the plugin has
+// begun.
+var ErrStopping = errors.New("plugin is stopping")
+
 // Error kinds are methods, so that the API maps them to HTTP status codes in
 // one place without importing this package's concrete types.
 

@@ -19,15 +19,26 @@ func (m *Manager) running(ref, verb string) (*entry, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, err := m.runningLocked(e, ref, verb); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// runningLocked returns e's current run if it runs and no stop has begun.
+// Caller holds m.mu.
+func (m *Manager) runningLocked(e *entry, ref, verb string) (*pluginRun, error) {
 	switch {
 	case e.removed:
 		return nil, notFound("plugin %q not found", ref)
 	case !e.p.Enabled && e.state.Status == StatusDisabled:
 		return nil, conflict("cannot %s plugin %s: it is disabled (enable it first)", verb, e.p.Name)
-	case e.state.Status != StatusRunning:
+	case e.state.Status == StatusStopping || (e.run != nil && e.run.stopping):
+		return nil, conflict("cannot %s plugin %s: %w", verb, e.p.Name, ErrStopping)
+	case e.state.Status != StatusRunning || e.run == nil || e.run.ended:
 		return nil, conflict("cannot %s plugin %s: it is not running (%s)", verb, e.p.Name, e.state.Status)
 	}
-	return e, nil
+	return e.run, nil
 }
 
 // notRunning turns the executor's "not running" into a conflict.
@@ -44,18 +55,28 @@ func notRunning(name, verb string, err error) error {
 // Exec starts a process in a running plugin's container, with the plugin's
 // environment (plus c.Env), directory and user unless c says otherwise.
 // The caller drives it with execproto.Serve. A command that cannot be
-// started gives an *execproto.StartError (exit code 127 or 126).
+// started gives an *execproto.StartError (exit code 127 or 126). Execs
+// and stops are ordered: none starts once a stop of the plugin has begun
+// (a conflict wrapping ErrStopping), and a stop waits for those starting.
 func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error) {
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 		return nil, invalid(errors.New("exec needs a command"))
 	}
-	e, err := m.running(ref, "exec in")
+	e, err := m.find(ref)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
+	r, err := m.runningLocked(e, ref, "exec in")
+	if err == nil {
+		r.execs++
+	}
 	p := e.p
 	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer m.execStarted(r)
 	// The plugin's settings cannot change while it is enabled, so this is
 	// the spec its container was created from.
 	s, err := spec.Build(p, spec.Paths{
@@ -75,10 +96,28 @@ func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error
 		if errors.As(err, &se) {
 			return nil, err
 		}
+		m.mu.Lock()
+		stopping := r.stopping
+		m.mu.Unlock()
+		if stopping && errors.Is(err, container.ErrNotRunning) {
+			return nil, conflict("cannot exec in plugin %s: %w", p.Name, ErrStopping)
+		}
 		return nil, notRunning(p.Name, "exec in", err)
 	}
 	m.log.WithField("plugin", p.ID).Debugf("exec %q (tty %v) started in %s", c.Cmd, c.Tty, time.Since(t0))
 	return proc, nil
+}
+
+// execStarted ends the start of an exec in run r, waking a stop that
+// waits for it.
+func (m *Manager) execStarted(r *pluginRun) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.execs--
+	if r.execs == 0 && r.execsIdle != nil {
+		close(r.execsIdle)
+		r.execsIdle = nil
+	}
 }
 
 // Top lists the processes of a running plugin's container.

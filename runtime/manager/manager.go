@@ -157,6 +157,10 @@ type pluginRun struct {
 	starting bool // enable or restart is still waiting for readiness
 	stopping bool // the exit is expected
 	ended    bool
+	// execs counts the execs starting in the run: a stop waits for them,
+	// so that no exec joins a container that is dying (exec.go).
+	execs     int
+	execsIdle chan struct{} // closed when execs drops to 0, if a stop waits
 
 	unstored uint64 // the monitor's last Unstored count; pump only
 
@@ -445,7 +449,10 @@ func (m *Manager) disable(e *entry, force bool) error {
 		grace = 0
 	}
 	m.unpublish(p)
-	stopErr := m.stop(e, grace)
+	if err := m.stop(e, grace); err != nil && !m.stopped(e) {
+		m.publish(p)
+		return fmt.Errorf("disable %s: %w; it is still enabled and running", p.Name, err)
+	}
 	p.Enabled = false
 	saveErr := m.store.Save(p)
 	// The plugin is stopped whether or not that was saved: inspect shows
@@ -464,10 +471,23 @@ func (m *Manager) disable(e *entry, force bool) error {
 		return fmt.Errorf("disable %s: the plugin is stopped, but its state could not be saved, so a daemon restart would enable it again: %w", p.Name, saveErr)
 	}
 	m.emit(p.ID, p.Name, events.ActionDisable, nil)
-	if stopErr != nil {
-		return fmt.Errorf("disable %s: %w", p.Name, stopErr)
-	}
 	return nil
+}
+
+// stopped reports whether e's run has ended after a stop that gave up
+// waiting. If not, the plugin still runs and stays enabled: the run is no
+// longer stopping, so that its exit, should the stop take effect later, is
+// restarted like any other of an enabled plugin. Caller holds e.op.
+func (m *Manager) stopped(e *entry) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := e.run
+	if r == nil || r.ended {
+		return true
+	}
+	r.stopping = false
+	e.state.Status = StatusRunning
+	return false
 }
 
 // Remove deletes a disabled plugin, or with force an enabled one.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,11 @@ type fakeExecutor struct {
 	starts  int
 	failing bool // Start returns an error
 	execs   []fakeExec
+	// execGate, if set, holds each Exec until it is closed; execEntered
+	// then gets a value as each Exec begins.
+	execGate    chan struct{}
+	execEntered chan struct{}
+	ops         []string // "exec done" and "stop", in order
 }
 
 // fakeExec is what one Exec call asked for.
@@ -49,11 +55,13 @@ type fakeExec struct {
 }
 
 type fakeRun struct {
+	x     *fakeExecutor
 	id    string
 	msgs  chan monitor.Message
 	srv   *http.Server
 	once  sync.Once
 	hello monitor.Hello
+	stuck atomic.Bool // Stop does nothing, as with an init that cannot exit
 }
 
 func (x *fakeExecutor) Start(_ context.Context, id string, s *specs.Spec, _ LogConfig) (Run, error) {
@@ -77,7 +85,7 @@ func (x *fakeExecutor) Start(_ context.Context, id string, s *specs.Spec, _ LogC
 	mux.HandleFunc("/Plugin.Activate", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"Implements":["VolumeDriver"]}`)
 	})
-	r := &fakeRun{id: id, msgs: make(chan monitor.Message, 64), srv: &http.Server{Handler: mux},
+	r := &fakeRun{x: x, id: id, msgs: make(chan monitor.Message, 64), srv: &http.Server{Handler: mux},
 		hello: monitor.Hello{Pid: 1000 + x.starts, StartedAt: time.Now()}}
 	go func() { _ = r.srv.Serve(ln) }()
 	r.msgs <- monitor.Message{Lines: []logs.Entry{{Seq: 1, Time: time.Now().UnixNano(), Stream: logs.Stdout, Line: "fake plugin up"}}}
@@ -105,8 +113,16 @@ func (x *fakeExecutor) Cleanup(string) error { return nil }
 // Exec records the call; the fake has no processes to run.
 func (x *fakeExecutor) Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error) {
 	x.mu.Lock()
+	gate, entered := x.execGate, x.execEntered
+	x.mu.Unlock()
+	if gate != nil {
+		entered <- struct{}{}
+		<-gate
+	}
+	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.execs = append(x.execs, fakeExec{id, c, base})
+	x.ops = append(x.ops, "exec done")
 	return nil, &execproto.StartError{ExitCode: 127, Msg: "fake: no processes"}
 }
 
@@ -137,9 +153,16 @@ func (r *fakeRun) Next() (monitor.Message, error) {
 	}
 	return m, nil
 }
-func (r *fakeRun) Ack(uint64)         {}
-func (r *fakeRun) Stop(time.Duration) { r.exit(0) }
-func (r *fakeRun) Close() error       { return nil }
+func (r *fakeRun) Ack(uint64) {}
+func (r *fakeRun) Stop(time.Duration) {
+	r.x.mu.Lock()
+	r.x.ops = append(r.x.ops, "stop")
+	r.x.mu.Unlock()
+	if !r.stuck.Load() {
+		r.exit(0)
+	}
+}
+func (r *fakeRun) Close() error { return nil }
 
 const fakeConfig = `{"description":"fake","entrypoint":["/plugin"],
  "interface":{"types":["docker.volumedriver/1.0"],"socket":"fake.sock"},

@@ -417,29 +417,53 @@ func (m *Manager) scheduleRestart(e *entry) time.Duration {
 	return delay
 }
 
+// stopSlack is how long a stop waits, after the grace period, for the
+// plugin to exit of SIGKILL. A variable so that tests can shorten it.
+var stopSlack = 10 * time.Second
+
+// execStartMax bounds the wait of a stop for execs still starting; their
+// start has bounded steps of its own, well under this.
+const execStartMax = 30 * time.Second
+
 // stop ends the plugin's current run, if any, and cancels a pending
-// restart. Caller holds e.op.
+// restart. Execs refuse to start from here on; those starting already are
+// let finish first, as the container's init cannot end while an exec is
+// joining its PID namespace. Caller holds e.op.
 func (m *Manager) stop(e *entry, grace time.Duration) error {
 	m.mu.Lock()
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil
 	}
-	r := e.run
+	r, id := e.run, e.p.ID
+	var execsIdle chan struct{}
 	if r != nil {
 		r.stopping = true
 		e.state.Status = StatusStopping
+		if r.execs > 0 {
+			if r.execsIdle == nil {
+				r.execsIdle = make(chan struct{})
+			}
+			execsIdle = r.execsIdle
+		}
 	}
 	m.mu.Unlock()
 	if r == nil {
 		return nil
 	}
+	if execsIdle != nil {
+		select {
+		case <-execsIdle:
+		case <-time.After(execStartMax):
+			m.log.WithField("plugin", id).Warnf("execs still starting after %s; stopping the plugin anyway", execStartMax)
+		}
+	}
 	r.conn.Stop(grace)
 	select {
 	case <-r.done:
 		return nil
-	case <-time.After(grace + 10*time.Second):
-		return fmt.Errorf("plugin did not exit %s after SIGTERM and SIGKILL", grace+10*time.Second)
+	case <-time.After(grace + stopSlack):
+		return fmt.Errorf("plugin did not exit %s after SIGTERM and SIGKILL", grace+stopSlack)
 	}
 }
 
