@@ -21,8 +21,24 @@ go vet ./...
 # Every package but the integration suite runs under the race detector:
 # most of them have goroutines, and the few that have none cost little.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/integration$')
-go test -count=1 -timeout 30m ./integration/
+# integration FLAGS...: the integration suite, verbose into a file; it
+# prints the summary, everything when a test fails, and the slowest tests.
+integration() {
+  local log status=0
+  log=$(mktemp)
+  go test -v -count=1 "$@" ./integration/ >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    cat "$log"
+  else
+    grep -E '^(ok|PASS|FAIL|integration:)' "$log" || true
+  fi
+  echo "slowest integration tests ($*):"
+  grep -E '^--- (PASS|FAIL)' "$log" | sed -E 's/^--- [A-Z]+: (\S+) \(([0-9.]+)s\)$/\2s \1/' | sort -rn | head -8 || true
+  rm -f "$log"
+  return "$status"
+}
+integration -timeout 30m
 # Again with plugdbg itself built with -race (integration/race_test.go):
 # the daemon, its monitors and the CLI under the race detector, on real
 # containers; any report fails the test that caused it.
-go test -race -count=1 -timeout 40m ./integration/
+integration -race -timeout 40m
