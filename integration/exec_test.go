@@ -356,11 +356,14 @@ func testExecTTY(t *testing.T, d *daemon) {
 	}
 
 	// Ctrl-C is a byte through the terminal: it interrupts the foreground
-	// command in the container, not plugdbg. The marker shows once the
-	// shell runs the line, with the terminal back in the mode where Ctrl-C
-	// is a signal; had it come while the shell still read the line, it
-	// would be a byte in the input and the sleep would run its 30 s.
-	send("printf 'M%s\\n' sleeping; sleep 30\n")
+	// command in the container, not plugdbg. The marker comes from the
+	// foreground job itself, which the shell has made the terminal's
+	// foreground process group before it runs anything, so Ctrl-C after it
+	// is a signal to that job. (A marker printed by the shell comes too
+	// early: Ctrl-C could then reach the line editor as a byte, or the
+	// shell before the job is in the foreground, and sleep would run its
+	// 30 s.)
+	send("sh -c \"printf 'M%s\\n' sleeping; exec sleep 30\"\n")
 	pos = out.waitFor(t, pos, "Msleeping")
 	start := time.Now()
 	send("\x03")
