@@ -30,12 +30,18 @@ var faultOps = []struct {
 	guess time.Duration
 }{
 	{"enable", 150 * time.Millisecond},
+	// An enable that times out: the plugin never creates its socket, and
+	// the daemon stops it again after enableTimeout.
+	{"enable (times out)", enableTimeout + 50*time.Millisecond},
 	{"disable", 20 * time.Millisecond},
 	{"disable -f", 15 * time.Millisecond},
 	{"set", 3 * time.Millisecond},
 	{"rm", 10 * time.Millisecond},
 	{"rm -f", 30 * time.Millisecond},
 }
+
+// enableTimeout is the timeout of the enables meant to time out.
+const enableTimeout = 300 * time.Millisecond
 
 // TestDaemonKilledAtRandom kills the daemon with SIGKILL at random points
 // of enable, disable, set and rm, starts it again, and checks each time
@@ -84,10 +90,13 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 	failed := 0
 	for round := 1; round <= rounds; round++ {
 		op := faultOps[rng.IntN(len(faultOps))]
-		name := names[rng.IntN(len(names))]
+		name, kind := names[rng.IntN(len(names))], "volume"
+		if op.name == "enable (times out)" {
+			name, kind = "nosock", "nosocket"
+		}
 		p, ok := plugin(name)
 		if !ok {
-			d.create(t, name, "volume")
+			d.create(t, name, kind)
 			p, _ = plugin(name)
 		}
 		// Bring the plugin where the operation applies, with no fault.
@@ -119,6 +128,8 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 			switch op.name {
 			case "enable":
 				err = d.client.Enable(bg, name, 30*time.Second)
+			case "enable (times out)":
+				err = d.client.Enable(bg, name, enableTimeout)
 			case "disable":
 				err = d.client.Disable(bg, name, false)
 			case "disable -f":
@@ -177,6 +188,8 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 			switch {
 			case (op.name == "rm" || op.name == "rm -f") && exists:
 				problems = append(problems, "rm confirmed, but the plugin is back")
+			case op.name == "enable (times out)":
+				problems = append(problems, "an enable of a plugin that creates no socket succeeded")
 			case op.name == "enable" && !q.Enabled, strings.HasPrefix(op.name, "disable") && q.Enabled:
 				problems = append(problems, op.name+" confirmed, but undone")
 			case op.name == "set" && envValue(q, "DEBUG") != debug:
@@ -234,7 +247,7 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 	}
 	slices.Sort(ops)
 	for _, op := range ops {
-		fmt.Fprintf(&sum, "  %-10s %2d rounds, %2d killed while under way\n", op, perOp[op].rounds, perOp[op].killedDuring)
+		fmt.Fprintf(&sum, "  %-18s %3d rounds, %3d killed while under way\n", op, perOp[op].rounds, perOp[op].killedDuring)
 	}
 	whats := make([]string, 0, len(fixes))
 	for w := range fixes {

@@ -145,34 +145,31 @@ func tempFiles(dir string) []string {
 //   - no state write was left half done (.*.tmp-N), in the store or in a
 //     monitor dir.
 //
-// It waits for plugins still being restarted, and returns the problems
-// found (none: nil) rather than failing, so that callers can report them
-// with their context.
+// The restarted daemon may still be on its way there: a run it reattached
+// to may be ending (a stop the killed daemon asked for), and its restart
+// is then scheduled, not done. So the checks are repeated until they pass
+// or waitTimeout has passed; what stays wrong that long is a problem. They
+// are returned (none: nil) rather than failed on, so that callers can
+// report them with their context.
 func (d *daemon) reconciled(t *testing.T, gone []string) []string {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		problems := d.reconcileProblems(t, gone)
+		if len(problems) == 0 || time.Now().After(deadline) {
+			return problems
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemon) reconcileProblems(t *testing.T, gone []string) []string {
 	t.Helper()
 	ctx := testCtx(t)
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	var list []manager.Inspect
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		var err error
-		list, err = d.client.List(ctx, client.ListOptions{})
-		require.NoError(t, err, "list plugins")
-		settled := true
-		for _, p := range list {
-			// An enabled plugin may still be on its way up: a restart of
-			// a run an earlier daemon had stopped is scheduled, not done.
-			if p.Enabled && p.State.Status != manager.StatusRunning {
-				settled = false
-			}
-		}
-		if settled || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	list, err := d.client.List(ctx, client.ListOptions{})
+	require.NoError(t, err, "list plugins")
 
 	for _, p := range list {
 		id, name := p.ID, p.Name

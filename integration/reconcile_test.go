@@ -54,6 +54,9 @@ func TestDaemonKilledBeforeMonitorReported(t *testing.T) {
 			// until the daemon is dead.
 			require.NoError(t, syscall.Kill(spare, syscall.SIGSTOP))
 			t.Cleanup(func() { _ = syscall.Kill(spare, syscall.SIGCONT) })
+			// Stopped, not just signalled: a spare that has yet to run
+			// would first read a job already in its pipe.
+			eventually(t, func() bool { st, _, _ := procStat(spare); return st == 'T' }, waitTimeout, "spare stopped")
 
 			enabled := make(chan error, 1)
 			if tt.enabled {
