@@ -2,8 +2,6 @@ package manager
 
 import (
 	"context"
-	"errors"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -92,13 +90,12 @@ func (x *MonitorExecutor) LastExit(id string) (monitor.ExitStatus, bool) {
 	return s, err == nil
 }
 
-// Cleanup implements Executor.
+// Cleanup implements Executor: it kills the plugin's monitor, if one
+// runs, then its container and whatever a start cut short left in its
+// cgroups, and removes the container's state, its cgroups and the monitor
+// directory.
 func (x *MonitorExecutor) Cleanup(id string) error {
-	err := monitor.Cleanup(x.StateRoot, id)
-	if rerr := os.RemoveAll(x.dir(id)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		err = errors.Join(err, rerr)
-	}
-	return err
+	return monitor.Cleanup(x.dir(id), x.StateRoot, id)
 }
 
 // Exec implements Executor. The process is a child of the calling process

@@ -337,6 +337,16 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 	id, name, hasProp := e.p.ID, e.p.Name, e.p.Config.PropagatedMount != ""
 	exit := r.exit
 	var delay time.Duration
+	// A stop this daemon did not ask for, but an earlier one did, of a
+	// run this daemon reattached to: a disable that daemon did not get to
+	// record. Not a crash; the store says enabled, so it runs again.
+	requested := crash && exit.Requested
+	if requested {
+		crash = false
+		e.state.LastExit = &exit
+		e.backoff = backoffMin
+		delay = m.scheduleRestart(e)
+	}
 	if crash {
 		if time.Since(r.startedAt) >= healthyAfter {
 			e.backoff = backoffMin
@@ -351,6 +361,9 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 
 	if current {
 		m.cleanupHost(id, hasProp)
+	}
+	if requested {
+		m.log.WithField("plugin", id).Infof("plugin %s was stopped at an earlier daemon's request (%s), which did not record it disabled; starting it again in %s", name, exit, delay)
 	}
 	if crash {
 		m.log.WithField("plugin", id).Errorf("plugin %s exited unexpectedly (%s); restarting in %s", name, exit, delay)
@@ -480,13 +493,17 @@ func (m *Manager) cleanupHost(id string, propagated bool) {
 // Restore loads the store and brings back the plugins that were enabled:
 // it reattaches to those still running under their monitors, and starts
 // the others again (after a reboot, or a crash while no daemon watched).
-// It returns once every plugin has been handled.
+// Whatever else earlier runs left — a monitor, container, state or cgroup
+// of a plugin that is disabled or gone — is stopped and removed, so that
+// after any crash what runs is what the store records. It returns once
+// every plugin has been handled.
 func (m *Manager) Restore(ctx context.Context) error {
 	recs, loadErr := m.store.Load()
 	if loadErr != nil {
 		m.log.WithError(loadErr).Error("some plugins could not be loaded")
 	}
-	done := make(chan struct{}, len(recs))
+	enabled := map[string]bool{}
+	entries := make([]*entry, 0, len(recs))
 	for _, rec := range recs {
 		e := &entry{p: rec.Plugin, state: State{Status: StatusDisabled}, backoff: backoffMin}
 		var err error
@@ -501,40 +518,62 @@ func (m *Manager) Restore(ctx context.Context) error {
 		m.mu.Lock()
 		m.plugins[rec.Plugin.ID] = e
 		m.mu.Unlock()
-		if !rec.Plugin.Enabled {
-			m.discardOrphan(rec.Plugin.ID, rec.Plugin.Name, rec.Plugin.Config.PropagatedMount != "")
+		enabled[rec.Plugin.ID] = rec.Plugin.Enabled
+		entries = append(entries, e)
+	}
+	left := m.sweep(enabled)
+	done := make(chan struct{}, len(entries))
+	for _, e := range entries {
+		if !e.p.Enabled {
+			l, ok := left[e.p.ID]
+			m.discardOrphan(e.p.ID, e.p.Name, e.p.Config.PropagatedMount != "", l, ok)
 			done <- struct{}{}
 			continue
 		}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			m.recover(ctx, e)
+			m.recover(ctx, e, left[e.p.ID])
 		}()
 	}
-	for range recs {
+	for range entries {
 		<-done
 	}
 	return loadErr
 }
 
-// discardOrphan stops the container of a disabled plugin that an earlier
-// daemon started and died before it finished enabling: no daemon would
-// control it, and a plugin shown as disabled must not be serving.
-func (m *Manager) discardOrphan(id, name string, propagated bool) {
-	conn, err := m.opts.Executor.Attach(id)
-	if err != nil {
-		return
-	}
-	conn.Close()
+// discardOrphan stops and removes what runs of a disabled plugin left
+// (left, if found is set; else the executor could not say, and a running
+// monitor is looked for): a daemon died while it enabled the plugin, or
+// while it disabled or removed it. No daemon would control such a run, and
+// a plugin shown as disabled must not be serving. A finished run's record
+// is kept.
+func (m *Manager) discardOrphan(id, name string, propagated bool, left monitor.Leftover, found bool) {
 	log := m.log.WithField("plugin", id)
-	log.Warnf("stopping plugin %s: it runs but is not enabled (a daemon died while enabling it)", name)
-	if err := m.opts.Executor.Cleanup(id); err != nil {
-		log.WithError(err).Warn("remove leftover container")
+	if !found {
+		conn, err := m.opts.Executor.Attach(id)
+		if err != nil {
+			m.cleanupHost(id, propagated)
+			return
+		}
+		conn.Close()
+		left = monitor.Leftover{Monitor: true}
+	}
+	if !left.Finished {
+		if left.Running() {
+			log.Warnf("stopping plugin %s: it runs but is not enabled (a daemon died while enabling it): %s", name, left)
+		} else {
+			log.Warnf("removing what a run of plugin %s left (%s): a daemon died before the run was set up or cleaned up", name, left)
+		}
+		if err := m.opts.Executor.Cleanup(id); err != nil {
+			log.WithError(err).Error("remove leftover container")
+		}
 	}
 	m.cleanupHost(id, propagated)
 }
 
-func (m *Manager) recover(ctx context.Context, e *entry) {
+// recover reattaches to enabled plugin e's run, or starts it again after
+// removing what is left of the last run (left, as found at start).
+func (m *Manager) recover(ctx context.Context, e *entry, left monitor.Leftover) {
 	e.op.Lock()
 	defer e.op.Unlock()
 	id, name := e.p.ID, e.p.Name
@@ -548,13 +587,24 @@ func (m *Manager) recover(ctx context.Context, e *entry) {
 	}
 	if exit, ok := m.opts.Executor.LastExit(id); ok {
 		m.replayUnseen(id, exit)
-		log.Errorf("plugin %s exited while no daemon was running (%s)", name, exit)
 		m.mu.Lock()
 		e.state.LastExit = &exit
 		m.mu.Unlock()
-		m.emit(id, name, ActionExit, exitAttrs(exit))
+		if exit.Requested {
+			// A stop an earlier daemon asked for, a disable it did not
+			// get to record: not a crash. The store says enabled.
+			log.Infof("plugin %s was stopped at an earlier daemon's request (%s), which did not record it disabled; starting it again", name, exit)
+		} else {
+			log.Errorf("plugin %s exited while no daemon was running (%s)", name, exit)
+			m.emit(id, name, ActionExit, exitAttrs(exit))
+		}
 	}
-	_ = m.opts.Executor.Cleanup(id)
+	if !left.Finished && left != (monitor.Leftover{}) {
+		log.Warnf("removing what the last run of plugin %s left (%s) before starting it again", name, left)
+	}
+	if err := m.opts.Executor.Cleanup(id); err != nil {
+		log.WithError(err).Error("remove what the last run left")
+	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultEnableTimeout)
 	defer cancel()
 	if err := m.start(ctx, e); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/opencontainers/runc/libcontainer"
-	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
@@ -61,6 +60,11 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 	for _, f := range []string{exitFile, socketFile} {
 		_ = os.Remove(filepath.Join(dir, f))
 	}
+	var token [16]byte
+	if _, err := rand.Read(token[:]); err != nil {
+		return Hello{}, fmt.Errorf("start token: %w", err)
+	}
+	cfg.Token = hex.EncodeToString(token[:])
 	if err := atomicfile.WriteJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
 		return Hello{}, err
 	}
@@ -69,7 +73,8 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 		return Hello{}, err
 	}
 	defer func() { go l.refill() }()
-	h, err := handOver(ctx, sp, dir)
+	job := handover{Dir: dir, Token: cfg.Token}
+	h, err := handOver(ctx, sp, job)
 	if errors.Is(err, errMonitorGone) {
 		// The spare died without a word, most likely killed while it
 		// waited: a freshly booted monitor takes the job. (Were the
@@ -77,7 +82,7 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 		if sp, err = l.boot(); err != nil {
 			return Hello{}, err
 		}
-		h, err = handOver(ctx, sp, dir)
+		h, err = handOver(ctx, sp, job)
 	}
 	return h, err
 }
@@ -85,10 +90,14 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 // errMonitorGone means a monitor ended before it reported a start result.
 var errMonitorGone = errors.New("monitor ended before it reported")
 
-// handOver gives dir to the booted monitor sp and waits for its start result.
-func handOver(ctx context.Context, sp *spare, dir string) (Hello, error) {
+// handOver gives job to the booted monitor sp and waits for its start result.
+func handOver(ctx context.Context, sp *spare, job handover) (Hello, error) {
 	defer sp.stdout.Close()
-	_, err := sp.stdin.WriteString(dir + "\n")
+	dir := job.Dir
+	line, err := json.Marshal(job)
+	if err == nil {
+		_, err = sp.stdin.Write(append(line, '\n'))
+	}
 	sp.stdin.Close()
 	if err != nil {
 		return Hello{}, fmt.Errorf("hand over to monitor: %w (%w)", err, errMonitorGone)
@@ -223,6 +232,9 @@ type Conn struct {
 	skip  *Message // a Skipped marker Next read but returns next time
 }
 
+// helloTimeout bounds the wait for a monitor's hello after attaching.
+const helloTimeout = 30 * time.Second
+
 // Attach connects to the monitor in dir. Lines come from just after the last
 // line acknowledged by any earlier attach, so a restarted daemon loses none.
 func Attach(dir string) (*Conn, error) {
@@ -235,7 +247,11 @@ func Attach(dir string) (*Conn, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
 	}
 	mc := &Conn{conn: c, r: bufio.NewReaderSize(c, 1<<20), enc: make(chan request, 16)}
+	// A monitor still starting its container answers once it runs; one
+	// that never does is as good as none.
+	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
 	line, err := mc.r.ReadBytes('\n')
+	_ = c.SetReadDeadline(time.Time{})
 	var first Message
 	if err == nil {
 		err = json.Unmarshal(line, &first)
@@ -354,28 +370,4 @@ func ReadExit(dir string) (ExitStatus, error) {
 		return s, err
 	}
 	return s, json.Unmarshal(data, &s)
-}
-
-// Cleanup removes container id's libcontainer state, killing its processes
-// if it still runs. It is used when a monitor died without cleaning up.
-func Cleanup(stateRoot, id string) error {
-	ct, err := libcontainer.Load(stateRoot, id)
-	if errors.Is(err, libcontainer.ErrNotExist) {
-		// Nothing, or a half-created container directory.
-		return os.RemoveAll(filepath.Join(stateRoot, id))
-	}
-	if err != nil {
-		return err
-	}
-	if st, err := ct.Status(); err == nil && st != libcontainer.Stopped {
-		_ = ct.Signal(unix.SIGKILL)
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if st, err := ct.Status(); err != nil || st == libcontainer.Stopped {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return ct.Destroy()
 }

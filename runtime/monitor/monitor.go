@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,19 +43,34 @@ const (
 // of the monitor process. The daemon reads the start result on stdout.
 //
 // With no arguments the monitor is a spare: booted ahead of need, it waits
-// for its directory on stdin and exits if stdin closes first.
+// for its job (a handover) on stdin and exits if stdin closes first.
+//
+// The daemon that started a monitor may die at any moment, even before the
+// start result is read: the monitor then runs on, for the next daemon to
+// reattach to or to stop, as it would after a daemon died later.
 func Main(args []string) int {
-	var dir string
+	// Go kills a program with SIGPIPE on a write to a broken pipe on fd 1
+	// or 2 unless SIGPIPE is handled: handled, the write fails with EPIPE.
+	// (Not ignored: SIG_IGN would be inherited by the plugin's processes
+	// through exec; a handler is reset there.)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	var dir, token string
 	switch len(args) {
 	case 1:
 		dir = args[0]
 	case 0:
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(os.Stdin).ReadBytes('\n')
 		if err != nil {
 			return 0 // the daemon went away before it needed this spare
 		}
-		dir = strings.TrimSuffix(line, "\n")
+		var h handover
+		if err := json.Unmarshal(line, &h); err != nil || h.Dir == "" {
+			reportStart(startResult{Error: fmt.Sprintf("bad handover %q: %v", line, err)})
+			return 2
+		}
+		dir, token = h.Dir, h.Token
 		if err := redirectStderr(filepath.Join(dir, logFile)); err != nil {
+			fmt.Fprintf(os.Stderr, "monitor %d: %v\n", os.Getpid(), err)
 			reportStart(startResult{Error: err.Error()})
 			return 1
 		}
@@ -63,11 +78,15 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: plugdbg", Argv1, "[DIR]")
 		return 2
 	}
-	m, err := newMonitor(dir)
+	cfg, lock, err := claim(dir, token)
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "monitor %d: %v\n", os.Getpid(), err)
 		reportStart(startResult{Error: err.Error()})
 		return 1
 	}
+	defer lock.Close() // held until the monitor exits, whatever it does meanwhile
+	m := &monitor{dir: dir, cfg: cfg}
+	m.cond = sync.NewCond(&m.mu)
 	return m.run()
 }
 
@@ -81,10 +100,15 @@ func redirectStderr(path string) error {
 	return unix.Dup2(int(f.Fd()), 2)
 }
 
+// reportStart sends the start result to the daemon that handed over the
+// job. That daemon may be gone (EPIPE): a run that started goes on, and the
+// next daemon decides what becomes of it.
 func reportStart(r startResult) {
-	_ = json.NewEncoder(os.Stdout).Encode(r)
-	// Nothing else may go to the daemon's pipe: a daemon that died must not
-	// make the monitor die of SIGPIPE later.
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil && r.Error == "" {
+		fmt.Fprintf(os.Stderr, "report start (pid %d) to the daemon: %v; running on for the next daemon\n", r.Pid, err)
+	}
+	// Nothing else may go to the daemon's pipe: it is the start result's
+	// alone.
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err == nil {
 		_ = unix.Dup2(int(devnull.Fd()), 1)
@@ -113,20 +137,6 @@ type monitor struct {
 	exit     *ExitStatus
 	session  *session
 	stopping bool
-}
-
-func newMonitor(dir string) (*monitor, error) {
-	var cfg Config
-	data, err := os.ReadFile(filepath.Join(dir, configFile))
-	if err != nil {
-		return nil, fmt.Errorf("read monitor config: %w", err)
-	}
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("parse monitor config %s: %w", filepath.Join(dir, configFile), err)
-	}
-	m := &monitor{dir: dir, cfg: cfg}
-	m.cond = sync.NewCond(&m.mu)
-	return m, nil
 }
 
 func (m *monitor) run() int {
@@ -165,6 +175,7 @@ func (m *monitor) run() int {
 	}
 	m.mu.Lock()
 	exit.AckedSeq, exit.LastSeq = m.ackedSeq, m.lastSeq
+	exit.Requested = m.stopping
 	m.mu.Unlock()
 	if err := m.container.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
@@ -229,11 +240,18 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 		return nil, nil, fmt.Errorf("convert spec: %w", err)
 	}
 	ct, err := libcontainer.Create(m.cfg.StateRoot, m.cfg.ID, lcfg)
-	if errors.Is(err, libcontainer.ErrExist) {
-		// A container left by a monitor that was killed: remove it if it
-		// no longer runs, then try once more.
-		if cerr := Cleanup(m.cfg.StateRoot, m.cfg.ID); cerr != nil {
-			return nil, nil, fmt.Errorf("remove stale container: %w", cerr)
+	if err != nil {
+		// What a monitor of this directory that was killed left: the
+		// container (ErrExist) or processes in its cgroup (libcontainer
+		// refuses a cgroup that is not empty). Holding the directory, this
+		// monitor is the container's only owner: remove it, then try once
+		// more.
+		cerr := removeContainer(m.cfg.StateRoot, m.cfg.ID)
+		if cerr == nil && lcfg.Cgroups != nil && lcfg.Cgroups.Path != "" {
+			cerr = removeCgroups(lcfg.Cgroups.Path)
+		}
+		if cerr != nil {
+			return nil, nil, fmt.Errorf("create container: %w; remove what an earlier run left: %w", err, cerr)
 		}
 		ct, err = libcontainer.Create(m.cfg.StateRoot, m.cfg.ID, lcfg)
 	}

@@ -7,6 +7,8 @@
 // A monitor lives for one run of a container. Its directory holds:
 //
 //	config.json   what to run (written by the daemon before the start)
+//	monitor.lock  flocked by the monitor for its whole life (owner.go)
+//	monitor.pid   the monitor's pid and start time, to find and kill it
 //	monitor.sock  the control socket (attach, ack, stop)
 //	monitor.log   the monitor's own stderr, for diagnosing the monitor itself
 //	exit.json     the container's exit status, once it has exited
@@ -50,6 +52,18 @@ type Config struct {
 	// its lines after it even if the log file could not store them all
 	// (a full disk), so that no two lines share a seq.
 	MinLastSeq uint64 `json:",omitempty"`
+	// Token is unique to one start. The daemon hands it over with the
+	// directory, and a monitor runs only the config that carries it: one
+	// handed a directory by a daemon that died, which wakes up after the
+	// next daemon started the plugin anew there, leaves that run alone.
+	Token string `json:",omitempty"`
+}
+
+// handover is the job the daemon gives a spare monitor, one JSON line on
+// its stdin.
+type handover struct {
+	Dir   string `json:"dir"`
+	Token string `json:"token"` // Config.Token
 }
 
 // ExitStatus is how a plugin's container ended.
@@ -65,6 +79,10 @@ type ExitStatus struct {
 	AckedSeq uint64 `json:"AckedSeq,omitempty"`
 	// LastSeq is the seq of the run's last line, stored or not.
 	LastSeq uint64 `json:"LastSeq,omitempty"`
+	// Requested: a daemon asked for the stop (disable, or a start given
+	// up), so the exit is not a crash even if that daemon died before it
+	// recorded why.
+	Requested bool `json:"Requested,omitempty"`
 }
 
 // String renders the status for messages: "exit code 3" or "signal SIGKILL".

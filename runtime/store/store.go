@@ -42,9 +42,10 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store under dir, and finishes or
-// undoes operations a crash interrupted: half-created plugins in tmp/ and
-// half-removed <id>-removing directories are deleted, and half-done
-// upgrades are finished or undone (see Upgrade).
+// undoes operations a crash interrupted: half-created plugins in tmp/,
+// half-removed <id>-removing directories and half-written state files
+// (.config.json.tmp-N) are deleted, and half-done upgrades are finished
+// or undone (see Upgrade).
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -68,6 +69,12 @@ func Open(dir string) (*Store, error) {
 		if strings.HasSuffix(e.Name(), removingSfx) {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		} else if e.IsDir() && config.IsID(e.Name()) {
+			// A state write a crash interrupted: the old state stands.
+			for _, tmp := range atomicfile.Temps(s.Dir(e.Name())) {
+				if err := os.Remove(tmp); err != nil {
+					return nil, fmt.Errorf("open store: %w", err)
+				}
+			}
 			if err := s.recoverUpgrade(e.Name()); err != nil {
 				return nil, fmt.Errorf("open store: plugin %s: interrupted upgrade: %w", e.Name(), err)
 			}
