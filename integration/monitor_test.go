@@ -88,6 +88,9 @@ func TestSpareMonitorKilled(t *testing.T) {
 			enabled := make(chan error, 1)
 			if tt.handedOver {
 				require.NoError(t, syscall.Kill(spare, syscall.SIGSTOP))
+				// Stopped, not just signalled: one not yet scheduled
+				// could otherwise read the job first.
+				eventually(t, func() bool { st, _, _ := procStat(spare); return st == 'T' }, waitTimeout, "spare stopped")
 				go func() { enabled <- d.client.Enable(context.Background(), "vol", 30*time.Second) }()
 				eventually(t, func() bool { return pipeQueued(t, spare, 0) > 0 }, waitTimeout, "daemon wrote the job to the spare's stdin")
 				require.NoError(t, syscall.Kill(spare, syscall.SIGKILL))
