@@ -31,6 +31,8 @@ integration() {
     cat "$log"
   else
     grep -E '^(ok|PASS|FAIL|integration:)' "$log" || true
+    # The fault-injection test's seed and summary, also when it passes.
+    awk '/ rounds \(seed [0-9]+\) in /{p=1} p && /^(---|===)/{p=0} p' "$log" || true
   fi
   echo "slowest integration tests ($*):"
   grep -E '^--- (PASS|FAIL)' "$log" | sed -E 's/^--- [A-Z]+: (\S+) \(([0-9.]+)s\)$/\2s \1/' | sort -rn | head -8 || true
