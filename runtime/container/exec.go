@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -77,6 +78,11 @@ func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *
 		return nil, fmt.Errorf("container state: %w", err)
 	}
 	root, err := openRoot(state.InitProcessPid)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The init exited between the state check and here: the plugin
+		// crashed or is being stopped.
+		return nil, fmt.Errorf("%w (its init %d has exited)", ErrNotRunning, state.InitProcessPid)
+	}
 	if err != nil {
 		return nil, err
 	}
