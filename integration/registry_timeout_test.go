@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -35,7 +33,7 @@ func TestInstallFromSilentRegistry(t *testing.T) {
 	short := func() { d.stop(); d.startWith("--registry-timeout", "2s") }
 	normal := func() { d.stop(); d.start() }
 
-	silent := silentListener(t)
+	silent := testregistry.Silent(t)
 	short()
 	stderr = d.fails(t, "install", "--grant-all-permissions", silent+"/silent/vol:latest")
 	assert.Contains(t, stderr, "registry "+silent+": no answer (headers) within 2s")
@@ -81,36 +79,4 @@ func TestInstallFromSilentRegistry(t *testing.T) {
 	normal()
 	d.ok(t, "install", "--grant-all-permissions", ref)
 	assert.True(t, d.inspect(t, ref).Enabled)
-}
-
-// silentListener accepts connections on a loopback port and never reads
-// or writes on them, until the test ends. It returns host:port.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,38 +24,6 @@ import (
 // bound is the registry timeout of these tests: small, since every wait
 // it ends is one that nothing will ever answer.
 const bound = 200 * time.Millisecond
-
-// silentRegistry accepts connections on a loopback port and never reads
-// or writes on them, like a registry that is stuck. It returns host:port.
-func silentRegistry(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 // brokenDeadline is the context of a request that a bug would leave
 // waiting: generous, so that it never decides a working test.
@@ -88,7 +55,7 @@ func requireTimeout(t *testing.T, err error, host, step string) {
 // TestTimeoutSteps: a request to a registry that stops answering at each
 // step fails with a TimeoutError naming the registry and the step.
 func TestTimeoutSteps(t *testing.T) {
-	silent := silentRegistry(t)
+	silent := testregistry.Silent(t)
 	var dialDeadline atomic.Pointer[time.Duration]
 	// A dial that never connects: a loopback listener answers the SYN
 	// even with a full backlog, so a hung connect is faked in the dialer.
@@ -136,7 +103,7 @@ func TestTimeoutSteps(t *testing.T) {
 // push against a registry that accepts and never answers fail with the
 // registry and the step, and a timeout is not retried.
 func TestSilentRegistry(t *testing.T) {
-	host := silentRegistry(t)
+	host := testregistry.Silent(t)
 	var dials atomic.Int32
 	counting := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
@@ -280,7 +247,7 @@ func TestSlowReaderIsNotTimedOut(t *testing.T) {
 // TestCallerCancelIsNotATimeout: the caller's own context ending is
 // reported as such, not as a silent registry.
 func TestCallerCancelIsNotATimeout(t *testing.T) {
-	host := silentRegistry(t)
+	host := testregistry.Silent(t)
 	g := distribution.New(distribution.Options{Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/v2/", nil)
