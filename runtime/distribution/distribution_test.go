@@ -637,7 +637,7 @@ func TestPlainHTTPOnlyForLoopbackAndInsecure(t *testing.T) {
 		dialled = append(dialled, addr)
 		return nil, errNoDial
 	}}
-	g := distribution.New(distribution.Options{Transport: tr, InsecureRegistries: []string{"10.1.2.3:5000", "insecure.example"}})
+	g := distribution.New(distribution.Options{Transport: tr, InsecureRegistries: []string{"insecure-port.example:5000", "insecure.example"}})
 	tests := []struct {
 		name    string
 		url     string
@@ -648,11 +648,11 @@ func TestPlainHTTPOnlyForLoopbackAndInsecure(t *testing.T) {
 		{name: "IPv4 loopback", url: "http://127.0.0.1:5000/v2/", allowed: true, dial: "127.0.0.1:5000"},
 		{name: "IPv4 loopback, not .1", url: "http://127.8.9.10/v2/", allowed: true, dial: "127.8.9.10:80"},
 		{name: "IPv6 loopback", url: "http://[::1]:5000/v2/", allowed: true, dial: "[::1]:5000"},
-		{name: "insecure host:port", url: "http://10.1.2.3:5000/v2/", allowed: true, dial: "10.1.2.3:5000"},
-		{name: "insecure host:port, another port", url: "http://10.1.2.3:5001/v2/"},
+		{name: "insecure host:port", url: "http://insecure-port.example:5000/v2/", allowed: true, dial: "insecure-port.example:5000"},
+		{name: "insecure host:port, another port", url: "http://insecure-port.example:5001/v2/"},
 		{name: "insecure host, any port", url: "http://insecure.example:8080/v2/", allowed: true, dial: "insecure.example:8080"},
 		{name: "insecure host, default port", url: "http://insecure.example/v2/", allowed: true, dial: "insecure.example:80"},
-		{name: "another address", url: "http://10.1.2.4:5000/v2/"},
+		{name: "another host:port", url: "http://other.example:5000/v2/"},
 		{name: "another host", url: "http://registry.example/v2/"},
 		{name: "HTTPS to any host", url: "https://registry.example/v2/", allowed: true, dial: "registry.example:443"},
 	}
