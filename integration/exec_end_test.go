@@ -68,14 +68,9 @@ func TestExecClientGone(t *testing.T) {
 // waitTimeout passes, and returns the last output.
 func waitTop(t *testing.T, d *daemon, ref string, done func(top string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		top := d.ok(t, "top", ref)
-		if done(top) || time.Now().After(deadline) {
-			return top
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var top string
+	poll(func() bool { top = d.ok(t, "top", ref); return done(top) }, waitTimeout)
+	return top
 }
 
 // TestExecRacesStop loops enables and disables of a plugin from a few
@@ -256,18 +251,18 @@ func (l *execLoops) wait() map[string]int {
 // waitRunning polls until plugin vol runs, and reports whether it does;
 // false once stop is closed.
 func waitRunning(t *testing.T, d *daemon, stop <-chan struct{}) bool {
-	for {
+	running := false
+	poll(func() bool {
 		select {
 		case <-stop:
-			return false
+			return true
 		default:
 		}
 		q, err := d.client.Inspect(testCtx(t), "vol")
-		if err == nil && q.State.Status == manager.StatusRunning {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		running = err == nil && q.State.Status == manager.StatusRunning
+		return running
+	}, time.Hour) // ended by stop
+	return running
 }
 
 // assertChildrenReaped checks that the daemon has no zombie child and no
@@ -276,11 +271,8 @@ func waitRunning(t *testing.T, d *daemon, stop <-chan struct{}) bool {
 func assertChildrenReaped(t *testing.T, d *daemon) {
 	t.Helper()
 	pid := d.proc.cmd.Process.Pid
-	left := unreapedChildren(pid)
-	for deadline := time.Now().Add(waitTimeout); len(left) > 0 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-		left = unreapedChildren(pid)
-	}
+	var left []string
+	poll(func() bool { left = unreapedChildren(pid); return len(left) == 0 }, waitTimeout)
 	assert.Empty(t, left, "children of the daemon left unreaped")
 }
 

@@ -295,8 +295,7 @@ func (d *daemon) strayProcesses(t *testing.T) []string {
 	}
 	spareLog := d.execRoot + "/monitors/spare.log"
 	var strays []string
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	poll(func() bool {
 		strays = strays[:0]
 		spares := 0
 		for _, p := range processes() {
@@ -312,9 +311,7 @@ func (d *daemon) strayProcesses(t *testing.T) []string {
 			}
 			strays = append(strays, fmt.Sprintf("stray process %d: %q (cwd %s, stderr %s)", p.pid, p.args, p.cwd, p.stderr))
 		}
-		if len(strays) == 0 || time.Now().After(deadline) {
-			return strays
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(strays) == 0
+	}, waitTimeout)
+	return strays
 }

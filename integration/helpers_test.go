@@ -31,15 +31,25 @@ import (
 // eventually polls cond until it holds, failing the test after timeout.
 func eventually(t *testing.T, cond func() bool, timeout time.Duration, msgAndArgs ...any) {
 	t.Helper()
+	if !poll(cond, timeout) {
+		require.Fail(t, fmt.Sprintf("condition not met within %s", timeout), msgAndArgs...)
+	}
+}
+
+// poll checks cond every 20 ms until it holds or timeout has passed, and
+// reports whether it held: for states that nothing announces (/proc, the
+// output of top), where the caller reports what is still wrong itself.
+func poll(cond func() bool, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			require.Fail(t, fmt.Sprintf("condition not met within %s", timeout), msgAndArgs...)
+			return false
 		}
 		<-tick.C
 	}
+	return true
 }
 
 // testCtx is a context for API calls, ended with the test.
@@ -184,10 +194,7 @@ func killLeftovers(t *testing.T, dir, execRoot string, settle bool) (killed []st
 		return out
 	}
 	if settle {
-		deadline := time.Now().Add(waitTimeout)
-		for len(mine()) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond) // polling /proc: there is nothing to wait on
-		}
+		poll(func() bool { return len(mine()) == 0 }, waitTimeout)
 	}
 	for _, p := range mine() {
 		t.Logf("cleanup: killing leftover process %d: %q (cwd %s, stderr %s)", p.pid, p.args, p.cwd, p.stderr)
@@ -210,10 +217,7 @@ func killLeftovers(t *testing.T, dir, execRoot string, settle bool) (killed []st
 			t.Logf("cleanup: killing leftover container %s (pid %d)", id, st.Pid)
 			killed = append(killed, fmt.Sprintf("container %s (pid %d)", id, st.Pid))
 			_ = syscall.Kill(st.Pid, syscall.SIGKILL)
-			deadline := time.Now().Add(waitTimeout)
-			for alive(st.Pid) && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond) // polling /proc: it is not our child
-			}
+			poll(func() bool { return !alive(st.Pid) }, waitTimeout)
 		}
 		for _, cg := range st.CgroupPaths {
 			_ = os.Remove(cg)

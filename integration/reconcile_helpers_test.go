@@ -153,14 +153,9 @@ func tempFiles(dir string) []string {
 // report them with their context.
 func (d *daemon) reconciled(t *testing.T, gone []string) []string {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		problems := d.reconcileProblems(t, gone)
-		if len(problems) == 0 || time.Now().After(deadline) {
-			return problems
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var problems []string
+	poll(func() bool { problems = d.reconcileProblems(t, gone); return len(problems) == 0 }, waitTimeout)
+	return problems
 }
 
 func (d *daemon) reconcileProblems(t *testing.T, gone []string) []string {
