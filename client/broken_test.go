@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 )
 
 // breakingDaemon serves a unix socket whose every connection reads one

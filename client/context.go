@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/plugdbg/plugdbg/format/archive"
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/archive"
-	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
 // CreateFromDir creates plugin name from a plugin directory (config.json

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
 // ExecSession is an exec stream to the daemon (see package execproto). Its

@@ -10,7 +10,7 @@ import (
 	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
 // ForwardedSignals are the signals an attached exec passes on to the

@@ -11,7 +11,7 @@ import (
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // TestTraceStarted: started gets the plugin's socket once the proxy is on
@@ -28,13 +28,13 @@ func TestTraceStarted(t *testing.T) {
 	traceCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var socket string
-	var got []trace.Record
+	var got []tracer.Record
 	err = c.Trace(traceCtx, "p", func(s string) {
 		socket = s
 		pc := probe.New(s)
 		defer pc.Close()
 		assert.NoError(t, pc.Call(ctx, "VolumeDriver.Path", map[string]string{"Name": "v"}, nil))
-	}, func(r trace.Record) error {
+	}, func(r tracer.Record) error {
 		got = append(got, r)
 		stop()
 		return nil

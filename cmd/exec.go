@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 )
 
 type execOptions struct {

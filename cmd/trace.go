@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func newTraceCmd(g *globalOptions) *cobra.Command {
@@ -31,7 +31,7 @@ clients close them.`,
 			started := func(sock string) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "tracing %s (Ctrl-C to stop)\n", sock)
 			}
-			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r trace.Record) error {
+			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r tracer.Record) error {
 				if asJSON {
 					return enc.Encode(r)
 				}

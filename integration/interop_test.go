@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 
@@ -71,11 +71,11 @@ func busyboxImage(t *testing.T, dk *dockerd, name string) {
 	require.NoError(t, err, "docker import: %s", out)
 }
 
-// tracer is a running `plugdbg trace --json`.
-type tracer struct {
+// traceCmd is a running `plugdbg trace --json`.
+type traceCmd struct {
 	cmd        *exec.Cmd
 	target     string
-	records    chan trace.Record
+	records    chan tracer.Record
 	started    chan string    // the SOCKET of each "tracing SOCKET" line
 	stderrDone chan struct{}  // closed when stderr has ended
 	read       sync.WaitGroup // the readers of stdout and stderr
@@ -85,7 +85,7 @@ type tracer struct {
 // is in place ("tracing SOCKET (Ctrl-C to stop)" on stderr), which it must
 // say of sock: calls made on sock from then on are recorded. The trace's
 // stderr goes on to the test's.
-func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
+func startTrace(t *testing.T, d *daemon, target, sock string) *traceCmd {
 	t.Helper()
 	cmd := exec.Command(plugdbgBin, "trace", "--json", target)
 	cmd.Env = append(os.Environ(), "PLUGDBG_HOST="+d.host)
@@ -94,7 +94,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 	errOut, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	tr := &tracer{cmd: cmd, target: target, records: make(chan trace.Record, 1024),
+	tr := &traceCmd{cmd: cmd, target: target, records: make(chan tracer.Record, 1024),
 		started: make(chan string, 16), stderrDone: make(chan struct{})}
 	tr.read.Add(2)
 	go func() {
@@ -102,7 +102,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			var r trace.Record
+			var r tracer.Record
 			if json.Unmarshal(sc.Bytes(), &r) == nil {
 				tr.records <- r
 			}
@@ -134,7 +134,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *tracer {
 // waitStarted waits for the trace's next "tracing SOCKET" line, which must
 // name sock: it comes once the proxy is in place, and again each time it
 // follows the plugin's new socket after a restart.
-func (tr *tracer) waitStarted(t *testing.T, sock string) {
+func (tr *traceCmd) waitStarted(t *testing.T, sock string) {
 	t.Helper()
 	select {
 	case s := <-tr.started:
@@ -146,7 +146,7 @@ func (tr *tracer) waitStarted(t *testing.T, sock string) {
 	}
 }
 
-func (tr *tracer) stop() {
+func (tr *traceCmd) stop() {
 	if tr.cmd.ProcessState == nil {
 		_ = tr.cmd.Process.Signal(os.Interrupt)
 		tr.read.Wait() // Wait closes the pipes: read them to their end first
@@ -156,7 +156,7 @@ func (tr *tracer) stop() {
 
 // methods waits until the trace has seen every method in want (or
 // waitTimeout passed), stops it and returns the methods it saw, in order.
-func (tr *tracer) methods(want ...string) []string {
+func (tr *traceCmd) methods(want ...string) []string {
 	var out []string
 	missing := map[string]bool{}
 	for _, m := range want {

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func socketInode(t *testing.T, path string) uint64 {
@@ -66,7 +66,7 @@ func TestTrace(t *testing.T) {
 
 	want := clients*perClient*2 + 1
 	seen := map[string]int{}
-	var failed trace.Record
+	var failed tracer.Record
 	deadline := time.After(waitTimeout)
 	for n := 0; n < want; n++ {
 		select {
@@ -110,7 +110,7 @@ func TestTrace(t *testing.T) {
 		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
 	}, waitTimeout, "the daemon says it put the plugin's socket back")
 	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back")
-	_, err = os.Lstat(trace.AsidePath(sock))
+	_, err = os.Lstat(tracer.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err), "the proxy's socket is gone")
 	assert.Contains(t, volumeNames(t, sock), "t3-24", "calls go straight to the plugin")
 	after := d.inspect(t, "vol")
@@ -135,7 +135,7 @@ func TestTraceDaemonStop(t *testing.T) {
 
 	d.stop()
 	assert.Equal(t, orig, socketInode(t, sock), "the plugin's socket is back once the daemon has exited")
-	_, err := os.Lstat(trace.AsidePath(sock))
+	_, err := os.Lstat(tracer.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 	assert.NotNil(t, volumeNames(t, sock), "the plugin answers on its socket")
 }
@@ -147,7 +147,7 @@ func TestTraceDaemonKilled(t *testing.T) {
 	d := startDaemon(t)
 	d.create(t, "vol", "volume")
 	before := d.enable(t, "vol")
-	sock, aside := before.State.Socket, trace.AsidePath(before.State.Socket)
+	sock, aside := before.State.Socket, tracer.AsidePath(before.State.Socket)
 	orig := socketInode(t, sock)
 	startTrace(t, d, "vol", sock)
 
@@ -189,13 +189,13 @@ func TestTraceFollowsPluginRestart(t *testing.T) {
 	eventually(t, func() bool {
 		return len(logLines(d.daemonLog(), "trace: socket", "restored", "plugin="+before.ID)) == 1
 	}, waitTimeout, "the daemon says it put the plugin's socket back")
-	assert.NoFileExists(t, trace.AsidePath(sock))
+	assert.NoFileExists(t, tracer.AsidePath(sock))
 	assert.Contains(t, volumeNames(t, sock), "after", "the restarted plugin answers on its path")
 }
 
 // waitCall waits until the trace has recorded a call of method whose
 // request contains body.
-func (tr *tracer) waitCall(t *testing.T, method, body string) {
+func (tr *traceCmd) waitCall(t *testing.T, method, body string) {
 	t.Helper()
 	var seen []string
 	deadline := time.After(waitTimeout)

@@ -21,7 +21,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/sirupsen/logrus"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 

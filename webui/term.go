@@ -9,7 +9,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
 // maxTerms bounds the terminals one page may hold open.

@@ -9,11 +9,11 @@ import (
 
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/manager"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // Docker interop. The plugins of a real dockerd are targets named
@@ -185,8 +185,8 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 // after the start line, as trace does.
 func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Plugin) {
 	sock := s.docker.Socket(p)
-	ch := make(chan trace.Record, 4096)
-	proxy, err := trace.Start(sock, func(rec trace.Record) {
+	ch := make(chan tracer.Record, 4096)
+	proxy, err := tracer.Start(sock, func(rec tracer.Record) {
 		select {
 		case ch <- rec:
 		default: // a watcher this slow loses records; the calls go on

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/format/config"
 )
 
 // jsonArrayOf is a JSON array of strings of n bytes or a little more.

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // trace streams the calls made to a plugin's socket as JSON lines
-// (trace.Record), through a recording proxy that lives as long as the
+// (tracer.Record), through a recording proxy that lives as long as the
 // request. The first line, sent once the proxy is in place, is
-// trace.StartRecord, as is the line sent once the proxy follows a restarted
+// tracer.StartRecord, as is the line sent once the proxy follows a restarted
 // plugin's new socket; errors before the first are ordinary error answers.
 func (s *Server) trace(w http.ResponseWriter, r *http.Request, name string) {
 	st := newTraceStream(w)
@@ -43,10 +43,10 @@ func (t *traceStream) started(sock string) error {
 		t.w.WriteHeader(http.StatusOK)
 		t.begun = true
 	}
-	return t.send(trace.StartRecord(sock))
+	return t.send(tracer.StartRecord(sock))
 }
 
-func (t *traceStream) send(rec trace.Record) error {
+func (t *traceStream) send(rec tracer.Record) error {
 	if err := t.enc.Encode(rec); err != nil {
 		return err
 	}

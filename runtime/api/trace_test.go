@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func inode(t *testing.T, path string) uint64 {
@@ -49,7 +49,7 @@ func TestTraceStartLine(t *testing.T) {
 	assert.Equal(t, "application/x-ndjson", resp.Header.Get("Content-Type"))
 	dec := json.NewDecoder(resp.Body)
 
-	var first trace.Record
+	var first tracer.Record
 	require.NoError(t, dec.Decode(&first), "the start line")
 	assert.Equal(t, sock, first.Tracing)
 	assert.Empty(t, first.Method, "the start line is no call")
@@ -67,7 +67,7 @@ func TestTraceStartLine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"Echo":"{\"Name\":\"v\"}"}`, string(answer))
 
-	var rec trace.Record
+	var rec tracer.Record
 	require.NoError(t, dec.Decode(&rec), "the call's record")
 	assert.Equal(t, "VolumeDriver.Get", rec.Method)
 	assert.Equal(t, `{"Name":"v"}`, rec.Request)

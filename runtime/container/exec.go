@@ -21,7 +21,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
 // ErrNotRunning is an exec, top or stats on a container that does not run.

@@ -15,8 +15,8 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
-	"github.com/plugdbg/plugdbg/runtime/archive"
-	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/format/archive"
+	"github.com/plugdbg/plugdbg/format/config"
 )
 
 // Event is one progress report, in the terms of Docker's JSON progress

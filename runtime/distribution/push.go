@@ -20,7 +20,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
-	"github.com/plugdbg/plugdbg/runtime/archive"
+	"github.com/plugdbg/plugdbg/format/archive"
 )
 
 // PushResult is what a push stored in the registry.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
-	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 )
 

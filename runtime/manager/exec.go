@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 )
 

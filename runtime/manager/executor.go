@@ -7,8 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/execproto"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 

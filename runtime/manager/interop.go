@@ -7,9 +7,9 @@ import (
 
 	"github.com/moby/moby/api/types/plugin"
 
-	"github.com/plugdbg/plugdbg/runtime/config"
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/discovery"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 
@@ -43,8 +43,8 @@ func (u *usageTrackers) forget(id string) {
 }
 
 // traceStarted and traceRecord feed the usage of plugin id from its traces.
-func (m *Manager) traceStarted(id string)                { m.usage.get(id).Started(time.Now()) }
-func (m *Manager) traceRecord(id string, r trace.Record) { m.usage.get(id).Record(r) }
+func (m *Manager) traceStarted(id string)                 { m.usage.get(id).Started(time.Now()) }
+func (m *Manager) traceRecord(id string, r tracer.Record) { m.usage.get(id).Record(r) }
 
 // Usage says what holds plugin ref, as far as its traces saw: mounts not
 // unmounted, volumes, networks, endpoints and pools created and not

@@ -20,9 +20,9 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
 
+	"github.com/plugdbg/plugdbg/format/archive"
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/archive"
-	"github.com/plugdbg/plugdbg/runtime/config"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/store"

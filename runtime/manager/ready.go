@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
 // socketWatch reports when a file appears in a directory, through inotify,

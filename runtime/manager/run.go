@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/config"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 	"github.com/plugdbg/plugdbg/runtime/store"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/events"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // ActionCall is the event of one plugin call seen by a trace; its
@@ -30,8 +30,8 @@ type traceSessions struct {
 
 type traceSession struct {
 	done  chan struct{} // closed by StopTraces
-	proxy *trace.Proxy
-	subs  map[chan trace.Record]*int // watcher -> records it lost
+	proxy *tracer.Proxy
+	subs  map[chan tracer.Record]*int // watcher -> records it lost
 }
 
 // Trace interposes a recording proxy on an enabled plugin's socket, calls
@@ -43,7 +43,7 @@ type traceSession struct {
 // last one to leave puts the plugin's socket back. Each call is also published as a "call" event. A watcher
 // that falls more than traceBuffer records behind loses records, which are
 // counted in a final record's Err; the calls themselves are never held up.
-func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(trace.Record) error) error {
+func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(tracer.Record) error) error {
 	e, err := m.find(ref)
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 		return conflict("plugin %s is not enabled", p.Name)
 	}
 
-	ch := make(chan trace.Record, traceBuffer)
+	ch := make(chan tracer.Record, traceBuffer)
 	var dropped int
 	t := &m.traces
 	t.mu.Lock()
@@ -72,8 +72,8 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 				return fmt.Errorf("trace %s: %w", p.Name, err)
 			}
 		}
-		s = &traceSession{subs: map[chan trace.Record]*int{}, done: make(chan struct{})}
-		s.proxy, err = trace.Start(sock, func(r trace.Record) { m.traced(p.ID, p.Name, s, r) })
+		s = &traceSession{subs: map[chan tracer.Record]*int{}, done: make(chan struct{})}
+		s.proxy, err = tracer.Start(sock, func(r tracer.Record) { m.traced(p.ID, p.Name, s, r) })
 		if err != nil {
 			t.mu.Unlock()
 			return fmt.Errorf("trace %s: %w", p.Name, err)
@@ -118,7 +118,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 			dropped = 0
 			t.mu.Unlock()
 			if n > 0 {
-				if err := fn(trace.Record{Time: time.Now(), Err: fmt.Sprintf("trace: %d records lost by a slow watcher", n)}); err != nil {
+				if err := fn(tracer.Record{Time: time.Now(), Err: fmt.Sprintf("trace: %d records lost by a slow watcher", n)}); err != nil {
 					return err
 				}
 			}
@@ -147,7 +147,7 @@ func (m *Manager) StopTraces() {
 }
 
 // traced fans one record out to the watchers of s and to the event stream.
-func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
+func (m *Manager) traced(id, name string, s *traceSession, r tracer.Record) {
 	m.fanOut(s, r)
 	m.traceRecord(id, r)
 	attrs := map[string]string{
@@ -163,7 +163,7 @@ func (m *Manager) traced(id, name string, s *traceSession, r trace.Record) {
 }
 
 // fanOut hands r to every watcher of s that has room for it.
-func (m *Manager) fanOut(s *traceSession, r trace.Record) {
+func (m *Manager) fanOut(s *traceSession, r tracer.Record) {
 	m.traces.mu.Lock()
 	defer m.traces.mu.Unlock()
 	for ch, dropped := range s.subs {
@@ -191,10 +191,10 @@ func (m *Manager) followTrace(id, sock string) {
 	switch {
 	case err != nil:
 		log.WithError(err).Error("trace: follow the plugin's new socket")
-		m.fanOut(s, trace.Record{Time: time.Now(), Err: fmt.Sprintf("trace: follow the plugin's new socket: %v; calls are no longer recorded", err)})
+		m.fanOut(s, tracer.Record{Time: time.Now(), Err: fmt.Sprintf("trace: follow the plugin's new socket: %v; calls are no longer recorded", err)})
 	case moved:
 		log.Infof("trace: proxy on %s again, the plugin's new socket", sock)
-		m.fanOut(s, trace.StartRecord(sock))
+		m.fanOut(s, tracer.StartRecord(sock))
 	}
 }
 
@@ -202,7 +202,7 @@ func (m *Manager) followTrace(id, sock string) {
 // daemon killed while tracing), unless the plugin listens at the path again.
 // It reports whether there was one, and what kept it from being put back.
 func restoreStaleTrace(sock string) (found bool, err error) {
-	aside := trace.AsidePath(sock)
+	aside := tracer.AsidePath(sock)
 	if _, err := os.Lstat(aside); err != nil {
 		return false, nil
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // killTrace leaves sock as a trace whose daemon was killed leaves it: the
@@ -20,7 +20,7 @@ import (
 // no one listens on any more.
 func killTrace(t *testing.T, sock string) {
 	t.Helper()
-	require.NoError(t, os.Rename(sock, trace.AsidePath(sock)))
+	require.NoError(t, os.Rename(sock, tracer.AsidePath(sock)))
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	require.NoError(t, err)
 	ln.SetUnlinkOnClose(false)
@@ -60,7 +60,7 @@ func TestRestorePutsBackStaleTrace(t *testing.T) {
 			require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
 			p, err := m.Inspect(id)
 			require.NoError(t, err)
-			sock, aside := p.State.Socket, trace.AsidePath(p.State.Socket)
+			sock, aside := p.State.Socket, tracer.AsidePath(p.State.Socket)
 			killTrace(t, sock)
 			tt.block(t, sock)
 			require.Error(t, activates(sock), "the path reaches no plugin")
@@ -81,7 +81,7 @@ func TestRestorePutsBackStaleTrace(t *testing.T) {
 			}
 			assert.Contains(t, p.State.StaleTrace, "moved aside by a trace that ended with its daemon")
 			assert.Contains(t, p.State.StaleTrace, aside)
-			err = m2.Trace(ctx, "fake", func(string) { t.Error("a trace started") }, func(trace.Record) error { return nil })
+			err = m2.Trace(ctx, "fake", func(string) { t.Error("a trace started") }, func(tracer.Record) error { return nil })
 			assert.ErrorContains(t, err, "put the plugin's socket back from "+aside)
 		})
 	}
@@ -101,12 +101,12 @@ func TestTraceFollowsRestartedPlugin(t *testing.T) {
 	sock := p.State.Socket
 
 	starts := make(chan string, 4)
-	recs := make(chan trace.Record, 16)
+	recs := make(chan tracer.Record, 16)
 	traceCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- m.Trace(traceCtx, "fake", func(s string) { starts <- s }, func(r trace.Record) error {
+		ended <- m.Trace(traceCtx, "fake", func(s string) { starts <- s }, func(r tracer.Record) error {
 			recs <- r
 			return nil
 		})
@@ -141,7 +141,7 @@ func TestTraceFollowsRestartedPlugin(t *testing.T) {
 
 	stop()
 	require.NoError(t, <-ended)
-	assert.NoFileExists(t, trace.AsidePath(sock), "the trace's end put the new socket back")
+	assert.NoFileExists(t, tracer.AsidePath(sock), "the trace's end put the new socket back")
 	require.NoError(t, activates(sock))
 	assert.Empty(t, recs, "calls after the trace are not recorded")
 }

@@ -20,8 +20,8 @@ import (
 
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
-	"github.com/plugdbg/plugdbg/runtime/config"
 )
 
 const (

@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // Holder kinds.
@@ -53,7 +53,7 @@ type Usage struct {
 	// Note says what the holders cannot show.
 	Note string `json:"Note,omitempty"`
 	// Calls are the trace's most recent calls, oldest first, when asked for.
-	Calls []trace.Record `json:"Calls,omitempty"`
+	Calls []tracer.Record `json:"Calls,omitempty"`
 }
 
 // recentCalls is how many calls a Tracker keeps for bug reports.
@@ -65,7 +65,7 @@ type Tracker struct {
 	mu      sync.Mutex
 	since   time.Time
 	held    map[string]Holder // by kind + "\x00" + key
-	recent  []trace.Record
+	recent  []tracer.Record
 	started bool
 }
 
@@ -80,7 +80,7 @@ func (t *Tracker) Started(now time.Time) {
 
 // Record takes one traced call. Failed calls (status other than 200, or an
 // Err) change nothing held.
-func (t *Tracker) Record(r trace.Record) {
+func (t *Tracker) Record(r tracer.Record) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.started {

@@ -7,13 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func TestTracker(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	call := func(i int, method, req, resp string, status int, errText string) trace.Record {
-		return trace.Record{Time: t0.Add(time.Duration(i) * time.Second), Method: method, Request: req, Response: resp, Status: status, Err: errText}
+	call := func(i int, method, req, resp string, status int, errText string) tracer.Record {
+		return tracer.Record{Time: t0.Add(time.Duration(i) * time.Second), Method: method, Request: req, Response: resp, Status: status, Err: errText}
 	}
 	var tr Tracker
 	var u Usage
@@ -21,7 +21,7 @@ func TestTracker(t *testing.T) {
 	assert.False(t, u.Traced, "no trace ran")
 	assert.Empty(t, u.Holders)
 
-	for _, r := range []trace.Record{
+	for _, r := range []tracer.Record{
 		call(1, "VolumeDriver.Create", `{"Name":"v1"}`, `{}`, 200, ""),
 		call(2, "VolumeDriver.Mount", `{"Name":"v1","ID":"c1"}`, `{"Mountpoint":"/data/v1"}`, 200, ""),
 		call(3, "VolumeDriver.Mount", `{"Name":"v1","ID":"c2"}`, `{"Mountpoint":"/data/v1"}`, 200, ""),

@@ -1,4 +1,4 @@
-package trace_test
+package tracer_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/trace"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // echoPlugin answers each POST with {"Echo": <body>}, or with an Err for
@@ -84,19 +84,19 @@ func inode(t *testing.T, path string) uint64 {
 
 type recorder struct {
 	mu   sync.Mutex
-	recs []trace.Record
+	recs []tracer.Record
 }
 
-func (r *recorder) emit(rec trace.Record) {
+func (r *recorder) emit(rec tracer.Record) {
 	r.mu.Lock()
 	r.recs = append(r.recs, rec)
 	r.mu.Unlock()
 }
 
-func (r *recorder) all() []trace.Record {
+func (r *recorder) all() []tracer.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]trace.Record(nil), r.recs...)
+	return append([]tracer.Record(nil), r.recs...)
 }
 
 // TestConcurrentClients traces calls from several keep-alive clients at
@@ -106,7 +106,7 @@ func TestConcurrentClients(t *testing.T) {
 	sock, _, _ := echoPlugin(t)
 	orig := inode(t, sock)
 	rec := &recorder{}
-	p, err := trace.Start(sock, rec.emit)
+	p, err := tracer.Start(sock, rec.emit)
 	require.NoError(t, err)
 	assert.NotEqual(t, orig, inode(t, sock), "the proxy listens at the path")
 
@@ -155,7 +155,7 @@ func TestConcurrentClients(t *testing.T) {
 	require.NoError(t, p.Stop())
 	p.Wait()
 	assert.Equal(t, orig, inode(t, sock), "Stop puts the plugin's own socket back")
-	_, err = os.Lstat(trace.AsidePath(sock))
+	_, err = os.Lstat(tracer.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 	status, _ = post(t, client(sock), "VolumeDriver.List", "{}")
 	assert.Equal(t, 200, status)
@@ -165,7 +165,7 @@ func TestConcurrentClients(t *testing.T) {
 func TestBigAnswer(t *testing.T) {
 	sock, _, _ := echoPlugin(t)
 	rec := &recorder{}
-	p, err := trace.Start(sock, rec.emit)
+	p, err := tracer.Start(sock, rec.emit)
 	require.NoError(t, err)
 	defer p.Stop()
 	cl := client(sock)
@@ -182,7 +182,7 @@ func TestBigAnswer(t *testing.T) {
 // while traced; Stop keeps the new one and removes the stale moved one.
 func TestPluginRestartedWhileTraced(t *testing.T) {
 	sock, _, _ := echoPlugin(t)
-	p, err := trace.Start(sock, func(trace.Record) {})
+	p, err := tracer.Start(sock, func(tracer.Record) {})
 	require.NoError(t, err)
 	require.NoError(t, os.Remove(sock))
 	ln, err := net.Listen("unix", sock)
@@ -191,7 +191,7 @@ func TestPluginRestartedWhileTraced(t *testing.T) {
 	fresh := inode(t, sock)
 	require.NoError(t, p.Stop())
 	assert.Equal(t, fresh, inode(t, sock))
-	_, err = os.Lstat(trace.AsidePath(sock))
+	_, err = os.Lstat(tracer.AsidePath(sock))
 	assert.True(t, os.IsNotExist(err))
 }
 
@@ -202,7 +202,7 @@ func TestPluginRestartedWhileTraced(t *testing.T) {
 func TestResumeFollowsRestartedPlugin(t *testing.T) {
 	sock, _, _ := echoPlugin(t)
 	rec := &recorder{}
-	p, err := trace.Start(sock, rec.emit)
+	p, err := tracer.Start(sock, rec.emit)
 	require.NoError(t, err)
 	defer p.Stop()
 	moved, err := p.Resume()
@@ -224,7 +224,7 @@ func TestResumeFollowsRestartedPlugin(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, moved)
 	assert.NotEqual(t, fresh, inode(t, sock), "the proxy has the path again")
-	assert.Equal(t, fresh, inode(t, trace.AsidePath(sock)), "the new socket is moved aside")
+	assert.Equal(t, fresh, inode(t, tracer.AsidePath(sock)), "the new socket is moved aside")
 	cl = client(sock)
 	status, got := post(t, cl, "After", "2")
 	cl.CloseIdleConnections()
@@ -238,7 +238,7 @@ func TestResumeFollowsRestartedPlugin(t *testing.T) {
 
 	require.NoError(t, p.Stop())
 	assert.Equal(t, fresh, inode(t, sock), "Stop puts the new socket back")
-	assert.NoFileExists(t, trace.AsidePath(sock))
+	assert.NoFileExists(t, tracer.AsidePath(sock))
 	moved, err = p.Resume()
 	assert.NoError(t, err)
 	assert.False(t, moved, "a stopped proxy stays stopped")
@@ -249,16 +249,16 @@ func TestStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	_, err := trace.Start(file, func(trace.Record) {})
+	_, err := tracer.Start(file, func(tracer.Record) {})
 	assert.ErrorContains(t, err, "is not a socket")
-	_, err = trace.Start(filepath.Join(dir, "missing.sock"), func(trace.Record) {})
+	_, err = tracer.Start(filepath.Join(dir, "missing.sock"), func(tracer.Record) {})
 	assert.ErrorContains(t, err, "no such file")
 
 	sock, _, _ := echoPlugin(t)
-	p, err := trace.Start(sock, func(trace.Record) {})
+	p, err := tracer.Start(sock, func(tracer.Record) {})
 	require.NoError(t, err)
 	defer p.Stop()
-	_, err = trace.Start(sock, func(trace.Record) {})
+	_, err = tracer.Start(sock, func(tracer.Record) {})
 	assert.ErrorContains(t, err, "already traced")
 }
 
@@ -292,7 +292,7 @@ func TestNoCallLostAcrossStartStop(t *testing.T) {
 		})
 	}
 	for range 20 {
-		p, err := trace.Start(sock, func(trace.Record) {})
+		p, err := tracer.Start(sock, func(tracer.Record) {})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Millisecond)
 		require.NoError(t, p.Stop())

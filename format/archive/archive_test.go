@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/archive"
+	"github.com/plugdbg/plugdbg/format/archive"
 )
 
 // entry is one tar entry; Body is the content of a regular file.

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/runtime/archive"
+	"github.com/plugdbg/plugdbg/format/archive"
 )
 
 func TestUnpackContextWithinLimits(t *testing.T) {

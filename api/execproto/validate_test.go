@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/plugdbg/plugdbg/runtime/execproto"
+	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
 func TestConfigValidate(t *testing.T) {

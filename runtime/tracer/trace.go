@@ -4,7 +4,7 @@
 // unchanged while a parser on the side turns the traffic into one Record per
 // call. Stopping renames the plugin's socket back over the proxy's, so new
 // connections go straight to the plugin again, with no plugin restart.
-package trace
+package tracer
 
 import (
 	"bufio"
