@@ -94,7 +94,7 @@ func TestDependencyFences(t *testing.T) {
 		},
 		{
 			name:      "the exec session protocol stays free of the runtime, for other transports",
-			patterns:  []string{"./runtime/execproto"},
+			patterns:  []string{"./api/execproto"},
 			forbidden: []string{module + "/runtime/manager", module + "/runtime/container", "github.com/opencontainers/runc"},
 		},
 		{

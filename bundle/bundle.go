@@ -17,13 +17,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -98,7 +98,7 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 	var logBuf bytes.Buffer
 	tail := o.LogLines
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if e := c.Logs(lctx, ref, client.LogsOptions{Tail: &tail}, func(l manager.LogLine) error {
+	if e := c.Logs(lctx, ref, client.LogsOptions{Tail: &tail}, func(l types.LogLine) error {
 		fmt.Fprintf(&logBuf, "%s %s %s\n", time.Unix(0, l.Time).UTC().Format(time.RFC3339Nano), l.Stream, l.Line)
 		return nil
 	}); e != nil {
@@ -144,8 +144,8 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 		} else {
 			addJSON("top.json", t)
 		}
-		var rep *container.Report
-		if e := c.Stats(ctx, ref, false, func(r container.Report) error { rep = &r; return nil }); e != nil {
+		var rep *types.StatsReport
+		if e := c.Stats(ctx, ref, false, func(r types.StatsReport) error { rep = &r; return nil }); e != nil {
 			failed("stats", e)
 		} else {
 			addJSON("stats.json", rep)

@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
 )
@@ -77,7 +78,7 @@ func TestBrokenConnection(t *testing.T) {
 			name:   "exec closed before answering",
 			answer: func(io.Writer) {},
 			call: func(c *client.Client) error {
-				_, err := c.Exec(testCtx(t), "x", execproto.Config{Cmd: []string{"sh"}})
+				_, err := c.Exec(testCtx(t), "x", types.ExecConfig{Cmd: []string{"sh"}})
 				return err
 			},
 			wantMsg: "the connection to the daemon broke during POST /plugins/x/exec: unexpected EOF",
@@ -101,7 +102,7 @@ func TestBrokenConnection(t *testing.T) {
 // keeps the "cannot connect" hint there too.
 func TestDaemonUnreachableExec(t *testing.T) {
 	c := client.New("unix://" + filepath.Join(apitest.ShortTempDir(t), "missing.sock"))
-	_, err := c.Exec(testCtx(t), "x", execproto.Config{Cmd: []string{"sh"}})
+	_, err := c.Exec(testCtx(t), "x", types.ExecConfig{Cmd: []string{"sh"}})
 	var de *client.DaemonError
 	require.True(t, errors.As(err, &de), "want *client.DaemonError, got %T: %v", err, err)
 	assert.Contains(t, err.Error(), "is `plugdbg daemon` running")

@@ -16,10 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // Client is a daemon client. It is safe for concurrent use.
@@ -204,7 +205,7 @@ type ListOptions struct {
 }
 
 // List returns the plugins the filters select.
-func (c *Client) List(ctx context.Context, o ListOptions) ([]manager.Inspect, error) {
+func (c *Client) List(ctx context.Context, o ListOptions) ([]types.Inspect, error) {
 	f := map[string]map[string]bool{}
 	if o.Enabled != nil {
 		f["enabled"] = map[string]bool{strconv.FormatBool(*o.Enabled): true}
@@ -223,13 +224,13 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]manager.Inspect, er
 	if o.Docker {
 		q.Set("docker", "1")
 	}
-	var out []manager.Inspect
+	var out []types.Inspect
 	return out, c.do(ctx, http.MethodGet, "/plugins", q, nil, &out)
 }
 
 // Inspect returns one plugin by name, ID or unique ID prefix.
-func (c *Client) Inspect(ctx context.Context, ref string) (manager.Inspect, error) {
-	var out manager.Inspect
+func (c *Client) Inspect(ctx context.Context, ref string) (types.Inspect, error) {
+	var out types.Inspect
 	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/json", nil, nil, &out)
 }
 

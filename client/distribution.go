@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
-
-	"github.com/plugdbg/plugdbg/runtime/distribution"
 )
 
 // Privileges asks the daemon which privileges the plugin at remote wants.
@@ -161,8 +161,8 @@ type PushOptions struct {
 
 // Push pushes a plugin to the registry its name points to, as
 // `docker plugin push` does, and returns what the registry stored.
-func (c *Client) Push(ctx context.Context, o PushOptions) (distribution.PushResult, error) {
-	var res distribution.PushResult
+func (c *Client) Push(ctx context.Context, o PushOptions) (types.PushResult, error) {
+	var res types.PushResult
 	named, err := reference.ParseNormalizedNamed(o.Name)
 	if err != nil {
 		return res, fmt.Errorf("invalid plugin name %q: %w", o.Name, err)

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
@@ -25,7 +27,7 @@ type ExecSession struct {
 
 // Exec starts cfg.Cmd in running plugin ref and returns the upgraded
 // session. An unknown or disabled plugin is an *Error from the daemon.
-func (c *Client) Exec(ctx context.Context, ref string, cfg execproto.Config) (*ExecSession, error) {
+func (c *Client) Exec(ctx context.Context, ref string, cfg types.ExecConfig) (*ExecSession, error) {
 	body, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,7 @@ func (c *Client) Exec(ctx context.Context, ref string, cfg execproto.Config) (*E
 
 // Resize sets the process's terminal size.
 func (s *ExecSession) Resize(height, width uint16) error {
-	return s.w.WriteJSON(execproto.Resize, execproto.WindowSize{Height: height, Width: width})
+	return s.w.WriteJSON(execproto.Resize, types.WindowSize{Height: height, Width: width})
 }
 
 // Signal sends a signal, by name ("SIGTERM"), to the process.
@@ -84,7 +86,7 @@ func (s *ExecSession) Close() error { return s.conn.Close() }
 // EOF, and the process's output to stdout and stderr (stdout if nil) until
 // the process has exited and its output is drained. It returns the exit
 // status and closes the session.
-func (s *ExecSession) Stream(stdin io.Reader, stdout, stderr io.Writer) (execproto.ExitStatus, error) {
+func (s *ExecSession) Stream(stdin io.Reader, stdout, stderr io.Writer) (types.ExecExit, error) {
 	defer s.Close()
 	if stderr == nil {
 		stderr = stdout
@@ -100,7 +102,7 @@ func (s *ExecSession) Stream(stdin io.Reader, stdout, stderr io.Writer) (execpro
 	for {
 		f, err := s.r.ReadFrame()
 		if err != nil {
-			return execproto.ExitStatus{}, fmt.Errorf("exec session ended without an exit status: %w", err)
+			return types.ExecExit{}, fmt.Errorf("exec session ended without an exit status: %w", err)
 		}
 		switch f.Type {
 		case execproto.Stdout:
@@ -108,7 +110,7 @@ func (s *ExecSession) Stream(stdin io.Reader, stdout, stderr io.Writer) (execpro
 		case execproto.Stderr:
 			_, err = stderr.Write(f.Payload)
 		case execproto.Exit:
-			var st execproto.ExitStatus
+			var st types.ExecExit
 			if err := json.Unmarshal(f.Payload, &st); err != nil {
 				return st, fmt.Errorf("decode exit status: %w", err)
 			}
@@ -116,7 +118,7 @@ func (s *ExecSession) Stream(stdin io.Reader, stdout, stderr io.Writer) (execpro
 		}
 		if err != nil && !errors.Is(err, io.ErrShortWrite) {
 			// Our output is gone (a closed pipe): hang the process up.
-			return execproto.ExitStatus{}, fmt.Errorf("write exec output: %w", err)
+			return types.ExecExit{}, fmt.Errorf("write exec output: %w", err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
 
@@ -36,7 +38,7 @@ type ExecStreams struct {
 // The signals in ForwardedSignals that this process receives are sent on
 // to the process. ctx bounds the start only: once started, the session
 // lasts until the process exits.
-func (c *Client) ExecAttached(ctx context.Context, ref string, cfg execproto.Config, s ExecStreams) (execproto.ExitStatus, error) {
+func (c *Client) ExecAttached(ctx context.Context, ref string, cfg types.ExecConfig, s ExecStreams) (types.ExecExit, error) {
 	var term console.Console
 	if cfg.Tty && s.Terminal != nil {
 		if t, err := console.ConsoleFromFile(s.Terminal); err == nil {
@@ -58,7 +60,7 @@ func (c *Client) ExecAttached(ctx context.Context, ref string, cfg execproto.Con
 
 	sess, err := c.Exec(ctx, ref, cfg)
 	if err != nil {
-		return execproto.ExitStatus{}, err
+		return types.ExecExit{}, err
 	}
 	if term != nil && cfg.AttachStdin {
 		if err := makeRaw(term); err == nil {

@@ -5,18 +5,18 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/plugdbg/plugdbg/runtime/usage"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Usage says what holds plugin ref: for "docker:NAME", dockerd's volumes
 // and networks; for plugdbg's own, what its traces saw. With calls, the
 // trace's recent calls come too.
-func (c *Client) Usage(ctx context.Context, ref string, calls bool) (usage.Usage, error) {
+func (c *Client) Usage(ctx context.Context, ref string, calls bool) (types.Usage, error) {
 	q := url.Values{}
 	if calls {
 		q.Set("calls", "1")
 	}
-	var u usage.Usage
+	var u types.Usage
 	return u, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/usage", q, nil, &u)
 }
 

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/moby/moby/api/types/events"
+	"github.com/plugdbg/plugdbg/api/types"
 
-	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/moby/moby/api/types/events"
 )
 
 // LogsOptions select the lines Logs streams.
@@ -30,7 +30,7 @@ type LogsOptions struct {
 
 // Logs streams the lines of plugin ref ("" for every plugin) to fn until
 // the history ends, or with Follow until ctx ends.
-func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(manager.LogLine) error) error {
+func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(types.LogLine) error) error {
 	q := url.Values{}
 	if o.Follow {
 		q.Set("follow", "1")
@@ -65,7 +65,7 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ma
 			o.OnIdle()
 		}
 		var l struct {
-			manager.LogLine
+			types.LogLine
 			Error string `json:"error"`
 		}
 		if err := dec.Decode(&l); err != nil {

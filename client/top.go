@@ -9,19 +9,19 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Top lists the processes of running plugin ref.
-func (c *Client) Top(ctx context.Context, ref string) (container.Top, error) {
-	var out container.Top
+func (c *Client) Top(ctx context.Context, ref string) (types.Top, error) {
+	var out types.Top
 	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/top", nil, nil, &out)
 }
 
 // Stats calls fn with the cgroup counters of running plugin ref: once, or
 // with stream about every second until ctx ends, fn fails or the plugin
 // stops (then with the daemon's reason as an *Error).
-func (c *Client) Stats(ctx context.Context, ref string, stream bool, fn func(container.Report) error) error {
+func (c *Client) Stats(ctx context.Context, ref string, stream bool, fn func(types.StatsReport) error) error {
 	q := url.Values{}
 	if stream {
 		q.Set("stream", "1")
@@ -34,7 +34,7 @@ func (c *Client) Stats(ctx context.Context, ref string, stream bool, fn func(con
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var r struct {
-			container.Report
+			types.StatsReport
 			Message string `json:"message"`
 		}
 		if err := dec.Decode(&r); err != nil {
@@ -46,7 +46,7 @@ func (c *Client) Stats(ctx context.Context, ref string, stream bool, fn func(con
 		if r.Message != "" {
 			return &Error{Status: http.StatusConflict, Message: r.Message}
 		}
-		if err := fn(r.Report); err != nil {
+		if err := fn(r.StatsReport); err != nil {
 			return err
 		}
 	}

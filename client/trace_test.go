@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // TestTraceStarted: started gets the plugin's socket once the proxy is on
@@ -28,13 +29,13 @@ func TestTraceStarted(t *testing.T) {
 	traceCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var socket string
-	var got []tracer.Record
+	var got []types.TraceRecord
 	err = c.Trace(traceCtx, "p", func(s string) {
 		socket = s
 		pc := probe.New(s)
 		defer pc.Close()
 		assert.NoError(t, pc.Call(ctx, "VolumeDriver.Path", map[string]string{"Name": "v"}, nil))
-	}, func(r tracer.Record) error {
+	}, func(r types.TraceRecord) error {
 		got = append(got, r)
 		stop()
 		return nil

@@ -6,9 +6,10 @@ import (
 	"path"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/client"
 )
 
@@ -52,7 +53,7 @@ plugin's rootfs and without restarting it.`,
 				// The daemon would refuse it too; say so in the flag's terms.
 				return fmt.Errorf("invalid --workdir %q: must be an absolute path in the container", o.workdir)
 			}
-			cfg := execproto.Config{
+			cfg := types.ExecConfig{
 				Cmd:         args[1:],
 				Env:         expandEnv(o.env),
 				User:        o.user,

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 const (
@@ -18,21 +19,21 @@ const (
 	idB = "9f00ba4c1c0123456789abcdef0123456789abcdef0123456789abcdef012345"
 )
 
-func listFixture() []manager.Inspect {
-	return []manager.Inspect{
+func listFixture() []types.Inspect {
+	return []types.Inspect{
 		{
 			Plugin: plugin.Plugin{
 				ID: idA, Name: "vieux/sshfs:latest", PluginReference: "docker.io/vieux/sshfs:latest", Enabled: true,
 				Config: plugin.Config{Description: "sshFS plugin for Docker"},
 			},
-			State: manager.State{Status: manager.StatusRunning, RestartCount: 2},
+			State: types.State{Status: types.StatusRunning, RestartCount: 2},
 		},
 		{
 			Plugin: plugin.Plugin{
 				ID: idB, Name: "local/a-plugin-with-a-long-name:v1", PluginReference: "local/a-plugin-with-a-long-name:v1",
 				Config: plugin.Config{Description: "A description that is much longer than forty-five characters, surely"},
 			},
-			State: manager.State{Status: manager.StatusDisabled},
+			State: types.State{Status: types.StatusDisabled},
 		},
 	}
 }
@@ -41,7 +42,7 @@ func TestPrintList(t *testing.T) {
 	tests := []struct {
 		name string
 		opts listOptions
-		in   []manager.Inspect
+		in   []types.Inspect
 		want string
 	}{
 		{
@@ -106,7 +107,7 @@ func TestPrintList(t *testing.T) {
 		{
 			name: "description newlines removed, as docker does",
 			opts: listOptions{format: "table {{.Name}}\t{{.Description}}"},
-			in: []manager.Inspect{{Plugin: plugin.Plugin{
+			in: []types.Inspect{{Plugin: plugin.Plugin{
 				ID: idA, Name: "p:latest", Config: plugin.Config{Description: "first line\nsecond line\r\n"},
 			}}},
 			want: "" +
@@ -116,7 +117,7 @@ func TestPrintList(t *testing.T) {
 		{
 			name: "ellipsis counts characters, not bytes",
 			opts: listOptions{format: "{{.Description}}"},
-			in: []manager.Inspect{{Plugin: plugin.Plugin{
+			in: []types.Inspect{{Plugin: plugin.Plugin{
 				ID: idA, Name: "p:latest", Config: plugin.Config{Description: strings.Repeat("é", 46)},
 			}}},
 			want: strings.Repeat("é", 44) + "…\n",

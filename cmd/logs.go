@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 type logsOptions struct {
@@ -54,7 +55,7 @@ repeated line. --all merges every plugin's lines in time order.`,
 			// Flush whenever the stream pauses: each line shows at once,
 			// and a burst costs one write, not one per line.
 			lo.OnIdle = func() { _ = w.Flush() }
-			return client.New(g.host).Logs(cmd.Context(), ref, lo, func(l manager.LogLine) error {
+			return client.New(g.host).Logs(cmd.Context(), ref, lo, func(l types.LogLine) error {
 				printLogLine(w, l, o)
 				return nil
 			})
@@ -116,7 +117,7 @@ func parseTimeFlag(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, e.g. 2026-11-27T10:00:00Z) nor a duration (e.g. 10m)", v)
 }
 
-func printLogLine(w io.Writer, l manager.LogLine, o logsOptions) {
+func printLogLine(w io.Writer, l types.LogLine, o logsOptions) {
 	if l.Skipped > 0 {
 		fmt.Fprintf(w, "… %d lines skipped: no longer in %s's history (rotated away, or never stored on a full disk) …\n", l.Skipped, l.Name)
 		return

@@ -9,10 +9,11 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 func newCreateCmd(g *globalOptions) *cobra.Command {
@@ -139,7 +140,7 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl := client.New(g.host)
-			var all []manager.Inspect
+			var all []types.Inspect
 			for _, name := range args {
 				p, err := cl.Inspect(cmd.Context(), name)
 				if err != nil {
@@ -237,7 +238,7 @@ type listRow struct {
 	Restarts                                       int
 }
 
-func printList(out io.Writer, plugins []manager.Inspect, o listOptions) error {
+func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
 	rows := make([]listRow, 0, len(plugins))
 	for _, p := range plugins {
 		// Like docker, drop line breaks so that each plugin stays on one line.

@@ -6,11 +6,12 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/container"
 )
 
 func newStatsCmd(g *globalOptions) *cobra.Command {
@@ -26,7 +27,7 @@ interrupted; --no-stream prints one sample.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			clear := !noStream && isTerminal(out)
-			err := client.New(g.host).Stats(cmd.Context(), args[0], !noStream, func(r container.Report) error {
+			err := client.New(g.host).Stats(cmd.Context(), args[0], !noStream, func(r types.StatsReport) error {
 				if clear {
 					fmt.Fprint(out, "\033[2J\033[H")
 				}
@@ -42,7 +43,7 @@ interrupted; --no-stream prints one sample.`,
 	return c
 }
 
-func printStats(out io.Writer, r container.Report) error {
+func printStats(out io.Writer, r types.StatsReport) error {
 	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
 	memPct := 0.0

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func newTraceCmd(g *globalOptions) *cobra.Command {
@@ -31,7 +32,7 @@ clients close them.`,
 			started := func(sock string) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "tracing %s (Ctrl-C to stop)\n", sock)
 			}
-			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r tracer.Record) error {
+			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r types.TraceRecord) error {
 				if asJSON {
 					return enc.Encode(r)
 				}

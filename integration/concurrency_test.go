@@ -8,11 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestConcurrency runs lifecycle operations at the same time through the
@@ -39,7 +40,7 @@ func TestConcurrency(t *testing.T) {
 		assert.Equal(t, 1, ok, "enables that succeeded: %v", errs)
 		assert.Equal(t, 1, conflicts, "enables that got a conflict: %v", errs)
 		q := d.inspect(t, "twice")
-		assert.Equal(t, manager.StatusRunning, q.State.Status)
+		assert.Equal(t, types.StatusRunning, q.State.Status)
 		assert.True(t, alive(q.State.Pid))
 		assert.Len(t, d.monitorPids(p.ID), 1, "monitors")
 		assert.Equal(t, 1, containerCount(t, d), "containers")
@@ -98,7 +99,7 @@ func TestConcurrency(t *testing.T) {
 			require.NoError(t, err)
 			assert.Error(t, rmErr, "rm -f succeeded but the plugin is still there")
 			if p.Enabled {
-				assert.Equal(t, manager.StatusRunning, p.State.Status)
+				assert.Equal(t, types.StatusRunning, p.State.Status)
 				assert.Len(t, d.monitorPids(id), 1)
 				assert.DirExists(t, d.socketDir(id))
 			} else {
@@ -131,7 +132,7 @@ func TestConcurrency(t *testing.T) {
 		for i, p := range list {
 			assert.Equal(t, fmt.Sprintf("multi%d:latest", i), p.Name)
 			assert.True(t, p.Enabled)
-			assert.Equal(t, manager.StatusRunning, p.State.Status)
+			assert.Equal(t, types.StatusRunning, p.State.Status)
 			assert.True(t, alive(p.State.Pid))
 			pids[p.State.Pid] = true
 			assert.Len(t, d.monitorPids(p.ID), 1)

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestCrashBackoff lets the crasher plugin die 150 ms after each start: the
@@ -60,13 +60,13 @@ func TestCrashBackoff(t *testing.T) {
 				require.True(t, ok, "no event within %s; so far: %v", waitTimeout, actions)
 				actions = append(actions, string(m.Action))
 				switch m.Action {
-				case manager.ActionExit:
+				case types.ActionExit:
 					exits = append(exits, m.Actor.Attributes)
 					lastExit = m
-				case manager.ActionRestarting:
+				case types.ActionRestarting:
 					delays = append(delays, m.Actor.Attributes["delay"])
 					assert.Empty(t, m.Actor.Attributes["error"], "a restart failed")
-				case manager.ActionRestart:
+				case types.ActionRestart:
 					// The restart comes no earlier than the delay after the exit.
 					delay, err := time.ParseDuration(delays[len(delays)-1])
 					require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestCrashBackoff(t *testing.T) {
 			for {
 				m, ok := next(waitTimeout)
 				require.True(t, ok, "no restart event")
-				if m.Action == manager.ActionRestart {
+				if m.Action == types.ActionRestart {
 					break
 				}
 			}
@@ -107,7 +107,7 @@ func TestCrashBackoff(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, events.ActionDisable, m.Action)
 			p = d.inspect(t, name)
-			assert.Equal(t, manager.StatusDisabled, p.State.Status)
+			assert.Equal(t, types.StatusDisabled, p.State.Status)
 			assert.False(t, p.Enabled)
 			assert.Zero(t, p.State.Pid)
 			assert.Nil(t, p.State.NextRestart)
@@ -118,7 +118,7 @@ func TestCrashBackoff(t *testing.T) {
 				assert.Failf(t, "event after disable", "%s %v", m.Action, m.Actor.Attributes)
 			}
 			p = d.inspect(t, name)
-			assert.Equal(t, manager.StatusDisabled, p.State.Status)
+			assert.Equal(t, types.StatusDisabled, p.State.Status)
 			assert.Equal(t, restarts, p.State.RestartCount)
 			assertMonitorGone(t, d, id)
 			assert.NoDirExists(t, d.socketDir(id))
@@ -147,7 +147,7 @@ func TestCrashWhileEnableSaves(t *testing.T) {
 		require.FailNow(t, "enable never wrote config.json")
 	}
 	p = d.inspect(t, "slowsave")
-	require.Equal(t, manager.StatusRunning, p.State.Status, "the plugin answered, enable is saving")
+	require.Equal(t, types.StatusRunning, p.State.Status, "the plugin answered, enable is saving")
 	require.False(t, p.Enabled)
 	pid := p.State.Pid
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
@@ -157,12 +157,12 @@ func TestCrashWhileEnableSaves(t *testing.T) {
 
 	seen := map[events.Action]bool{}
 	deadline := time.After(waitTimeout)
-	for !seen[manager.ActionRestart] {
+	for !seen[types.ActionRestart] {
 		select {
 		case m := <-evs:
 			if m.Actor.ID == p.ID {
 				seen[m.Action] = true
-				if m.Action == manager.ActionExit {
+				if m.Action == types.ActionExit {
 					assert.Equal(t, "SIGKILL", m.Actor.Attributes["signal"])
 				}
 			}
@@ -172,11 +172,11 @@ func TestCrashWhileEnableSaves(t *testing.T) {
 				"events %v; state %+v; pid alive %v", seen, q.State, q.State.Pid > 0 && alive(q.State.Pid))
 		}
 	}
-	assert.True(t, seen[manager.ActionExit], "exit event")
-	assert.True(t, seen[manager.ActionRestarting], "restarting event")
+	assert.True(t, seen[types.ActionExit], "exit event")
+	assert.True(t, seen[types.ActionRestarting], "restarting event")
 	q := d.inspect(t, "slowsave")
 	assert.True(t, q.Enabled)
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.Equal(t, 1, q.State.RestartCount)
 	require.NotNil(t, q.State.LastExit)
 	assert.Equal(t, "SIGKILL", q.State.LastExit.Signal)
@@ -196,7 +196,7 @@ func TestRemoveDuringCrashLoop(t *testing.T) {
 	for restarting < 2 {
 		select {
 		case m := <-evs:
-			if m.Actor.ID == id && m.Action == manager.ActionRestarting {
+			if m.Actor.ID == id && m.Action == types.ActionRestarting {
 				restarting++
 			}
 		case <-deadline:

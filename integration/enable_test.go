@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // maxEnableFailure is more than any failing enable takes on a busy machine,
@@ -95,7 +95,7 @@ func TestEnableFailures(t *testing.T) {
 
 			p = d.inspect(t, name)
 			assert.False(t, p.Enabled)
-			assert.Equal(t, manager.StatusDisabled, p.State.Status)
+			assert.Equal(t, types.StatusDisabled, p.State.Status)
 			assert.Zero(t, p.State.Pid)
 			after, err := os.ReadFile(filepath.Join(d.storeDir(id), "config.json"))
 			require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestEnableFailures(t *testing.T) {
 		assert.Equal(t, "noact\n", stdout)
 		p = d.inspect(t, "noact")
 		assert.True(t, p.Enabled)
-		assert.Equal(t, manager.StatusRunning, p.State.Status)
+		assert.Equal(t, types.StatusRunning, p.State.Status)
 		assert.Equal(t, []string{}, volumeNames(t, p.State.Socket))
 		warnings := logLines(d.daemonLog(), "level=warning", "404", "plugin="+p.ID)
 		assert.Len(t, warnings, 1, "one warning about the 404 to Plugin.Activate")

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestExecClientGone kills -9 the CLI of an exec whose shell has a child
@@ -129,11 +129,11 @@ func TestExecRacesStop(t *testing.T) {
 	// The plugin is in a consistent state, and works on.
 	q := d.inspect(t, "vol")
 	if q.Enabled {
-		assert.Equal(t, manager.StatusRunning, q.State.Status)
+		assert.Equal(t, types.StatusRunning, q.State.Status)
 		assert.True(t, alive(q.State.Pid))
 		assert.Equal(t, 1, containerCount(t, d))
 	} else {
-		assert.Equal(t, manager.StatusDisabled, q.State.Status)
+		assert.Equal(t, types.StatusDisabled, q.State.Status)
 		assert.Equal(t, 0, containerCount(t, d))
 		d.enable(t, "vol")
 	}
@@ -160,11 +160,11 @@ func TestExecRacesCrash(t *testing.T) {
 		before := execs.count("ran")
 		eventually(t, func() bool { return execs.count("ran") > before }, waitTimeout, "no exec ran before crash %d", i)
 		q := d.inspect(t, "vol")
-		require.Equal(t, manager.StatusRunning, q.State.Status)
+		require.Equal(t, types.StatusRunning, q.State.Status)
 		require.NoError(t, syscall.Kill(q.State.Pid, syscall.SIGKILL), "crash %d", i)
 		eventually(t, func() bool {
 			now := d.inspect(t, "vol")
-			return now.State.Status == manager.StatusRunning && now.State.Pid != q.State.Pid
+			return now.State.Status == types.StatusRunning && now.State.Pid != q.State.Pid
 		}, waitTimeout, "the plugin was not restarted after crash %d", i)
 	}
 	close(crashed)
@@ -265,7 +265,7 @@ func waitRunning(t *testing.T, d *daemon, stop <-chan struct{}) bool {
 		default:
 		}
 		q, err := d.client.Inspect(testCtx(t), "vol")
-		running = err == nil && q.State.Status == manager.StatusRunning
+		running = err == nil && q.State.Status == types.StatusRunning
 		return running
 	}, time.Hour) // ended by stop
 	return running
@@ -292,7 +292,7 @@ func isConflict(err error, sub string) bool {
 // went: "ran", "killed" (by a stop, after it started) or "refused" (409,
 // with a message about the plugin's state). Anything else is an error.
 func execTrue(t *testing.T, d *daemon) (string, error) {
-	sess, err := d.client.Exec(testCtx(t), "vol", execproto.Config{Cmd: []string{"sh", "-c", "true"}})
+	sess, err := d.client.Exec(testCtx(t), "vol", types.ExecConfig{Cmd: []string{"sh", "-c", "true"}})
 	if err != nil {
 		var ce *client.Error
 		if !errors.As(err, &ce) || ce.Status != 409 {

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // faultRounds is how many times TestDaemonKilledAtRandom kills the daemon;
@@ -70,7 +71,7 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 	names := []string{"p0", "p1", "p2"}
 	var gone []string // IDs of plugins removed
 	ctx := testCtx(t)
-	plugin := func(name string) (manager.Inspect, bool) {
+	plugin := func(name string) (types.Inspect, bool) {
 		p, err := d.client.Inspect(ctx, name)
 		if client.IsNotFound(err) {
 			return p, false
@@ -262,7 +263,7 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 }
 
 // envValue is the value of a plugin's setting name, from its Settings.
-func envValue(p manager.Inspect, name string) string {
+func envValue(p types.Inspect, name string) string {
 	for _, kv := range p.Settings.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
 			return v
@@ -272,7 +273,7 @@ func envValue(p manager.Inspect, name string) string {
 }
 
 // list returns every plugin.
-func (d *daemon) list(t *testing.T) []manager.Inspect {
+func (d *daemon) list(t *testing.T) []types.Inspect {
 	t.Helper()
 	list, err := d.client.List(testCtx(t), client.ListOptions{})
 	require.NoError(t, err, "list plugins")

@@ -18,13 +18,14 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
@@ -61,7 +62,7 @@ func testCtx(t *testing.T) context.Context {
 
 // create creates plugin name from the built test plugin kind, applies
 // settings (KEY=VALUE) if any, and returns its inspect.
-func (d *daemon) create(t *testing.T, name, kind string, settings ...string) manager.Inspect {
+func (d *daemon) create(t *testing.T, name, kind string, settings ...string) types.Inspect {
 	t.Helper()
 	ctx := testCtx(t)
 	require.NoError(t, d.client.CreateFromDir(ctx, name, pluginDir(kind)), "create %s from %s", name, kind)
@@ -72,13 +73,13 @@ func (d *daemon) create(t *testing.T, name, kind string, settings ...string) man
 }
 
 // enable enables a plugin with a 30 s timeout and returns its inspect.
-func (d *daemon) enable(t *testing.T, ref string) manager.Inspect {
+func (d *daemon) enable(t *testing.T, ref string) types.Inspect {
 	t.Helper()
 	require.NoError(t, d.client.Enable(testCtx(t), ref, 30*time.Second), "enable %s", ref)
 	return d.inspect(t, ref)
 }
 
-func (d *daemon) inspect(t *testing.T, ref string) manager.Inspect {
+func (d *daemon) inspect(t *testing.T, ref string) types.Inspect {
 	t.Helper()
 	p, err := d.client.Inspect(testCtx(t), ref)
 	require.NoError(t, err, "inspect %s", ref)

@@ -18,11 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/plugdbg/plugdbg/runtime/tracer"
-	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 
 // dockerPluginRoot is dockerd's plugin exec root and legacy discovery dir:
@@ -75,7 +74,7 @@ func busyboxImage(t *testing.T, dk *dockerd, name string) {
 type traceCmd struct {
 	cmd        *exec.Cmd
 	target     string
-	records    chan tracer.Record
+	records    chan types.TraceRecord
 	started    chan string    // the SOCKET of each "tracing SOCKET" line
 	stderrDone chan struct{}  // closed when stderr has ended
 	read       sync.WaitGroup // the readers of stdout and stderr
@@ -94,7 +93,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *traceCmd {
 	errOut, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	tr := &traceCmd{cmd: cmd, target: target, records: make(chan tracer.Record, 1024),
+	tr := &traceCmd{cmd: cmd, target: target, records: make(chan types.TraceRecord, 1024),
 		started: make(chan string, 16), stderrDone: make(chan struct{})}
 	tr.read.Add(2)
 	go func() {
@@ -102,7 +101,7 @@ func startTrace(t *testing.T, d *daemon, target, sock string) *traceCmd {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			var r tracer.Record
+			var r types.TraceRecord
 			if json.Unmarshal(sc.Bytes(), &r) == nil {
 				tr.records <- r
 			}
@@ -231,7 +230,7 @@ func TestInteropDockerdUsesPublishedPlugins(t *testing.T) {
 	assert.Equal(t, hostDir+"\n", dk.ok(t, "volume", "inspect", "--format", "{{.Mountpoint}}", "v1"), "docker volume inspect shows the host path")
 
 	// The volume dockerd created holds the plugin, as plugdbg usage shows.
-	var u usage.Usage
+	var u types.Usage
 	stdout, stderr, code := d.cli(t, "usage", "--json", vol)
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, json.Unmarshal([]byte(stdout), &u))

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestLifecycle walks a volume plugin through create, enable, real use over
@@ -37,7 +38,7 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, "vol:latest", p.Name)
 	assert.Regexp(t, `^[0-9a-f]{64}$`, id)
 	assert.False(t, p.Enabled)
-	assert.Equal(t, manager.StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 	assert.Zero(t, p.State.Pid)
 	assert.DirExists(t, filepath.Join(d.storeDir(id), "rootfs"))
 	assert.FileExists(t, filepath.Join(d.storeDir(id), "rootfs", "pdvol"))
@@ -45,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, d.client.Enable(ctx, "vol", 0))
 	p = d.inspect(t, "vol")
 	assert.True(t, p.Enabled)
-	assert.Equal(t, manager.StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	require.Positive(t, p.State.Pid)
 	assert.True(t, alive(p.State.Pid), "container init %d is not running", p.State.Pid)
 	assert.Equal(t, filepath.Join(d.socketDir(id), "pdvol.sock"), p.State.Socket)
@@ -83,7 +84,7 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, d.client.Disable(ctx, "vol", false))
 	p = d.inspect(t, "vol")
 	assert.False(t, p.Enabled)
-	assert.Equal(t, manager.StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 	assert.Zero(t, p.State.Pid)
 	assert.NoDirExists(t, d.socketDir(id), "socket dir after disable")
 	assert.False(t, alive(pid), "container init %d still runs after disable", pid)
@@ -125,7 +126,7 @@ func TestLifecycle(t *testing.T) {
 			assert.Equal(t, id, m.Actor.ID)
 			assert.Equal(t, "vol:latest", m.Actor.Attributes["name"])
 			actions = append(actions, string(m.Action))
-			if m.Action == manager.ActionSet {
+			if m.Action == types.ActionSet {
 				assert.Equal(t, "DEBUG=1", m.Actor.Attributes["settings"])
 			}
 		case <-deadline:

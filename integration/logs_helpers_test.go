@@ -21,11 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // startDaemonWith is startDaemon with extra daemon flags, such as
@@ -126,7 +127,7 @@ func echoWrite(t *testing.T, sock, stream, data string) {
 
 // apiLine is one object of the logs API's stream.
 type apiLine struct {
-	manager.LogLine
+	types.LogLine
 	Error string `json:"error"`
 }
 

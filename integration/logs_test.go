@@ -21,12 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // tsLayout is the fixed-width nanosecond RFC 3339 that the daemon log and
@@ -324,7 +324,7 @@ func TestLogsHardLines(t *testing.T) {
 		assert.Fail(t, "plugdbg logs output", "line lengths %v; want a line of %d bytes; head %q", lens, big, tail(out, 300))
 	}
 	q := d.inspect(t, "hard")
-	assert.Equal(t, manager.StatusRunning, q.State.Status, "the plugin runs on")
+	assert.Equal(t, types.StatusRunning, q.State.Status, "the plugin runs on")
 	assert.Equal(t, p.State.Pid, q.State.Pid)
 
 	// The log file: the invalid UTF-8 byte-exact, the long line in pieces.
@@ -897,7 +897,7 @@ func TestLogsDiskFull(t *testing.T) {
 
 	// The plugin runs and answers on.
 	q := d.inspect(t, "full")
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.Equal(t, p.State.Pid, q.State.Pid)
 	assert.Zero(t, q.State.RestartCount)
 	assert.Equal(t, []string{}, volumeNames(t, q.State.Socket))

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
@@ -33,14 +34,14 @@ func TestMonitorKilled(t *testing.T) {
 	require.NoError(t, syscall.Kill(monitors[0], syscall.SIGKILL))
 	var actions []events.Action
 	deadline := time.After(waitTimeout)
-	for len(actions) == 0 || actions[len(actions)-1] != manager.ActionRestart {
+	for len(actions) == 0 || actions[len(actions)-1] != types.ActionRestart {
 		select {
 		case m := <-evs:
 			if m.Actor.ID != p.ID {
 				continue
 			}
 			actions = append(actions, m.Action)
-			if m.Action == manager.ActionExit {
+			if m.Action == types.ActionExit {
 				assert.Equal(t, "-1", m.Actor.Attributes["exitCode"])
 				assert.Contains(t, m.Actor.Attributes["error"], "monitor connection lost")
 			}
@@ -48,10 +49,10 @@ func TestMonitorKilled(t *testing.T) {
 			require.FailNowf(t, "plugin not restarted after its monitor was killed", "events %v", actions)
 		}
 	}
-	assert.Equal(t, []events.Action{manager.ActionExit, manager.ActionRestarting, manager.ActionRestart}, actions)
+	assert.Equal(t, []events.Action{types.ActionExit, types.ActionRestarting, types.ActionRestart}, actions)
 	assert.False(t, alive(p.State.Pid), "the container of the killed monitor still runs")
 	q := d.inspect(t, "vol")
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.NotEqual(t, p.State.Pid, q.State.Pid)
 	assert.Equal(t, 1, q.State.RestartCount)
 	require.NotNil(t, q.State.LastExit)
@@ -101,7 +102,7 @@ func TestSpareMonitorKilled(t *testing.T) {
 			}
 			require.NoError(t, <-enabled, "enable after the spare monitor was killed")
 			p := d.inspect(t, "vol")
-			assert.Equal(t, manager.StatusRunning, p.State.Status)
+			assert.Equal(t, types.StatusRunning, p.State.Status)
 			assert.Equal(t, []string{}, volumeNames(t, p.State.Socket))
 			mons := d.monitorPids(id)
 			assert.Len(t, mons, 1)

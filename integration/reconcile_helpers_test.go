@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/client"
@@ -174,7 +176,7 @@ func (d *daemon) reconcileProblems(t *testing.T, gone []string) []string {
 			add("%s: half-written state file %s", name, f)
 		}
 		if p.Enabled {
-			if p.State.Status != manager.StatusRunning {
+			if p.State.Status != types.StatusRunning {
 				add("%s: enabled but %s (error %q)", name, p.State.Status, p.State.Error)
 				continue
 			}
@@ -194,7 +196,7 @@ func (d *daemon) reconcileProblems(t *testing.T, gone []string) []string {
 			}
 			continue
 		}
-		if p.State.Status != manager.StatusDisabled || p.State.Pid != 0 {
+		if p.State.Status != types.StatusDisabled || p.State.Pid != 0 {
 			add("%s: disabled with status %s, pid %d", name, p.State.Status, p.State.Pid)
 		}
 		if len(monitors) > 0 {
@@ -212,7 +214,7 @@ func (d *daemon) reconcileProblems(t *testing.T, gone []string) []string {
 		problems = append(problems, d.noRunLeft(name, id, true)...)
 	}
 	for _, id := range gone {
-		if slices.ContainsFunc(list, func(p manager.Inspect) bool { return p.ID == id }) {
+		if slices.ContainsFunc(list, func(p types.Inspect) bool { return p.ID == id }) {
 			continue // re-created under the same ID: impossible, but checked above then
 		}
 		if _, err := os.Stat(d.storeDir(id)); err == nil {

@@ -5,11 +5,11 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestDisableWithDataRootFull: a plugin whose output fills the data root's
@@ -38,7 +38,7 @@ func TestDisableWithDataRootFull(t *testing.T) {
 	d.ok(t, "disable", "fill")
 	q := d.inspect(t, "fill")
 	assert.False(t, q.Enabled)
-	assert.Equal(t, manager.StatusDisabled, q.State.Status)
+	assert.Equal(t, types.StatusDisabled, q.State.Status)
 	assert.False(t, alive(p.State.Pid), "the plugin's container still runs")
 	assert.Empty(t, d.monitorPids(id), "the plugin's monitor still runs")
 
@@ -46,7 +46,7 @@ func TestDisableWithDataRootFull(t *testing.T) {
 	d.restart()
 	q = d.inspect(t, "fill")
 	assert.False(t, q.Enabled, "disabled before the restart, enabled after it")
-	assert.Equal(t, manager.StatusDisabled, q.State.Status)
+	assert.Equal(t, types.StatusDisabled, q.State.Status)
 	assert.Empty(t, d.monitorPids(id))
 	assert.NoDirExists(t, d.containerStateDir(id))
 }

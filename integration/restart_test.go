@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // TestDaemonKill9 kills the daemon with SIGKILL under a running plugin: the
@@ -50,7 +51,7 @@ func TestDaemonKill9(t *testing.T) {
 
 	p = d.inspect(t, "vol")
 	assert.True(t, p.Enabled)
-	assert.Equal(t, manager.StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	assert.Equal(t, pid, p.State.Pid, "the restarted daemon must reattach to the same process")
 	assert.Zero(t, p.State.RestartCount)
 	assert.Len(t, d.monitorPids(id), 1)
@@ -78,7 +79,7 @@ func TestDaemonSIGTERM(t *testing.T) {
 
 	d.start()
 	q := d.inspect(t, "vol")
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.Equal(t, p.State.Pid, q.State.Pid)
 	eventually(t, func() bool {
 		return len(logLines(d.daemonLog(), "VolumeDriver.Create", "name=after-stop", "plugin="+p.ID)) > 0
@@ -127,7 +128,7 @@ func TestRebootSimulation(t *testing.T) {
 			t.Logf("daemon up with the plugin restarted in %s", time.Since(start).Round(time.Millisecond))
 			q := d.inspect(t, "vol")
 			assert.True(t, q.Enabled)
-			assert.Equal(t, manager.StatusRunning, q.State.Status)
+			assert.Equal(t, types.StatusRunning, q.State.Status)
 			require.Positive(t, q.State.Pid)
 			assert.NotEqual(t, pid, q.State.Pid, "a new container must run")
 			assert.True(t, alive(q.State.Pid))
@@ -201,7 +202,7 @@ func TestDaemonKilledDuringEnable(t *testing.T) {
 
 			p = d.inspect(t, "p")
 			assert.False(t, p.Enabled)
-			assert.Equal(t, manager.StatusDisabled, p.State.Status)
+			assert.Equal(t, types.StatusDisabled, p.State.Status)
 			assert.Zero(t, p.State.Pid)
 			eventually(t, func() bool { return !alive(pid) }, waitTimeout, "container left by the killed daemon still runs")
 			eventually(t, func() bool { return !alive(monitors[0]) }, waitTimeout, "monitor left by the killed daemon still runs")
@@ -224,7 +225,7 @@ func TestDaemonKilledDuringEnable(t *testing.T) {
 			}
 			require.NoError(t, err)
 			p = d.inspect(t, "p")
-			assert.Equal(t, manager.StatusRunning, p.State.Status)
+			assert.Equal(t, types.StatusRunning, p.State.Status)
 			assert.NotEqual(t, pid, p.State.Pid)
 			assert.Equal(t, []string{}, volumeNames(t, p.State.Socket))
 			assert.Len(t, d.monitorPids(id), 1)
@@ -252,7 +253,7 @@ func TestPluginCrashDuringOutage(t *testing.T) {
 	d.start()
 	q := d.inspect(t, "vol")
 	assert.True(t, q.Enabled)
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.NotEqual(t, p.State.Pid, q.State.Pid)
 	assert.True(t, alive(q.State.Pid))
 	require.NotNil(t, q.State.LastExit)
@@ -283,7 +284,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 
 	require.NoError(t, ping(d.sock))
 	q := d.inspect(t, "vol")
-	assert.Equal(t, manager.StatusRunning, q.State.Status)
+	assert.Equal(t, types.StatusRunning, q.State.Status)
 	assert.Equal(t, p.State.Pid, q.State.Pid)
 	assert.Equal(t, []string{}, volumeNames(t, q.State.Socket))
 	eventually(t, func() bool { return len(d.sparePids()) == 1 }, waitTimeout, "the second daemon's spare monitor outlives it")

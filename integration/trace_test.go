@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,7 +68,7 @@ func TestTrace(t *testing.T) {
 
 	want := clients*perClient*2 + 1
 	seen := map[string]int{}
-	var failed tracer.Record
+	var failed types.TraceRecord
 	deadline := time.After(waitTimeout)
 	for n := 0; n < want; n++ {
 		select {

@@ -10,8 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/logs"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // Log streaming bounds. Variables so that tests can shorten them.
@@ -53,7 +54,7 @@ type logSub struct {
 	mu    sync.Mutex
 	last  map[string]resumePoint // by plugin ID: the last line queued
 	floor int64                  // on a resume, older lines of plugins not in last are the page's already
-	batch []manager.LogLine
+	batch []types.LogLine
 }
 
 type logsMsg struct {
@@ -127,7 +128,7 @@ func (c *conn) followLogs(ctx context.Context, sub *logSub) {
 	resuming := len(sub.last) > 0
 	started := false
 	for ctx.Err() == nil {
-		o := manager.LogOptions{Follow: true, Stream: sub.stream, Grep: sub.grep}
+		o := types.LogOptions{Follow: true, Stream: sub.stream, Grep: sub.grep}
 		if !started {
 			// Tells the page (and tests) when a line it writes next is
 			// sure to be followed: a subscription with no history to send
@@ -189,7 +190,7 @@ func (s *logSub) since() time.Time {
 }
 
 // followOnce follows until ctx ends (nil) or the page lags (errLagged).
-func (c *conn) followOnce(ctx context.Context, sub *logSub, o manager.LogOptions) error {
+func (c *conn) followOnce(ctx context.Context, sub *logSub, o types.LogOptions) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sub.mu.Lock()
@@ -222,7 +223,7 @@ func (c *conn) followOnce(ctx context.Context, sub *logSub, o manager.LogOptions
 			}
 		}
 	})
-	err := c.s.o.Backend.Logs(fctx, sub.ref, o, func(l manager.LogLine) error {
+	err := c.s.o.Backend.Logs(fctx, sub.ref, o, func(l types.LogLine) error {
 		sub.mu.Lock()
 		if l.Seq != 0 {
 			if p, ok := sub.last[l.Plugin]; ok && l.Seq <= p.Seq {
@@ -287,15 +288,15 @@ func (c *conn) history(m inMsg) {
 		c.sendError(m.ID, err)
 		return
 	}
-	o := manager.LogOptions{Stream: m.Stream, Grep: grep, Tail: min(max(m.Tail, 1), maxHistory)}
+	o := types.LogOptions{Stream: m.Stream, Grep: grep, Tail: min(max(m.Tail, 1), maxHistory)}
 	switch {
 	case m.BeforeSeq > 0:
-		o.Before = &manager.LogPosition{Time: m.Before, Plugin: m.BeforePlugin, Seq: m.BeforeSeq}
+		o.Before = &types.LogPosition{Time: m.Before, Plugin: m.BeforePlugin, Seq: m.BeforeSeq}
 	case m.Before > 0:
 		o.Until = time.Unix(0, m.Before)
 	}
-	var lines []manager.LogLine
-	err = c.s.o.Backend.Logs(c.ctx, m.Plugin, o, func(l manager.LogLine) error {
+	var lines []types.LogLine
+	err = c.s.o.Backend.Logs(c.ctx, m.Plugin, o, func(l types.LogLine) error {
 		lines = append(lines, l)
 		return nil
 	})
@@ -314,7 +315,7 @@ func (c *conn) history(m inMsg) {
 // the page's short form: p plugin ID, n name, q seq, t time (unix ns), s
 // stream, l the text, v the level the line names (logs.LineLevel), k a
 // count of skipped lines (a marker), b partial.
-func appendLogsMsg(dst []byte, typ, id string, lines []manager.LogLine) []byte {
+func appendLogsMsg(dst []byte, typ, id string, lines []types.LogLine) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = logs.AppendJSONString(dst, typ)
 	dst = append(dst, `,"id":`...)

@@ -17,12 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/gorilla/websocket"
 	"github.com/moby/moby/api/types/events"
 	"github.com/sirupsen/logrus"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // DefaultAddr is where the daemon serves the UI unless told otherwise:
@@ -32,13 +33,13 @@ const DefaultAddr = "127.0.0.1:7777"
 // Backend is what the UI needs of the plugin manager (*manager.Manager).
 // All methods must be safe for concurrent use.
 type Backend interface {
-	List() []manager.Inspect
-	Inspect(ref string) (manager.Inspect, error)
+	List() []types.Inspect
+	Inspect(ref string) (types.Inspect, error)
 	Enable(ctx context.Context, ref string, timeout time.Duration) error
 	Disable(ctx context.Context, ref string, force bool) error
-	Logs(ctx context.Context, ref string, o manager.LogOptions, send func(manager.LogLine) error) error
+	Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error
 	SubscribeSince(since time.Time) ([]events.Message, <-chan events.Message, func())
-	Exec(ref string, c execproto.Config) (execproto.Process, error)
+	Exec(ref string, c types.ExecConfig) (execproto.Process, error)
 }
 
 // Options configure a Server.

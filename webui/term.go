@@ -9,6 +9,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
@@ -34,9 +36,9 @@ type termOutMsg struct {
 }
 
 type termExitMsg struct {
-	Type string               `json:"type"` // "term.exit"
-	ID   string               `json:"id"`
-	Exit execproto.ExitStatus `json:"exit"`
+	Type string         `json:"type"` // "term.exit"
+	ID   string         `json:"id"`
+	Exit types.ExecExit `json:"exit"`
 }
 
 // openTerm starts m.Cmd (default: sh, from the toolbox if the plugin has
@@ -58,17 +60,17 @@ func (c *conn) openTerm(m inMsg) {
 	if len(cmd) == 0 {
 		cmd = []string{"sh"}
 	}
-	proc, err := c.s.o.Backend.Exec(m.Plugin, execproto.Config{
+	proc, err := c.s.o.Backend.Exec(m.Plugin, types.ExecConfig{
 		Cmd: cmd, Tty: true, AttachStdin: true, Height: m.Rows, Width: m.Cols,
 		Env: []string{"TERM=xterm-256color"},
 	})
 	if err != nil {
 		var se *execproto.StartError
 		if errors.As(err, &se) {
-			c.sendMust(termExitMsg{Type: "term.exit", ID: m.ID, Exit: execproto.ExitStatus{ExitCode: se.ExitCode, Error: se.Msg}})
+			c.sendMust(termExitMsg{Type: "term.exit", ID: m.ID, Exit: types.ExecExit{ExitCode: se.ExitCode, Error: se.Msg}})
 			return
 		}
-		c.sendMust(termExitMsg{Type: "term.exit", ID: m.ID, Exit: execproto.ExitStatus{ExitCode: -1, Error: err.Error()}})
+		c.sendMust(termExitMsg{Type: "term.exit", ID: m.ID, Exit: types.ExecExit{ExitCode: -1, Error: err.Error()}})
 		return
 	}
 	inR, inW := io.Pipe()
@@ -100,7 +102,7 @@ func (c *conn) termInput(m inMsg) {
 	case "term.in":
 		_, err = t.in.Write(execproto.AppendFrame(nil, execproto.Stdin, []byte(m.Data)))
 	case "term.resize":
-		b, _ := json.Marshal(execproto.WindowSize{Height: m.Rows, Width: m.Cols})
+		b, _ := json.Marshal(types.WindowSize{Height: m.Rows, Width: m.Cols})
 		_, err = t.in.Write(execproto.AppendFrame(nil, execproto.Resize, b))
 	case "term.close":
 		t.close()
@@ -128,7 +130,7 @@ func (s *termSink) Write(p []byte) (int, error) {
 	case execproto.Stdout, execproto.Stderr:
 		ok = s.c.sendMust(termOutMsg{Type: "term.out", ID: s.id, Data: base64.StdEncoding.EncodeToString(payload)})
 	case execproto.Exit:
-		var st execproto.ExitStatus
+		var st types.ExecExit
 		_ = json.Unmarshal(payload, &st)
 		ok = s.c.sendMust(termExitMsg{Type: "term.exit", ID: s.id, Exit: st})
 	default:

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/plugdbg/plugdbg/runtime/tracer"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Tracer is the optional capability of a Backend to trace a plugin's
@@ -13,15 +13,15 @@ import (
 // follows the restarted plugin's new socket), and fn with each call, until
 // ctx ends.
 type Tracer interface {
-	Trace(ctx context.Context, ref string, started func(socket string), fn func(tracer.Record) error) error
+	Trace(ctx context.Context, ref string, started func(socket string), fn func(types.TraceRecord) error) error
 }
 
 type traceMsg struct {
-	Type   string         `json:"type"` // "trace": a call; "trace.started", "trace.ended"
-	Plugin string         `json:"plugin"`
-	Record *tracer.Record `json:"record,omitempty"`
-	Lost   int            `json:"lost,omitempty"` // calls this page missed before this one
-	Error  string         `json:"error,omitempty"`
+	Type   string             `json:"type"` // "trace": a call; "trace.started", "trace.ended"
+	Plugin string             `json:"plugin"`
+	Record *types.TraceRecord `json:"record,omitempty"`
+	Lost   int                `json:"lost,omitempty"` // calls this page missed before this one
+	Error  string             `json:"error,omitempty"`
 }
 
 // startTrace traces m.Plugin's calls for the page until trace.stop, the
@@ -45,7 +45,7 @@ func (c *conn) startTrace(m inMsg) {
 		lost := 0
 		err := tr.Trace(ctx, m.Plugin, func(string) {
 			c.sendMust(traceMsg{Type: "trace.started", Plugin: m.Plugin})
-		}, func(r tracer.Record) error {
+		}, func(r types.TraceRecord) error {
 			// Records wait for no one: a page that lags loses some, and is
 			// told how many.
 			b, err := jsonBytes(traceMsg{Type: "trace", Plugin: m.Plugin, Record: &r, Lost: lost})

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 
-	"github.com/plugdbg/plugdbg/runtime/manager"
-	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -29,23 +29,23 @@ var (
 
 // pluginView is one row of the plugin table.
 type pluginView struct {
-	ID           string              `json:"id"`
-	Name         string              `json:"name"`
-	Enabled      bool                `json:"enabled"`
-	Status       string              `json:"status"`
-	Pid          int                 `json:"pid,omitempty"`
-	StartedAt    *time.Time          `json:"startedAt,omitempty"`
-	RestartCount int                 `json:"restartCount"`
-	LastExit     *monitor.ExitStatus `json:"lastExit,omitempty"`
-	NextRestart  *time.Time          `json:"nextRestart,omitempty"`
-	Error        string              `json:"error,omitempty"`
-	Types        []string            `json:"types"`
-	Description  string              `json:"description,omitempty"`
-	Socket       string              `json:"socket,omitempty"`
-	Settings     []string            `json:"env,omitempty"`
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Enabled      bool              `json:"enabled"`
+	Status       string            `json:"status"`
+	Pid          int               `json:"pid,omitempty"`
+	StartedAt    *time.Time        `json:"startedAt,omitempty"`
+	RestartCount int               `json:"restartCount"`
+	LastExit     *types.PluginExit `json:"lastExit,omitempty"`
+	NextRestart  *time.Time        `json:"nextRestart,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Types        []string          `json:"types"`
+	Description  string            `json:"description,omitempty"`
+	Socket       string            `json:"socket,omitempty"`
+	Settings     []string          `json:"env,omitempty"`
 }
 
-func viewOf(p manager.Inspect) pluginView {
+func viewOf(p types.Inspect) pluginView {
 	v := pluginView{
 		ID: p.ID, Name: p.Name, Enabled: p.Enabled, Status: p.State.Status, Pid: p.State.Pid,
 		StartedAt: p.State.StartedAt, RestartCount: p.State.RestartCount, LastExit: p.State.LastExit,
@@ -135,7 +135,7 @@ func (c *conn) watch() {
 			} else {
 				lost++
 			}
-			if ev.Action != manager.ActionCall && !dirty {
+			if ev.Action != types.ActionCall && !dirty {
 				dirty = true
 				coalesce.Reset(pluginsCoalesce)
 			}

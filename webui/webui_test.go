@@ -16,13 +16,14 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/gorilla/websocket"
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // fakeBackend is a manager with one plugin, "p1", whose log is an
@@ -30,7 +31,7 @@ import (
 // Follow as the manager does.
 type fakeBackend struct {
 	mu      sync.Mutex
-	lines   []manager.LogLine
+	lines   []types.LogLine
 	changed chan struct{} // closed and replaced on each append
 	events  chan events.Message
 	// followEnded gets a value each time a follow returns: its context
@@ -54,30 +55,30 @@ func (f *fakeBackend) write(n, size int) {
 		if len(text) < size {
 			text += strings.Repeat("x", size-len(text))
 		}
-		f.lines = append(f.lines, manager.LogLine{Plugin: "id1", Name: "p1", Seq: seq, Time: t0 + int64(seq)*1000, Stream: "stdout", Line: text})
+		f.lines = append(f.lines, types.LogLine{Plugin: "id1", Name: "p1", Seq: seq, Time: t0 + int64(seq)*1000, Stream: "stdout", Line: text})
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
 
-func (f *fakeBackend) List() []manager.Inspect {
+func (f *fakeBackend) List() []types.Inspect {
 	p, _ := f.Inspect("p1")
-	return []manager.Inspect{p}
+	return []types.Inspect{p}
 }
 
-func (f *fakeBackend) Inspect(ref string) (manager.Inspect, error) {
+func (f *fakeBackend) Inspect(ref string) (types.Inspect, error) {
 	if ref != "p1" && ref != "id1" {
-		return manager.Inspect{}, errors.New("plugin not found")
+		return types.Inspect{}, errors.New("plugin not found")
 	}
-	var p manager.Inspect
+	var p types.Inspect
 	p.ID, p.Name, p.Enabled = "id1", "p1", true
-	p.State.Status = manager.StatusRunning
+	p.State.Status = types.StatusRunning
 	return p, nil
 }
 
 func (f *fakeBackend) Enable(context.Context, string, time.Duration) error { return nil }
 func (f *fakeBackend) Disable(context.Context, string, bool) error         { return nil }
-func (f *fakeBackend) Exec(string, execproto.Config) (execproto.Process, error) {
+func (f *fakeBackend) Exec(string, types.ExecConfig) (execproto.Process, error) {
 	return nil, errors.New("no exec here")
 }
 
@@ -85,9 +86,9 @@ func (f *fakeBackend) SubscribeSince(time.Time) ([]events.Message, <-chan events
 	return nil, f.events, func() {}
 }
 
-func (f *fakeBackend) Logs(ctx context.Context, ref string, o manager.LogOptions, send func(manager.LogLine) error) error {
+func (f *fakeBackend) Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error {
 	f.mu.Lock()
-	var hist []manager.LogLine
+	var hist []types.LogLine
 	for _, l := range f.lines {
 		if (o.Since.IsZero() || l.Time >= o.Since.UnixNano()) && (o.Until.IsZero() || l.Time < o.Until.UnixNano()) &&
 			(o.Grep == nil || o.Grep.MatchString(l.Line)) {

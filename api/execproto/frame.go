@@ -73,22 +73,6 @@ type Frame struct {
 	Payload []byte
 }
 
-// WindowSize is a terminal size, the payload of a Resize frame.
-type WindowSize struct {
-	Height uint16 `json:"Height"`
-	Width  uint16 `json:"Width"`
-}
-
-// ExitStatus is how the process ended, the payload of the Exit frame.
-type ExitStatus struct {
-	// ExitCode is the process's exit status; 128+n when killed by signal
-	// n, as shells report it; 126 or 127 when it could not be started.
-	ExitCode int    `json:"ExitCode"`
-	Signal   string `json:"Signal,omitempty"` // e.g. "SIGTERM" when killed by a signal
-	// Error explains a process that could not be started or watched.
-	Error string `json:"Error,omitempty"`
-}
-
 // Writer writes frames to an underlying stream. It is safe for concurrent
 // use: each frame is written whole.
 type Writer struct {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,7 +23,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	w := NewWriter(&buf)
 	require.NoError(t, w.WriteFrame(Stdout, []byte("hello")))
 	require.NoError(t, w.WriteFrame(CloseStdin, nil))
-	require.NoError(t, w.WriteJSON(Exit, ExitStatus{ExitCode: 3}))
+	require.NoError(t, w.WriteJSON(Exit, types.ExecExit{ExitCode: 3}))
 	// The header is stdcopy's: stream byte, three zeros, big-endian length.
 	assert.Equal(t, []byte{1, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'}, buf.Bytes()[:13])
 
@@ -112,14 +114,14 @@ type fakeProcess struct {
 	errW *io.PipeWriter
 
 	mu      sync.Mutex
-	resizes []WindowSize
+	resizes []types.WindowSize
 	signals []syscall.Signal
-	exit    chan ExitStatus
+	exit    chan types.ExecExit
 	closed  bool
 }
 
 func newFakeProcess() *fakeProcess {
-	p := &fakeProcess{exit: make(chan ExitStatus, 1)}
+	p := &fakeProcess{exit: make(chan types.ExecExit, 1)}
 	p.inR, p.inW = io.Pipe()
 	p.outR, p.outW = io.Pipe()
 	p.errR, p.errW = io.Pipe()
@@ -129,15 +131,15 @@ func newFakeProcess() *fakeProcess {
 		_, _ = p.errW.Write([]byte("stdin closed\n"))
 		p.outW.Close()
 		p.errW.Close()
-		p.exit <- ExitStatus{ExitCode: 4}
+		p.exit <- types.ExecExit{ExitCode: 4}
 	}()
 	return p
 }
 
 func (p *fakeProcess) Stdin() io.WriteCloser          { return p.inW }
 func (p *fakeProcess) Output() (io.Reader, io.Reader) { return p.outR, p.errR }
-func (p *fakeProcess) Wait() ExitStatus               { return <-p.exit }
-func (p *fakeProcess) Resize(ws WindowSize) error {
+func (p *fakeProcess) Wait() types.ExecExit           { return <-p.exit }
+func (p *fakeProcess) Resize(ws types.WindowSize) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.resizes = append(p.resizes, ws)
@@ -154,19 +156,19 @@ func (p *fakeProcess) Close() error { p.mu.Lock(); defer p.mu.Unlock(); p.closed
 func TestServe(t *testing.T) {
 	p := newFakeProcess()
 	server, client := net.Pipe()
-	done := make(chan ExitStatus, 1)
+	done := make(chan types.ExecExit, 1)
 	go func() { done <- Serve(p, NewReader(server), NewWriter(server)) }()
 
 	cw := NewWriter(client)
-	require.NoError(t, cw.WriteJSON(Resize, WindowSize{Height: 40, Width: 132}))
+	require.NoError(t, cw.WriteJSON(Resize, types.WindowSize{Height: 40, Width: 132}))
 	require.NoError(t, cw.WriteFrame(Signal, []byte("SIGUSR1")))
-	require.NoError(t, cw.WriteJSON(Resize, WindowSize{})) // ignored: no size
+	require.NoError(t, cw.WriteJSON(Resize, types.WindowSize{})) // ignored: no size
 	require.NoError(t, cw.WriteFrame(Stdin, []byte("abc ")))
 	require.NoError(t, cw.WriteFrame(Stdin, []byte("def")))
 	require.NoError(t, cw.WriteFrame(CloseStdin, nil))
 
 	var stdout, stderr bytes.Buffer
-	var exit ExitStatus
+	var exit types.ExecExit
 	r := NewReader(client)
 	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
@@ -187,11 +189,11 @@ func TestServe(t *testing.T) {
 	}
 	assert.Equal(t, "ABC DEF", stdout.String())
 	assert.Equal(t, "stdin closed\n", stderr.String())
-	assert.Equal(t, ExitStatus{ExitCode: 4}, exit)
-	assert.Equal(t, ExitStatus{ExitCode: 4}, <-done)
+	assert.Equal(t, types.ExecExit{ExitCode: 4}, exit)
+	assert.Equal(t, types.ExecExit{ExitCode: 4}, <-done)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	assert.Equal(t, []WindowSize{{Height: 40, Width: 132}}, p.resizes)
+	assert.Equal(t, []types.WindowSize{{Height: 40, Width: 132}}, p.resizes)
 	assert.Equal(t, []syscall.Signal{syscall.SIGUSR1}, p.signals)
 	assert.True(t, p.closed)
 }
@@ -199,7 +201,7 @@ func TestServe(t *testing.T) {
 func TestServeHangsUpWhenTheClientGoes(t *testing.T) {
 	p := newFakeProcess()
 	server, client := net.Pipe()
-	done := make(chan ExitStatus, 1)
+	done := make(chan types.ExecExit, 1)
 	go func() { done <- Serve(p, NewReader(server), NewWriter(server)) }()
 	client.Close()
 	// The fake ignores SIGHUP; Serve then closes stdin (so the fake
@@ -254,7 +256,7 @@ func TestServeHangsUpTheWholeGroup(t *testing.T) {
 			HangupGrace = tt.grace
 			g := &fakeGroup{fakeProcess: newFakeProcess(), obedient: 2, stubborn: tt.stubborn}
 			server, client := net.Pipe()
-			done := make(chan ExitStatus, 1)
+			done := make(chan types.ExecExit, 1)
 			go func() { done <- Serve(g, NewReader(server), NewWriter(server)) }()
 			client.Close()
 			select {

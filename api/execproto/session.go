@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -23,11 +25,11 @@ type Process interface {
 	Output() (stdout, stderr io.Reader)
 	// Resize sets the window size of the process's terminal; an error
 	// without a TTY.
-	Resize(WindowSize) error
+	Resize(types.WindowSize) error
 	// Signal sends sig to the process.
 	Signal(sig syscall.Signal) error
 	// Wait waits for the process to exit.
-	Wait() ExitStatus
+	Wait() types.ExecExit
 	// Close releases the process's stdio. Output readers then return.
 	Close() error
 }
@@ -61,8 +63,8 @@ const hangupPoll = 50 * time.Millisecond
 // the exit status. A client that goes away before the process has exited
 // hangs the process up, as a closed terminal would: SIGHUP, then SIGKILL
 // after HangupGrace. Serve closes p.
-func Serve(p Process, in *Reader, out *Writer) ExitStatus {
-	var st ExitStatus
+func Serve(p Process, in *Reader, out *Writer) types.ExecExit {
+	var st types.ExecExit
 	exited := make(chan struct{})
 	go func() { st = p.Wait(); close(exited) }()
 
@@ -143,7 +145,7 @@ func readClient(p Process, in *Reader) {
 		case CloseStdin:
 			closeStdin()
 		case Resize:
-			var ws WindowSize
+			var ws types.WindowSize
 			if json.Unmarshal(f.Payload, &ws) == nil && ws.Height > 0 && ws.Width > 0 {
 				_ = p.Resize(ws)
 			}

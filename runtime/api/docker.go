@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
@@ -42,12 +43,12 @@ func dockerErr(w http.ResponseWriter, err error) {
 	}
 }
 
-func (s *Server) dockerInspect(p plugin.Plugin) manager.Inspect {
-	st := manager.State{Status: manager.StatusDisabled, Socket: s.docker.Socket(p)}
+func (s *Server) dockerInspect(p plugin.Plugin) types.Inspect {
+	st := types.State{Status: types.StatusDisabled, Socket: s.docker.Socket(p)}
 	if p.Enabled {
-		st.Status = manager.StatusRunning
+		st.Status = types.StatusRunning
 	}
-	return manager.Inspect{Plugin: p, State: st, LogConfig: manager.LogConfigView{Type: "dockerd", Config: map[string]string{}}}
+	return types.Inspect{Plugin: p, State: st, LogConfig: types.LogConfigView{Type: "dockerd", Config: map[string]string{}}}
 }
 
 func (s *Server) dockerList(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +66,7 @@ func (s *Server) dockerList(w http.ResponseWriter, r *http.Request) {
 		dockerErr(w, err)
 		return
 	}
-	out := []manager.Inspect{}
+	out := []types.Inspect{}
 	for _, p := range ps {
 		ok, err := f.match(p)
 		if err != nil {
@@ -109,7 +110,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 	case action == "json" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.dockerInspect(p))
 	case action == "exec" && r.Method == http.MethodPost:
-		s.serveExec(w, r, p.Name, func(c execproto.Config) (execproto.Process, error) {
+		s.serveExec(w, r, p.Name, func(c types.ExecConfig) (execproto.Process, error) {
 			if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 				return nil, invalidErr{errors.New("exec needs a command")}
 			}
@@ -147,7 +148,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 			dockerErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
 			return
 		}
-		writeJSON(w, http.StatusOK, container.Report{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)})
+		writeJSON(w, http.StatusOK, types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)})
 	case action == "trace" && r.Method == http.MethodGet:
 		if !running("trace") {
 			return
@@ -163,7 +164,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 		w.WriteHeader(http.StatusOK)
 		flusher, _ := w.(http.Flusher)
 		enc := json.NewEncoder(w)
-		err = s.docker.Logs(r.Context(), p.ID, p.Name, o, func(l manager.LogLine) error {
+		err = s.docker.Logs(r.Context(), p.ID, p.Name, o, func(l types.LogLine) error {
 			if err := enc.Encode(l); err != nil {
 				return err
 			}
@@ -185,8 +186,8 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 // after the start line, as trace does.
 func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Plugin) {
 	sock := s.docker.Socket(p)
-	ch := make(chan tracer.Record, 4096)
-	proxy, err := tracer.Start(sock, func(rec tracer.Record) {
+	ch := make(chan types.TraceRecord, 4096)
+	proxy, err := tracer.Start(sock, func(rec types.TraceRecord) {
 		select {
 		case ch <- rec:
 		default: // a watcher this slow loses records; the calls go on

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
@@ -22,13 +24,13 @@ const ExecMediaType = "application/vnd.plugdbg.exec-stream"
 // plugin, bad request) are ordinary HTTP errors; a command that cannot be
 // started is reported in the Exit frame with status 127 or 126.
 func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
-	s.serveExec(w, r, name, func(c execproto.Config) (execproto.Process, error) { return s.m.Exec(name, c) })
+	s.serveExec(w, r, name, func(c types.ExecConfig) (execproto.Process, error) { return s.m.Exec(name, c) })
 }
 
 // serveExec is exec with the process started by start (dockerd's plugins
 // have their own, docker.go).
-func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, start func(execproto.Config) (execproto.Process, error)) {
-	var c execproto.Config
+func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, start func(types.ExecConfig) (execproto.Process, error)) {
+	var c types.ExecConfig
 	if err := decodeBody(w, r, routeExec, maxExecBody, &c); err != nil {
 		writeBodyError(w, err, "invalid exec config")
 		return
@@ -71,7 +73,7 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, 
 	}
 	out := execproto.NewWriter(conn)
 	if se != nil {
-		_ = out.WriteJSON(execproto.Exit, execproto.ExitStatus{ExitCode: se.ExitCode, Error: se.Msg})
+		_ = out.WriteJSON(execproto.Exit, types.ExecExit{ExitCode: se.ExitCode, Error: se.Msg})
 		return
 	}
 	st := execproto.Serve(proc, execproto.NewReader(brw.Reader), out)
@@ -129,7 +131,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
 			_ = enc.Encode(map[string]string{"message": err.Error()})
 			return
 		}
-		r := container.Report{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
+		r := types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
 		if enc.Encode(r) != nil || !stream {
 			return
 		}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/internal/flushio"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 // flushInterval bounds how long a followed line waits in the response
@@ -48,7 +49,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()
 	var buf []byte // Logs calls send from one goroutine
-	err = s.m.Logs(r.Context(), name, o, func(l manager.LogLine) error {
+	err = s.m.Logs(r.Context(), name, o, func(l types.LogLine) error {
 		buf = append(l.AppendJSON(buf[:0]), '\n')
 		_, err := fw.Write(buf)
 		return err
@@ -59,9 +60,9 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	}
 }
 
-func parseLogOptions(r *http.Request) (manager.LogOptions, error) {
+func parseLogOptions(r *http.Request) (types.LogOptions, error) {
 	q := r.URL.Query()
-	var o manager.LogOptions
+	var o types.LogOptions
 	var err error
 	if o.Follow, err = boolValue(r, "follow"); err != nil {
 		return o, err

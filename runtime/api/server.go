@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
 	"github.com/sirupsen/logrus"
@@ -175,7 +177,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	out := []manager.Inspect{}
+	out := []types.Inspect{}
 	for _, p := range s.m.List() {
 		ok, err := f.match(p.Plugin)
 		if err != nil {

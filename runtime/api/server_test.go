@@ -16,13 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -93,11 +94,11 @@ func (s *testServer) create(t *testing.T, name string) {
 	require.Equal(t, http.StatusNoContent, status, "create %s: %s", name, body)
 }
 
-func (s *testServer) inspect(t *testing.T, ref string) manager.Inspect {
+func (s *testServer) inspect(t *testing.T, ref string) types.Inspect {
 	t.Helper()
 	status, _, body := s.do(t, http.MethodGet, "/plugins/"+ref+"/json", nil)
 	require.Equal(t, http.StatusOK, status, "inspect %s: %s", ref, body)
-	var p manager.Inspect
+	var p types.Inspect
 	require.NoError(t, json.Unmarshal(body, &p))
 	return p
 }
@@ -173,7 +174,7 @@ func TestCreateAndInspect(t *testing.T) {
 	assert.False(t, p.Enabled)
 	assert.Equal(t, "test plugin", p.Config.Description)
 	assert.Equal(t, []string{"DEBUG=0"}, p.Settings.Env)
-	assert.Equal(t, manager.StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 	require.NotNil(t, p.Config.Rootfs)
 	assert.Equal(t, "layers", p.Config.Rootfs.Type)
 
@@ -202,7 +203,7 @@ func TestCreateAndInspect(t *testing.T) {
 	t.Run("list", func(t *testing.T) {
 		status, _, body := s.do(t, http.MethodGet, "/plugins", nil)
 		require.Equal(t, http.StatusOK, status)
-		var list []manager.Inspect
+		var list []types.Inspect
 		require.NoError(t, json.Unmarshal(body, &list))
 		require.Len(t, list, 1)
 		assert.Equal(t, p.ID, list[0].ID)
@@ -312,7 +313,7 @@ func TestListFilters(t *testing.T) {
 				return
 			}
 			require.Equal(t, http.StatusOK, status, string(body))
-			var list []manager.Inspect
+			var list []types.Inspect
 			require.NoError(t, json.Unmarshal(body, &list))
 			names := []string{}
 			for _, p := range list {
@@ -443,7 +444,7 @@ func TestLifecycleErrors(t *testing.T) {
 			assert.Contains(t, errorMessage(t, body), tt.wantMsg)
 			p := s.inspect(t, "p")
 			assert.False(t, p.Enabled)
-			assert.Equal(t, manager.StatusDisabled, p.State.Status)
+			assert.Equal(t, types.StatusDisabled, p.State.Status)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
@@ -46,7 +48,7 @@ func (t *traceStream) started(sock string) error {
 	return t.send(tracer.StartRecord(sock))
 }
 
-func (t *traceStream) send(rec tracer.Record) error {
+func (t *traceStream) send(rec types.TraceRecord) error {
 	if err := t.enc.Encode(rec); err != nil {
 		return err
 	}

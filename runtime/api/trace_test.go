@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
-	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func inode(t *testing.T, path string) uint64 {
@@ -49,7 +50,7 @@ func TestTraceStartLine(t *testing.T) {
 	assert.Equal(t, "application/x-ndjson", resp.Header.Get("Content-Type"))
 	dec := json.NewDecoder(resp.Body)
 
-	var first tracer.Record
+	var first types.TraceRecord
 	require.NoError(t, dec.Decode(&first), "the start line")
 	assert.Equal(t, sock, first.Tracing)
 	assert.Empty(t, first.Method, "the start line is no call")
@@ -67,7 +68,7 @@ func TestTraceStartLine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"Echo":"{\"Name\":\"v\"}"}`, string(answer))
 
-	var rec tracer.Record
+	var rec types.TraceRecord
 	require.NoError(t, dec.Decode(&rec), "the call's record")
 	assert.Equal(t, "VolumeDriver.Get", rec.Method)
 	assert.Equal(t, `{"Name":"v"}`, rec.Request)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -103,11 +105,11 @@ func TestFormatCPUTime(t *testing.T) {
 
 func TestCPUPercent(t *testing.T) {
 	t0 := time.Unix(100, 0)
-	prev := Stats{Read: t0, CPUUsage: 1e9}
-	assert.InDelta(t, 50.0, CPUPercent(prev, Stats{Read: t0.Add(time.Second), CPUUsage: 1.5e9}), 1e-9)
-	assert.InDelta(t, 200.0, CPUPercent(prev, Stats{Read: t0.Add(time.Second), CPUUsage: 3e9}), 1e-9, "two CPUs busy")
-	assert.Zero(t, CPUPercent(prev, Stats{Read: t0, CPUUsage: 2e9}), "no time passed")
-	assert.Zero(t, CPUPercent(prev, Stats{Read: t0.Add(time.Second), CPUUsage: 0}), "counter reset")
+	prev := types.Stats{Read: t0, CPUUsage: 1e9}
+	assert.InDelta(t, 50.0, CPUPercent(prev, types.Stats{Read: t0.Add(time.Second), CPUUsage: 1.5e9}), 1e-9)
+	assert.InDelta(t, 200.0, CPUPercent(prev, types.Stats{Read: t0.Add(time.Second), CPUUsage: 3e9}), 1e-9, "two CPUs busy")
+	assert.Zero(t, CPUPercent(prev, types.Stats{Read: t0, CPUUsage: 2e9}), "no time passed")
+	assert.Zero(t, CPUPercent(prev, types.Stats{Read: t0.Add(time.Second), CPUUsage: 0}), "counter reset")
 }
 
 func TestToolbox(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/containerd/console"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
@@ -65,7 +67,7 @@ func load(stateRoot, id string) (*libcontainer.Container, error) {
 // Exec starts c.Cmd in container id. A command found neither in the
 // container nor in tb (which may be nil) gives a *execproto.StartError
 // with exit code 127. The returned process is driven by execproto.Serve.
-func Exec(stateRoot, id string, c execproto.Config, base Base, tb *Toolbox) (_ *Process, retErr error) {
+func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox) (_ *Process, retErr error) {
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 		return nil, errors.New("no command given")
 	}
@@ -277,7 +279,7 @@ func (x *Process) setupPipes(attachStdin bool) (func() error, error) {
 	}, nil
 }
 
-func (x *Process) setupTTY(c execproto.Config) (func() error, error) {
+func (x *Process) setupTTY(c types.ExecConfig) (func() error, error) {
 	parent, child, err := utils.NewSockPair("console")
 	if err != nil {
 		return nil, err
@@ -410,7 +412,7 @@ func (e eioReader) Read(p []byte) (int, error) {
 }
 
 // Resize implements execproto.Process.
-func (x *Process) Resize(ws execproto.WindowSize) error {
+func (x *Process) Resize(ws types.WindowSize) error {
 	if x.pty == nil {
 		return errors.New("no terminal to resize")
 	}
@@ -424,22 +426,22 @@ func (x *Process) Signal(sig syscall.Signal) error { return x.p.Signal(sig) }
 func (x *Process) Pid() int { return x.pid }
 
 // Wait implements execproto.Process.
-func (x *Process) Wait() execproto.ExitStatus {
+func (x *Process) Wait() types.ExecExit {
 	ps, err := x.p.Wait()
 	liveMu.Lock()
 	delete(live, x.pid)
 	liveMu.Unlock()
 	if ps == nil {
-		return execproto.ExitStatus{ExitCode: 1, Error: fmt.Sprintf("wait: %v", err)}
+		return types.ExecExit{ExitCode: 1, Error: fmt.Sprintf("wait: %v", err)}
 	}
 	ws, ok := ps.Sys().(syscall.WaitStatus)
 	switch {
 	case ok && ws.Signaled():
-		return execproto.ExitStatus{ExitCode: 128 + int(ws.Signal()), Signal: execproto.SignalName(ws.Signal())}
+		return types.ExecExit{ExitCode: 128 + int(ws.Signal()), Signal: execproto.SignalName(ws.Signal())}
 	case ok:
-		return execproto.ExitStatus{ExitCode: ws.ExitStatus()}
+		return types.ExecExit{ExitCode: ws.ExitStatus()}
 	}
-	return execproto.ExitStatus{ExitCode: ps.ExitCode()}
+	return types.ExecExit{ExitCode: ps.ExitCode()}
 }
 
 // Close implements execproto.Process.

@@ -7,36 +7,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
-// Stats is one sample of a container's cgroup counters.
-type Stats struct {
-	Read time.Time `json:"Read"`
-	// CPUUsage is the CPU time the container's processes used, in
-	// nanoseconds, since it started.
-	CPUUsage uint64 `json:"CPUUsage"`
-	// OnlineCPUs is the host's CPU count, the 100 % of each one.
-	OnlineCPUs int `json:"OnlineCPUs"`
-	// MemoryUsage is the cgroup's memory use less its inactive file cache,
-	// as docker stats shows it.
-	MemoryUsage uint64 `json:"MemoryUsage"`
-	// MemoryLimit is the cgroup's limit, or the host's memory if lower.
-	MemoryLimit uint64 `json:"MemoryLimit"`
-	PidsCurrent uint64 `json:"PidsCurrent"`
-	PidsLimit   uint64 `json:"PidsLimit,omitempty"` // 0: no limit
-}
-
 // ReadStats samples the cgroup counters of container id.
-func ReadStats(stateRoot, id string) (Stats, error) {
+func ReadStats(stateRoot, id string) (types.Stats, error) {
 	ct, err := load(stateRoot, id)
 	if err != nil {
-		return Stats{}, err
+		return types.Stats{}, err
 	}
 	st, err := ct.Stats()
 	if err != nil {
-		return Stats{}, fmt.Errorf("read container stats: %w", err)
+		return types.Stats{}, fmt.Errorf("read container stats: %w", err)
 	}
-	out := Stats{Read: time.Now(), OnlineCPUs: onlineCPUs()}
+	out := types.Stats{Read: time.Now(), OnlineCPUs: onlineCPUs()}
 	cg := st.CgroupStats
 	if cg == nil {
 		return out, nil
@@ -66,7 +51,7 @@ func ReadStats(stateRoot, id string) (Stats, error) {
 
 // CPUPercent is the CPU use between two samples, in percent of one CPU
 // (200 % is two CPUs busy), as docker stats shows it.
-func CPUPercent(prev, cur Stats) float64 {
+func CPUPercent(prev, cur types.Stats) float64 {
 	wall := cur.Read.Sub(prev.Read)
 	if wall <= 0 || cur.CPUUsage < prev.CPUUsage {
 		return 0
@@ -113,13 +98,4 @@ func hostMemory() uint64 {
 		}
 	}
 	return 0
-}
-
-// Report is one stats sample of a plugin and the CPU use since the sample
-// before it.
-type Report struct {
-	ID   string `json:"ID"`
-	Name string `json:"Name"`
-	Stats
-	CPUPercent float64 `json:"CPUPercent"`
 }

@@ -10,15 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 )
-
-// Top is a process list in the shape of the Engine API's container top.
-type Top struct {
-	Titles    []string   `json:"Titles"`
-	Processes [][]string `json:"Processes"`
-}
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on Linux.
 const clockTicks = 100
@@ -26,14 +22,14 @@ const clockTicks = 100
 // Processes lists the processes in container id: host PID, user (a name
 // from the plugin's /etc/passwd where it has one), CPU time and command
 // line, sorted by PID.
-func Processes(stateRoot, id string) (Top, error) {
+func Processes(stateRoot, id string) (types.Top, error) {
 	ct, err := load(stateRoot, id)
 	if err != nil {
-		return Top{}, err
+		return types.Top{}, err
 	}
 	pids, err := ct.Processes()
 	if err != nil {
-		return Top{}, fmt.Errorf("list container processes: %w", err)
+		return types.Top{}, fmt.Errorf("list container processes: %w", err)
 	}
 	names := map[int]string{}
 	if st, err := ct.State(); err == nil {
@@ -52,7 +48,7 @@ func Processes(stateRoot, id string) (Top, error) {
 		}
 	}
 	sort.Ints(pids)
-	top := Top{Titles: []string{"PID", "USER", "TIME", "CMD"}}
+	top := types.Top{Titles: []string{"PID", "USER", "TIME", "CMD"}}
 	for _, pid := range pids {
 		row, err := processRow(pid, names)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 
+	apitypes "github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -23,41 +25,34 @@ import (
 	"github.com/plugdbg/plugdbg/format/archive"
 )
 
-// PushResult is what a push stored in the registry.
-type PushResult struct {
-	Tag    string `json:"Tag"`
-	Digest string `json:"Digest"` // the manifest's
-	Size   int    `json:"Size"`   // the manifest's, in bytes
-}
-
 // Push packs rootfsDir into one gzip layer, in a file under scratchDir,
 // and pushes it with cfg (its rootfs.diff_ids set to the layer's
 // uncompressed digest) as a plugin image under ref, with Docker's media
 // types. ref must be tagged. The caller keeps rootfsDir from changing
 // during the push.
-func (g *Registry) Push(ctx context.Context, ref Ref, rootfsDir string, cfg plugin.Config, scratchDir string, auth registry.AuthConfig, progress ProgressFunc) (PushResult, error) {
+func (g *Registry) Push(ctx context.Context, ref Ref, rootfsDir string, cfg plugin.Config, scratchDir string, auth registry.AuthConfig, progress ProgressFunc) (apitypes.PushResult, error) {
 	tagged, ok := ref.Named.(reference.Tagged)
 	if !ok {
-		return PushResult{}, invalid(fmt.Errorf("push %s: a tag is required", ref))
+		return apitypes.PushResult{}, invalid(fmt.Errorf("push %s: a tag is required", ref))
 	}
 	progress.send(Event{Status: "The push refers to repository [" + reference.FamiliarName(ref.Named) + "]"})
 
 	layer, err := packLayer(rootfsDir, scratchDir)
 	if err != nil {
-		return PushResult{}, err
+		return apitypes.PushResult{}, err
 	}
 	defer os.Remove(layer.path)
 	cfg.Rootfs = &plugin.RootFS{Type: "layers", DiffIds: []string{layer.diffID.String()}}
 	var cfgBuf bytes.Buffer
 	if err := json.NewEncoder(&cfgBuf).Encode(cfg); err != nil { // a trailing newline, as Docker's
-		return PushResult{}, fmt.Errorf("encode plugin config: %w", err)
+		return apitypes.PushResult{}, fmt.Errorf("encode plugin config: %w", err)
 	}
 	cfgLayer := static.NewLayer(cfgBuf.Bytes(), types.MediaType(MediaTypePluginConfig))
 	cfgDigest, _ := cfgLayer.Digest()
 
 	opts, err := g.remoteOptions(ctx, ref.ggcr, auth, "push", "pull")
 	if err != nil {
-		return PushResult{}, err
+		return apitypes.PushResult{}, err
 	}
 	repo := ref.ggcr.Context()
 	id := shortDigest(layer.digest)
@@ -74,11 +69,11 @@ func (g *Registry) Push(ctx context.Context, ref Ref, rootfsDir string, cfg plug
 	err = remote.WriteLayer(repo, l, append(opts, remote.WithProgress(updates))...)
 	<-done
 	if err != nil {
-		return PushResult{}, classify(fmt.Errorf("push layer %s: %w", layer.digest, err))
+		return apitypes.PushResult{}, classify(fmt.Errorf("push layer %s: %w", layer.digest, err))
 	}
 	progress.send(Event{ID: id, Status: "Pushed"})
 	if err := remote.WriteLayer(repo, cfgLayer, opts...); err != nil {
-		return PushResult{}, classify(fmt.Errorf("push plugin config: %w", err))
+		return apitypes.PushResult{}, classify(fmt.Errorf("push plugin config: %w", err))
 	}
 
 	m := v1.Manifest{
@@ -89,13 +84,13 @@ func (g *Registry) Push(ctx context.Context, ref Ref, rootfsDir string, cfg plug
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return PushResult{}, err
+		return apitypes.PushResult{}, err
 	}
 	if err := remote.Put(ref.ggcr, rawManifest(raw), opts...); err != nil {
-		return PushResult{}, classify(fmt.Errorf("push manifest: %w", err))
+		return apitypes.PushResult{}, classify(fmt.Errorf("push manifest: %w", err))
 	}
 	sum := sha256.Sum256(raw)
-	res := PushResult{Tag: tagged.Tag(), Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: len(raw)}
+	res := apitypes.PushResult{Tag: tagged.Tag(), Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: len(raw)}
 	progress.send(Event{Status: fmt.Sprintf("%s: digest: %s size: %d", res.Tag, res.Digest, res.Size)})
 	return res, nil
 }

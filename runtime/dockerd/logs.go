@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Line is one line of dockerd's log in logrus text format (what dockerd
@@ -104,16 +104,16 @@ const pollInterval = 200 * time.Millisecond
 // plugin=<ID>) from dockerd's log, filtered by o as plugdbg logs filters
 // its own (since, until, tail, stream, grep, follow). Times have dockerd's
 // second precision.
-func (h *Host) Logs(ctx context.Context, id, name string, o manager.LogOptions, fn func(manager.LogLine) error) error {
-	match := func(raw string) (manager.LogLine, bool) {
+func (h *Host) Logs(ctx context.Context, id, name string, o types.LogOptions, fn func(types.LogLine) error) error {
+	match := func(raw string) (types.LogLine, bool) {
 		if !strings.Contains(raw, id) {
-			return manager.LogLine{}, false
+			return types.LogLine{}, false
 		}
 		l, ok := ParseLine(raw)
 		if !ok || l.Fields["plugin"] != id {
-			return manager.LogLine{}, false
+			return types.LogLine{}, false
 		}
-		ll := manager.LogLine{Plugin: id, Name: name, Time: l.Time.UnixNano(), Stream: stream(l.Level), Line: l.Msg}
+		ll := types.LogLine{Plugin: id, Name: name, Time: l.Time.UnixNano(), Stream: stream(l.Level), Line: l.Msg}
 		switch {
 		case o.Stream != "" && ll.Stream != o.Stream,
 			!o.Since.IsZero() && l.Time.Before(o.Since.Truncate(time.Second)),
@@ -124,7 +124,7 @@ func (h *Host) Logs(ctx context.Context, id, name string, o manager.LogOptions, 
 		return ll, true
 	}
 	// History: every matching line, the last o.Tail of them.
-	var hist []manager.LogLine
+	var hist []types.LogLine
 	keep := func(raw string) {
 		if ll, ok := match(raw); ok && o.Tail >= 0 {
 			hist = append(hist, ll)

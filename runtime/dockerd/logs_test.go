@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/plugdbg/plugdbg/runtime/manager"
 )
 
 func TestParseLine(t *testing.T) {
@@ -51,22 +51,22 @@ time="2026-05-01T10:00:05Z" level=info msg=three plugin=aaaa
 `
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 	h := &Host{LogFile: path}
-	get := func(o manager.LogOptions) []string {
+	get := func(o types.LogOptions) []string {
 		var out []string
-		require.NoError(t, h.Logs(context.Background(), id, "p", o, func(l manager.LogLine) error {
+		require.NoError(t, h.Logs(context.Background(), id, "p", o, func(l types.LogLine) error {
 			out = append(out, l.Stream+":"+l.Line)
 			return nil
 		}))
 		return out
 	}
-	assert.Equal(t, []string{"stdout:one", "stderr:two on stderr", "stdout:three"}, get(manager.LogOptions{}))
-	assert.Equal(t, []string{"stdout:three"}, get(manager.LogOptions{Tail: 1}))
-	assert.Empty(t, get(manager.LogOptions{Tail: -1}))
-	assert.Equal(t, []string{"stderr:two on stderr"}, get(manager.LogOptions{Stream: "stderr"}))
-	assert.Equal(t, []string{"stdout:one", "stdout:three"}, get(manager.LogOptions{Grep: regexp.MustCompile(`^(one|three)$`)}))
+	assert.Equal(t, []string{"stdout:one", "stderr:two on stderr", "stdout:three"}, get(types.LogOptions{}))
+	assert.Equal(t, []string{"stdout:three"}, get(types.LogOptions{Tail: 1}))
+	assert.Empty(t, get(types.LogOptions{Tail: -1}))
+	assert.Equal(t, []string{"stderr:two on stderr"}, get(types.LogOptions{Stream: "stderr"}))
+	assert.Equal(t, []string{"stdout:one", "stdout:three"}, get(types.LogOptions{Grep: regexp.MustCompile(`^(one|three)$`)}))
 	t3 := time.Date(2026, 5, 1, 10, 0, 3, 0, time.UTC)
-	assert.Equal(t, []string{"stderr:two on stderr", "stdout:three"}, get(manager.LogOptions{Since: t3}))
-	assert.Equal(t, []string{"stdout:one"}, get(manager.LogOptions{Until: t3}))
+	assert.Equal(t, []string{"stderr:two on stderr", "stdout:three"}, get(types.LogOptions{Since: t3}))
+	assert.Equal(t, []string{"stdout:one"}, get(types.LogOptions{Until: t3}))
 
 	// Follow: lines appended later arrive; a partial line waits for its
 	// end. One partial line is there before the follow starts, so the
@@ -89,7 +89,7 @@ time="2026-05-01T10:00:05Z" level=info msg=three plugin=aaaa
 	got := make(chan string, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- h.Logs(ctx, id, "p", manager.LogOptions{Follow: true, Tail: -1, Started: func() { close(started) }}, func(l manager.LogLine) error {
+		done <- h.Logs(ctx, id, "p", types.LogOptions{Follow: true, Tail: -1, Started: func() { close(started) }}, func(l types.LogLine) error {
 			got <- l.Line
 			return nil
 		})

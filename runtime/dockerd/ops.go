@@ -8,18 +8,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 
 // Exec starts a process in the container of dockerd's plugin p, through
 // dockerd's runc root, with the plugin's environment, working directory
 // and user (root: dockerd ignores config.json's User) unless c says
 // otherwise; tb (may be nil) serves commands the plugin's rootfs lacks.
-func (h *Host) Exec(p plugin.Plugin, c execproto.Config, tb *container.Toolbox) (execproto.Process, error) {
+func (h *Host) Exec(p plugin.Plugin, c types.ExecConfig, tb *container.Toolbox) (execproto.Process, error) {
 	base := container.Base{Env: pluginEnv(p), Cwd: p.Config.WorkDir}
 	proc, err := container.Exec(h.runcRoot(), p.ID, c, base, tb)
 	if err != nil {
@@ -29,12 +30,12 @@ func (h *Host) Exec(p plugin.Plugin, c execproto.Config, tb *container.Toolbox) 
 }
 
 // Top lists the processes of dockerd's plugin p.
-func (h *Host) Top(p plugin.Plugin) (container.Top, error) {
+func (h *Host) Top(p plugin.Plugin) (types.Top, error) {
 	return container.Processes(h.runcRoot(), p.ID)
 }
 
 // Stats samples the cgroup counters of dockerd's plugin p.
-func (h *Host) Stats(p plugin.Plugin) (container.Stats, error) {
+func (h *Host) Stats(p plugin.Plugin) (types.Stats, error) {
 	return container.ReadStats(h.runcRoot(), p.ID)
 }
 
@@ -79,12 +80,12 @@ func driverNames(p plugin.Plugin) []string {
 // Usage lists what holds dockerd's plugin ref: volumes whose driver it is
 // (with the containers that use each), networks whose driver or IPAM
 // driver it is (with their attached containers).
-func (h *Host) Usage(ctx context.Context, ref string) (usage.Usage, error) {
+func (h *Host) Usage(ctx context.Context, ref string) (types.Usage, error) {
 	p, err := h.Plugin(ctx, ref)
 	if err != nil {
-		return usage.Usage{}, err
+		return types.Usage{}, err
 	}
-	u := usage.Usage{Plugin: p.ID, Name: p.Name, Source: "docker-api", Holders: []usage.Holder{},
+	u := types.Usage{Plugin: p.ID, Name: p.Name, Source: "docker-api", Holders: []types.Holder{},
 		Note: "dockerd's reference count itself is not in its API; these are the volumes and networks that take references"}
 	names := driverNames(p)
 	var vols struct{ Volumes []dockerVolume }
@@ -95,7 +96,7 @@ func (h *Host) Usage(ctx context.Context, ref string) (usage.Usage, error) {
 		if !slices.Contains(names, v.Driver) {
 			continue
 		}
-		hd := usage.Holder{Kind: usage.KindVolume, Name: v.Name, Since: dockerTime(v.CreatedAt)}
+		hd := types.Holder{Kind: types.KindVolume, Name: v.Name, Since: dockerTime(v.CreatedAt)}
 		users, err := h.containers(ctx, "volume", v.Name)
 		if err != nil {
 			return u, fmt.Errorf("usage of %s: %w", p.Name, err)
@@ -110,11 +111,11 @@ func (h *Host) Usage(ctx context.Context, ref string) (usage.Usage, error) {
 		return u, fmt.Errorf("usage of %s: list networks: %w", p.Name, err)
 	}
 	for _, n := range nets {
-		for _, role := range []struct{ kind, driver string }{{usage.KindNetwork, n.Driver}, {usage.KindIPAM, n.IPAM.Driver}} {
+		for _, role := range []struct{ kind, driver string }{{types.KindNetwork, n.Driver}, {types.KindIPAM, n.IPAM.Driver}} {
 			if !slices.Contains(names, role.driver) {
 				continue
 			}
-			hd := usage.Holder{Kind: role.kind, Name: n.Name, ID: n.ID, Since: dockerTime(n.Created)}
+			hd := types.Holder{Kind: role.kind, Name: n.Name, ID: n.ID, Since: dockerTime(n.Created)}
 			users, err := h.containers(ctx, "network", n.ID)
 			if err != nil {
 				return u, fmt.Errorf("usage of %s: %w", p.Name, err)

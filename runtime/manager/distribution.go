@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
@@ -124,7 +126,7 @@ func (m *Manager) Pull(ctx context.Context, o PullOptions) (id string, retErr er
 		return "", err
 	}
 	m.mu.Lock()
-	m.plugins[p.ID] = &entry{p: p, state: State{Status: StatusDisabled}, backoff: backoffMin}
+	m.plugins[p.ID] = &entry{p: p, state: types.State{Status: types.StatusDisabled}, backoff: backoffMin}
 	m.mu.Unlock()
 	m.log.WithField("plugin", p.ID).Infof("pulled plugin %s from %s (%s)", name, ref, im.Digest)
 	m.emit(p.ID, name, events.ActionPull, nil)
@@ -185,20 +187,20 @@ func samePrivileges(a, b plugin.Privileges) bool {
 // Push pushes plugin ref to the registry under its name, which must then
 // carry the registry ("localhost:5000/p:latest"), as Docker does. The
 // plugin's operations wait while its rootfs is packed and pushed.
-func (m *Manager) Push(ctx context.Context, ref string, auth registry.AuthConfig, progress distribution.ProgressFunc) (distribution.PushResult, error) {
+func (m *Manager) Push(ctx context.Context, ref string, auth registry.AuthConfig, progress distribution.ProgressFunc) (types.PushResult, error) {
 	e, p, err := m.lock(ref)
 	if err != nil {
-		return distribution.PushResult{}, err
+		return types.PushResult{}, err
 	}
 	defer e.op.Unlock()
 	p = clonePlugin(p)
 	target, err := m.opts.Registry.ParseRef(p.Name)
 	if err != nil {
-		return distribution.PushResult{}, err
+		return types.PushResult{}, err
 	}
 	scratch, err := m.store.NewStaging()
 	if err != nil {
-		return distribution.PushResult{}, err
+		return types.PushResult{}, err
 	}
 	defer m.store.Discard(scratch)
 	res, err := m.opts.Registry.Push(ctx, target, m.store.Rootfs(p.ID), p.Config, scratch, auth, progress)

@@ -7,14 +7,6 @@ import (
 	"github.com/moby/moby/api/types/events"
 )
 
-// Actions plugdbg emits beside Docker's own (create, enable, disable, remove).
-const (
-	ActionExit       events.Action = "exit"
-	ActionRestarting events.Action = "restarting"
-	ActionRestart    events.Action = "restart"
-	ActionSet        events.Action = "set"
-)
-
 // eventHub fans lifecycle events out to subscribers. A subscriber that does
 // not keep up loses events rather than slowing the runtime.
 type eventHub struct {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/spec"
@@ -31,11 +33,11 @@ func (m *Manager) runningLocked(e *entry, ref, verb string) (*pluginRun, error) 
 	switch {
 	case e.removed:
 		return nil, notFound("plugin %q not found", ref)
-	case !e.p.Enabled && e.state.Status == StatusDisabled:
+	case !e.p.Enabled && e.state.Status == types.StatusDisabled:
 		return nil, conflict("cannot %s plugin %s: it is disabled (enable it first)", verb, e.p.Name)
-	case e.state.Status == StatusStopping || (e.run != nil && e.run.stopping):
+	case e.state.Status == types.StatusStopping || (e.run != nil && e.run.stopping):
 		return nil, conflict("cannot %s plugin %s: %w", verb, e.p.Name, ErrStopping)
-	case e.state.Status != StatusRunning || e.run == nil || e.run.ended:
+	case e.state.Status != types.StatusRunning || e.run == nil || e.run.ended:
 		return nil, conflict("cannot %s plugin %s: it is not running (%s)", verb, e.p.Name, e.state.Status)
 	}
 	return e.run, nil
@@ -58,7 +60,7 @@ func notRunning(name, verb string, err error) error {
 // started gives an *execproto.StartError (exit code 127 or 126). Execs
 // and stops are ordered: none starts once a stop of the plugin has begun
 // (a conflict wrapping ErrStopping), and a stop waits for those starting.
-func (m *Manager) Exec(ref string, c execproto.Config) (execproto.Process, error) {
+func (m *Manager) Exec(ref string, c types.ExecConfig) (execproto.Process, error) {
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 		return nil, invalid(errors.New("exec needs a command"))
 	}
@@ -121,20 +123,20 @@ func (m *Manager) execStarted(r *pluginRun) {
 }
 
 // Top lists the processes of a running plugin's container.
-func (m *Manager) Top(ref string) (container.Top, error) {
+func (m *Manager) Top(ref string) (types.Top, error) {
 	e, err := m.running(ref, "list processes of")
 	if err != nil {
-		return container.Top{}, err
+		return types.Top{}, err
 	}
 	t, err := m.opts.Executor.Top(e.p.ID)
 	return t, notRunning(e.p.Name, "list processes of", err)
 }
 
 // Stats samples the cgroup counters of a running plugin's container.
-func (m *Manager) Stats(ref string) (container.Stats, error) {
+func (m *Manager) Stats(ref string) (types.Stats, error) {
 	e, err := m.running(ref, "read stats of")
 	if err != nil {
-		return container.Stats{}, err
+		return types.Stats{}, err
 	}
 	s, err := m.opts.Executor.Stats(e.p.ID)
 	return s, notRunning(e.p.Name, "read stats of", err)

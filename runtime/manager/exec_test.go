@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,10 +21,10 @@ func TestExecRefusesPluginsThatDoNotRun(t *testing.T) {
 	_, err := m.Create(ctx, "p", buildContext(t, fakeConfig))
 	require.NoError(t, err)
 
-	_, err = m.Exec("nosuch", execproto.Config{Cmd: []string{"sh"}})
+	_, err = m.Exec("nosuch", types.ExecConfig{Cmd: []string{"sh"}})
 	assert.True(t, IsNotFound(err), "unknown plugin: %v", err)
 
-	_, err = m.Exec("p", execproto.Config{Cmd: []string{"sh"}})
+	_, err = m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
 	assert.True(t, IsConflict(err), "disabled plugin: %v", err)
 	assert.ErrorContains(t, err, "disabled")
 
@@ -31,7 +33,7 @@ func TestExecRefusesPluginsThatDoNotRun(t *testing.T) {
 	_, err = m.Stats("p")
 	assert.True(t, IsConflict(err), "stats of a disabled plugin: %v", err)
 
-	_, err = m.Exec("p", execproto.Config{})
+	_, err = m.Exec("p", types.ExecConfig{})
 	assert.True(t, IsInvalid(err), "no command: %v", err)
 	assert.Empty(t, x.execs, "nothing reached the executor")
 }
@@ -44,7 +46,7 @@ func TestExecGetsThePluginsEnvironment(t *testing.T) {
 	require.NoError(t, m.Set("p", []string{"DEBUG=1"}))
 	require.NoError(t, m.Enable(ctx, "p", 10*time.Second))
 
-	c := execproto.Config{Cmd: []string{"sh", "-c", "env"}, Env: []string{"X=1"}, Tty: true}
+	c := types.ExecConfig{Cmd: []string{"sh", "-c", "env"}, Env: []string{"X=1"}, Tty: true}
 	_, err = m.Exec("p", c)
 	var se *execproto.StartError
 	require.True(t, errors.As(err, &se), "the fake's start error comes back unchanged: %v", err)
@@ -76,7 +78,7 @@ func TestStopWaitsForExecsStarting(t *testing.T) {
 
 	execDone := make(chan error, 1)
 	go func() {
-		_, err := m.Exec("p", execproto.Config{Cmd: []string{"sh"}})
+		_, err := m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
 		execDone <- err
 	}()
 	<-entered
@@ -84,10 +86,10 @@ func TestStopWaitsForExecsStarting(t *testing.T) {
 	go func() { disabled <- m.Disable(ctx, "p", false) }()
 	require.Eventually(t, func() bool {
 		p, err := m.Inspect("p")
-		return err == nil && p.State.Status == StatusStopping
+		return err == nil && p.State.Status == types.StatusStopping
 	}, 10*time.Second, 5*time.Millisecond, "the disable never began its stop")
 
-	_, err = m.Exec("p", execproto.Config{Cmd: []string{"sh"}})
+	_, err = m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
 	assert.True(t, IsConflict(err), "exec during a stop: %v", err)
 	assert.ErrorIs(t, err, ErrStopping)
 	assert.EqualError(t, err, "cannot exec in plugin p:latest: plugin is stopping")
@@ -107,7 +109,7 @@ func TestStopWaitsForExecsStarting(t *testing.T) {
 	p, err := m.Inspect("p")
 	require.NoError(t, err)
 	assert.False(t, p.Enabled)
-	assert.Equal(t, StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 }
 
 // TestDisableThatCannotStopKeepsThePluginEnabled: a plugin that does not
@@ -133,9 +135,9 @@ func TestDisableThatCannotStopKeepsThePluginEnabled(t *testing.T) {
 	p, err := m.Inspect("p")
 	require.NoError(t, err)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	assert.Equal(t, run.hello.Pid, p.State.Pid)
-	_, err = m.Exec("p", execproto.Config{Cmd: []string{"sh"}})
+	_, err = m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
 	var se *execproto.StartError
 	assert.ErrorAs(t, err, &se, "the plugin still takes execs")
 
@@ -144,5 +146,5 @@ func TestDisableThatCannotStopKeepsThePluginEnabled(t *testing.T) {
 	p, err = m.Inspect("p")
 	require.NoError(t, err)
 	assert.False(t, p.Enabled)
-	assert.Equal(t, StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
@@ -22,18 +24,18 @@ type Executor interface {
 	// earlier daemon. It returns monitor.ErrNoMonitor if none runs.
 	Attach(id string) (Run, error)
 	// LastExit returns the exit status a finished run left behind.
-	LastExit(id string) (monitor.ExitStatus, bool)
+	LastExit(id string) (types.PluginExit, bool)
 	// Cleanup kills and removes whatever is left of plugin id's container.
 	Cleanup(id string) error
 	// Exec starts a process in plugin id's running container, with base
 	// as the plugin's own environment, directory and user. It returns
 	// container.ErrNotRunning if the container does not run, and an
 	// *execproto.StartError for a command that cannot be started.
-	Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error)
+	Exec(id string, c types.ExecConfig, base container.Base) (execproto.Process, error)
 	// Top lists the processes of plugin id's running container.
-	Top(id string) (container.Top, error)
+	Top(id string) (types.Top, error)
 	// Stats samples the cgroup counters of plugin id's running container.
-	Stats(id string) (container.Stats, error)
+	Stats(id string) (types.Stats, error)
 }
 
 // LogConfig says where and how a plugin's output is kept.
@@ -85,7 +87,7 @@ func (x *MonitorExecutor) Attach(id string) (Run, error) {
 }
 
 // LastExit implements Executor.
-func (x *MonitorExecutor) LastExit(id string) (monitor.ExitStatus, bool) {
+func (x *MonitorExecutor) LastExit(id string) (types.PluginExit, bool) {
 	s, err := monitor.ReadExit(x.dir(id))
 	return s, err == nil
 }
@@ -100,7 +102,7 @@ func (x *MonitorExecutor) Cleanup(id string) error {
 
 // Exec implements Executor. The process is a child of the calling process
 // (the daemon), not of the plugin's monitor.
-func (x *MonitorExecutor) Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error) {
+func (x *MonitorExecutor) Exec(id string, c types.ExecConfig, base container.Base) (execproto.Process, error) {
 	p, err := container.Exec(x.StateRoot, id, c, base, x.Toolbox)
 	if err != nil {
 		return nil, err
@@ -109,11 +111,11 @@ func (x *MonitorExecutor) Exec(id string, c execproto.Config, base container.Bas
 }
 
 // Top implements Executor.
-func (x *MonitorExecutor) Top(id string) (container.Top, error) {
+func (x *MonitorExecutor) Top(id string) (types.Top, error) {
 	return container.Processes(x.StateRoot, id)
 }
 
 // Stats implements Executor.
-func (x *MonitorExecutor) Stats(id string) (container.Stats, error) {
+func (x *MonitorExecutor) Stats(id string) (types.Stats, error) {
 	return container.ReadStats(x.StateRoot, id)
 }

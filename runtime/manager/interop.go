@@ -5,11 +5,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/discovery"
-	"github.com/plugdbg/plugdbg/runtime/tracer"
 	"github.com/plugdbg/plugdbg/runtime/usage"
 )
 
@@ -43,19 +44,19 @@ func (u *usageTrackers) forget(id string) {
 }
 
 // traceStarted and traceRecord feed the usage of plugin id from its traces.
-func (m *Manager) traceStarted(id string)                 { m.usage.get(id).Started(time.Now()) }
-func (m *Manager) traceRecord(id string, r tracer.Record) { m.usage.get(id).Record(r) }
+func (m *Manager) traceStarted(id string)                     { m.usage.get(id).Started(time.Now()) }
+func (m *Manager) traceRecord(id string, r types.TraceRecord) { m.usage.get(id).Record(r) }
 
 // Usage says what holds plugin ref, as far as its traces saw: mounts not
 // unmounted, volumes, networks, endpoints and pools created and not
 // removed. With calls, the trace's recent calls come too.
-func (m *Manager) Usage(ref string, calls bool) (usage.Usage, error) {
+func (m *Manager) Usage(ref string, calls bool) (types.Usage, error) {
 	e, err := m.find(ref)
 	if err != nil {
-		return usage.Usage{}, err
+		return types.Usage{}, err
 	}
 	m.mu.Lock()
-	u := usage.Usage{Plugin: e.p.ID, Name: e.p.Name}
+	u := types.Usage{Plugin: e.p.ID, Name: e.p.Name}
 	m.mu.Unlock()
 	m.usage.get(u.Plugin).Snapshot(&u, calls)
 	if !u.Traced {
@@ -197,7 +198,7 @@ func (m *Manager) SetPublish(ref string, on bool) error {
 	if on {
 		v = "true"
 	}
-	m.emit(p.ID, p.Name, ActionSet, map[string]string{"publish": v})
+	m.emit(p.ID, p.Name, types.ActionSet, map[string]string{"publish": v})
 	return nil
 }
 

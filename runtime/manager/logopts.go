@@ -7,18 +7,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/logs"
 )
-
-// LogConfig in inspect shows the rotation of a plugin's output history,
-// in the shape of Docker's HostConfig.LogConfig: the options in effect,
-// the daemon's defaults filled in.
-type LogConfigView struct {
-	Type   string            `json:"Type"`
-	Config map[string]string `json:"Config"`
-}
 
 // logLimitSetter is a Run whose log limits change while it runs.
 type logLimitSetter interface {
@@ -101,7 +95,7 @@ func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		kvs = append(kvs, k+"="+opts[k])
 	}
-	m.emit(p.ID, p.Name, ActionSet, map[string]string{"log-opts": strings.Join(kvs, " ")})
+	m.emit(p.ID, p.Name, types.ActionSet, map[string]string{"log-opts": strings.Join(kvs, " ")})
 	return nil
 }
 

@@ -4,109 +4,26 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"regexp"
 	"sort"
-	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/plugdbg/plugdbg/api/types"
 
 	"encoding/base64"
 
 	"github.com/plugdbg/plugdbg/logs"
 )
 
-// LogOptions select the lines Logs returns.
-type LogOptions struct {
-	Follow bool
-	Since  time.Time // inclusive; zero: from the start
-	Until  time.Time // exclusive; zero: no end (with Follow, following ends then)
-	Tail   int       // the last Tail lines of the history; 0: all
-	Stream string    // "stdout", "stderr" or "" for both
-	Grep   *regexp.Regexp
-	// Before, if set, keeps only lines before this one in the order Logs
-	// sends them (time, then plugin ID, then seq): the page of history
-	// before the oldest line a viewer holds, even where many lines share a
-	// time. Not with Follow.
-	Before *LogPosition
-	// Started, if set, is called once before any line is sent, when a
-	// follower is subscribed to live lines: a caller that tells its client
-	// "following" only then loses no line written in between.
-	Started func()
-}
-
-// LogPosition names one line of the merged history.
-type LogPosition struct {
-	Time   int64 // unix nanoseconds
-	Plugin string
-	Seq    uint64
-}
-
-// LogLine is one line as the API streams it: a plugin line, or a marker of
-// lines a follower could not get.
-type LogLine struct {
-	Plugin  string `json:"plugin"`
-	Name    string `json:"name"`
-	Seq     uint64 `json:"seq,omitempty"`
-	Time    int64  `json:"time,omitempty"` // unix nanoseconds
-	Stream  string `json:"stream,omitempty"`
-	Line    string `json:"line,omitempty"`
-	LineB64 string `json:"line_b64,omitempty"` // the line, when it is not valid UTF-8
-	Partial bool   `json:"partial,omitempty"`
-	// Skipped is set on a marker: this many lines are gone from the history
-	// (rotated away) before the follower could read them.
-	Skipped uint64 `json:"skipped,omitempty"`
-}
-
 // NewLogLine is the wire form of e.
-func NewLogLine(id, name string, e logs.Entry) LogLine {
-	l := LogLine{Plugin: id, Name: name, Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
+func NewLogLine(id, name string, e logs.Entry) types.LogLine {
+	l := types.LogLine{Plugin: id, Name: name, Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
 	if utf8.ValidString(e.Line) {
 		l.Line = e.Line
 	} else {
 		l.LineB64 = base64.StdEncoding.EncodeToString([]byte(e.Line))
 	}
 	return l
-}
-
-// AppendJSON appends l's JSON form, the one encoding/json writes for it,
-// without allocating: the API encodes every followed line.
-func (l LogLine) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"plugin":`...)
-	dst = logs.AppendJSONString(dst, l.Plugin)
-	dst = append(dst, `,"name":`...)
-	dst = logs.AppendJSONString(dst, l.Name)
-	if l.Seq != 0 {
-		dst = strconv.AppendUint(append(dst, `,"seq":`...), l.Seq, 10)
-	}
-	if l.Time != 0 {
-		dst = strconv.AppendInt(append(dst, `,"time":`...), l.Time, 10)
-	}
-	if l.Stream != "" {
-		dst = logs.AppendJSONString(append(dst, `,"stream":`...), l.Stream)
-	}
-	if l.Line != "" {
-		dst = logs.AppendJSONString(append(dst, `,"line":`...), l.Line)
-	}
-	if l.LineB64 != "" {
-		dst = logs.AppendJSONString(append(dst, `,"line_b64":`...), l.LineB64)
-	}
-	if l.Partial {
-		dst = append(dst, `,"partial":true`...)
-	}
-	if l.Skipped != 0 {
-		dst = strconv.AppendUint(append(dst, `,"skipped":`...), l.Skipped, 10)
-	}
-	return append(dst, '}')
-}
-
-// Text returns the line's bytes, exactly as the plugin wrote them.
-func (l LogLine) Text() string {
-	if l.LineB64 != "" {
-		if b, err := base64.StdEncoding.DecodeString(l.LineB64); err == nil {
-			return string(b)
-		}
-	}
-	return l.Line
 }
 
 // followBuffer is how many batches a follower may fall behind before it
@@ -119,7 +36,7 @@ const followBuffer = 32
 // line; a follower that falls behind catches up from the history, and gets
 // a Skipped marker, where they were, only for lines no longer there
 // (rotated away meanwhile, or never stored on a full disk).
-func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(LogLine) error) error {
+func (m *Manager) Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error {
 	targets, err := m.logTargets(ref)
 	if err != nil {
 		return err
@@ -157,7 +74,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 			return nil
 		}
 		if prev > 0 && e.Seq > prev+1 {
-			if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: e.Seq - prev - 1}); err != nil {
+			if err := send(types.LogLine{Plugin: t.id, Name: t.name, Skipped: e.Seq - prev - 1}); err != nil {
 				return err
 			}
 		}
@@ -216,7 +133,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, send func(
 		}
 		for _, t := range targets {
 			if p, have := published[t.id], last[t.id]; p > have {
-				if err := send(LogLine{Plugin: t.id, Name: t.name, Skipped: p - have}); err != nil {
+				if err := send(types.LogLine{Plugin: t.id, Name: t.name, Skipped: p - have}); err != nil {
 					return err
 				}
 				last[t.id] = p
@@ -312,7 +229,7 @@ func (m *Manager) catchUp(t *logTarget, after uint64, deliver func(*logTarget, l
 
 // history sends the stored lines of targets, merged by time, and returns
 // the last sequence number read per plugin.
-func (m *Manager) history(targets []*logTarget, f logs.Filter, before *LogPosition, tail int, send func(LogLine) error) (map[string]uint64, error) {
+func (m *Manager) history(targets []*logTarget, f logs.Filter, before *types.LogPosition, tail int, send func(types.LogLine) error) (map[string]uint64, error) {
 	last := map[string]uint64{}
 	if len(targets) == 1 {
 		t := targets[0]
@@ -376,7 +293,7 @@ func (m *Manager) history(targets []*logTarget, f logs.Filter, before *LogPositi
 // the order Logs merges them: b's own plugin's lines before b's seq (a
 // plugin's lines keep their seq order); another plugin's before b's time,
 // and at b's time too if its ID sorts first.
-func cutBefore(f logs.Filter, id string, b *LogPosition) logs.Filter {
+func cutBefore(f logs.Filter, id string, b *types.LogPosition) logs.Filter {
 	if b == nil {
 		return f
 	}
@@ -397,11 +314,11 @@ func cutBefore(f logs.Filter, id string, b *LogPosition) logs.Filter {
 // tailRing keeps the last max lines added.
 type tailRing struct {
 	max   int
-	buf   []LogLine
+	buf   []types.LogLine
 	added int
 }
 
-func (r *tailRing) add(l LogLine) error {
+func (r *tailRing) add(l types.LogLine) error {
 	if len(r.buf) < r.max {
 		r.buf = append(r.buf, l)
 	} else {
@@ -412,7 +329,7 @@ func (r *tailRing) add(l LogLine) error {
 }
 
 // lines returns the lines kept, oldest first.
-func (r *tailRing) lines() []LogLine {
+func (r *tailRing) lines() []types.LogLine {
 	if r.added <= r.max {
 		return r.buf
 	}

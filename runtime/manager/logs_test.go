@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,20 +21,20 @@ import (
 func TestLogLineAppendJSONMatchesEncodingJSON(t *testing.T) {
 	tests := []struct {
 		name string
-		line LogLine
+		line types.LogLine
 	}{
 		{name: "plain", line: NewLogLine("abc", "p:latest", logs.Entry{Seq: 7, Time: 1700000000123456789, Stream: logs.Stdout, Line: "hello"})},
 		{name: "escapes", line: NewLogLine("abc", "p:latest", logs.Entry{Seq: 1, Time: 2, Stream: logs.Stderr, Line: "a\"b\\c\t<&>\u2028\x01"})},
 		{name: "invalid utf-8", line: NewLogLine("abc", "p", logs.Entry{Seq: 3, Time: 4, Stream: logs.Stdout, Line: "a\xffb"})},
 		{name: "empty partial", line: NewLogLine("abc", "p", logs.Entry{Seq: 5, Time: 6, Stream: logs.Stdout, Partial: true})},
-		{name: "marker", line: LogLine{Plugin: "abc", Name: "p", Skipped: 42}},
+		{name: "marker", line: types.LogLine{Plugin: "abc", Name: "p", Skipped: 42}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want, err := json.Marshal(tt.line)
 			require.NoError(t, err)
 			assert.Equal(t, string(want), string(tt.line.AppendJSON(nil)))
-			var back LogLine
+			var back types.LogLine
 			require.NoError(t, json.Unmarshal(tt.line.AppendJSON(nil), &back))
 			assert.Equal(t, tt.line, back)
 		})
@@ -57,9 +59,9 @@ func TestFollowerLagMarksUnstoredLinesAtOnce(t *testing.T) {
 
 	subscribed := make(chan struct{})
 	release := make(chan struct{})
-	got := make(chan LogLine, 1000)
+	got := make(chan types.LogLine, 1000)
 	go func() {
-		_ = m.Logs(ctx, "fake", LogOptions{Follow: true, Started: func() { close(subscribed) }}, func(l LogLine) error {
+		_ = m.Logs(ctx, "fake", types.LogOptions{Follow: true, Started: func() { close(subscribed) }}, func(l types.LogLine) error {
 			<-release // a follower stuck until every line is published
 			got <- l
 			return nil
@@ -120,7 +122,7 @@ func TestHistoryMergesPluginsByTime(t *testing.T) {
 	}
 	read := func(tail int) []string {
 		var got []string
-		require.NoError(t, m.Logs(ctx, "", LogOptions{Tail: tail}, func(l LogLine) error {
+		require.NoError(t, m.Logs(ctx, "", types.LogOptions{Tail: tail}, func(l types.LogLine) error {
 			got = append(got, l.Line)
 			return nil
 		}))
@@ -184,9 +186,9 @@ func TestHistoryPagesBeforeALine(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(m.logPath(id)), 0o700))
 		require.NoError(t, os.WriteFile(m.logPath(id), buf, 0o600))
 	}
-	page := func(ref string, before *LogPosition, n int) []LogLine {
-		var got []LogLine
-		require.NoError(t, m.Logs(ctx, ref, LogOptions{Tail: n, Before: before}, func(l LogLine) error {
+	page := func(ref string, before *types.LogPosition, n int) []types.LogLine {
+		var got []types.LogLine
+		require.NoError(t, m.Logs(ctx, ref, types.LogOptions{Tail: n, Before: before}, func(l types.LogLine) error {
 			got = append(got, l)
 			return nil
 		}))
@@ -198,7 +200,7 @@ func TestHistoryPagesBeforeALine(t *testing.T) {
 		held := all[len(all)-2:]
 		for len(held) < len(all) {
 			first := held[0]
-			older := page(ref, &LogPosition{Time: first.Time, Plugin: first.Plugin, Seq: first.Seq}, 2)
+			older := page(ref, &types.LogPosition{Time: first.Time, Plugin: first.Plugin, Seq: first.Seq}, 2)
 			require.NotEmpty(t, older, "%q: a page before %s", ref, first.Line)
 			held = append(older, held...)
 		}
@@ -207,6 +209,6 @@ func TestHistoryPagesBeforeALine(t *testing.T) {
 			want, got = append(want, all[i].Line), append(got, held[i].Line)
 		}
 		assert.Equal(t, want, got, "%q: the pages put together are the history", ref)
-		assert.Empty(t, page(ref, &LogPosition{Time: all[0].Time, Plugin: all[0].Plugin, Seq: all[0].Seq}, 2), "nothing before the first line")
+		assert.Empty(t, page(ref, &types.LogPosition{Time: all[0].Time, Plugin: all[0].Plugin, Seq: all[0].Seq}, 2), "nothing before the first line")
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
@@ -24,7 +26,6 @@ import (
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
-	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/runtime/store"
 )
 
@@ -40,15 +41,6 @@ const (
 	backoffMax   = 30 * time.Second
 	healthyAfter = 60 * time.Second
 	tailLines    = 20
-)
-
-// Status values shown in a plugin's State.
-const (
-	StatusDisabled   = "disabled"
-	StatusStarting   = "starting"
-	StatusRunning    = "running"
-	StatusRestarting = "restarting"
-	StatusStopping   = "stopping"
 )
 
 // Options configure a Manager.
@@ -79,37 +71,6 @@ type Options struct {
 	ContextLimits archive.ContextLimits
 }
 
-// State is what plugdbg adds to Docker's inspect output.
-type State struct {
-	Status       string              `json:"Status"`
-	Pid          int                 `json:"Pid,omitempty"`
-	StartedAt    *time.Time          `json:"StartedAt,omitempty"`
-	RestartCount int                 `json:"RestartCount"`
-	LastExit     *monitor.ExitStatus `json:"LastExit,omitempty"`
-	NextRestart  *time.Time          `json:"NextRestart,omitempty"`
-	Error        string              `json:"Error,omitempty"`
-	// UnstoredLines counts output lines the plugin's log file could not
-	// take (a full disk, an unwritable log dir); they reached the daemon
-	// log and live followers only.
-	UnstoredLines uint64 `json:"UnstoredLines"`
-	Socket        string `json:"Socket"`
-	LogPath       string `json:"LogPath"`
-	// Published is the link dockerd's legacy discovery finds the plugin
-	// by, if it is published (interop.go).
-	Published string `json:"Published,omitempty"`
-	// StaleTrace says why the plugin's socket is still moved aside by a
-	// trace that ended with its daemon: the daemon's start, a trace or a
-	// start of the plugin puts it back, and this stays until one could.
-	StaleTrace string `json:"StaleTrace,omitempty"`
-}
-
-// Inspect is Docker's plugin object with plugdbg's State beside it.
-type Inspect struct {
-	plugin.Plugin
-	State     State         `json:"State"`
-	LogConfig LogConfigView `json:"LogConfig"`
-}
-
 // Manager runs managed plugins. All methods are safe for concurrent use;
 // operations on one plugin are serialised.
 type Manager struct {
@@ -135,7 +96,7 @@ type entry struct {
 
 	// Guarded by Manager.mu.
 	p       plugin.Plugin
-	state   State
+	state   types.State
 	run     *pluginRun
 	timer   *time.Timer
 	backoff time.Duration
@@ -151,7 +112,7 @@ type pluginRun struct {
 	conn      Run
 	startedAt time.Time
 	done      chan struct{} // closed once the run has ended
-	exit      monitor.ExitStatus
+	exit      types.PluginExit
 
 	// Guarded by Manager.mu.
 	starting bool // enable or restart is still waiting for readiness
@@ -272,21 +233,21 @@ func (m *Manager) lock(ref string) (*entry, plugin.Plugin, error) {
 	return e, p, nil
 }
 
-func (m *Manager) inspect(e *entry) Inspect {
+func (m *Manager) inspect(e *entry) types.Inspect {
 	st := e.state
 	st.Socket = m.socketPath(e.p)
 	st.LogPath = m.logPath(e.p.ID)
 	if e.p.Enabled {
 		st.Published = m.published(e.p)
 	}
-	return Inspect{Plugin: e.p, State: st, LogConfig: LogConfigView{Type: "plugdbg", Config: m.logLimits(e).Opts()}}
+	return types.Inspect{Plugin: e.p, State: st, LogConfig: types.LogConfigView{Type: "plugdbg", Config: m.logLimits(e).Opts()}}
 }
 
 // Inspect returns one plugin.
-func (m *Manager) Inspect(ref string) (Inspect, error) {
+func (m *Manager) Inspect(ref string) (types.Inspect, error) {
 	e, err := m.find(ref)
 	if err != nil {
-		return Inspect{}, err
+		return types.Inspect{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -294,9 +255,9 @@ func (m *Manager) Inspect(ref string) (Inspect, error) {
 }
 
 // List returns every plugin, sorted by name.
-func (m *Manager) List() []Inspect {
+func (m *Manager) List() []types.Inspect {
 	m.mu.Lock()
-	out := make([]Inspect, 0, len(m.plugins))
+	out := make([]types.Inspect, 0, len(m.plugins))
 	for _, e := range m.plugins {
 		out = append(out, m.inspect(e))
 	}
@@ -369,7 +330,7 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 		return "", err
 	}
 	m.mu.Lock()
-	m.plugins[p.ID] = &entry{p: p, state: State{Status: StatusDisabled}, backoff: backoffMin}
+	m.plugins[p.ID] = &entry{p: p, state: types.State{Status: types.StatusDisabled}, backoff: backoffMin}
 	m.mu.Unlock()
 	m.log.WithField("plugin", p.ID).Infof("created plugin %s", name)
 	m.emit(p.ID, name, events.ActionCreate, nil)
@@ -407,7 +368,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	if err := m.start(ctx, e); err != nil {
 		m.mu.Lock()
 		e.state.Error = err.Error()
-		e.state.Status = StatusDisabled
+		e.state.Status = types.StatusDisabled
 		m.mu.Unlock()
 		return fmt.Errorf("enable %s: %w", p.Name, err)
 	}
@@ -459,7 +420,7 @@ func (m *Manager) disable(e *entry, force bool) error {
 	// what runs, and says what the store still holds.
 	m.mu.Lock()
 	e.p.Enabled = false
-	e.state.Status = StatusDisabled
+	e.state.Status = types.StatusDisabled
 	e.state.Pid = 0
 	e.state.StartedAt = nil
 	e.state.NextRestart = nil
@@ -486,7 +447,7 @@ func (m *Manager) stopped(e *entry) bool {
 		return true
 	}
 	r.stopping = false
-	e.state.Status = StatusRunning
+	e.state.Status = types.StatusRunning
 	return false
 }
 
@@ -541,7 +502,7 @@ func (m *Manager) Set(ref string, args []string) error {
 	m.mu.Lock()
 	e.p = p
 	m.mu.Unlock()
-	m.emit(p.ID, p.Name, ActionSet, map[string]string{"settings": strings.Join(args, " ")})
+	m.emit(p.ID, p.Name, types.ActionSet, map[string]string{"settings": strings.Join(args, " ")})
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/moby/moby/api/types/events"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -50,7 +52,7 @@ type fakeExecutor struct {
 // fakeExec is what one Exec call asked for.
 type fakeExec struct {
 	id   string
-	c    execproto.Config
+	c    types.ExecConfig
 	base container.Base
 }
 
@@ -105,13 +107,13 @@ func (x *fakeExecutor) Attach(id string) (Run, error) {
 	return nil, monitor.ErrNoMonitor
 }
 
-func (x *fakeExecutor) LastExit(string) (monitor.ExitStatus, bool) {
-	return monitor.ExitStatus{}, false
+func (x *fakeExecutor) LastExit(string) (types.PluginExit, bool) {
+	return types.PluginExit{}, false
 }
 func (x *fakeExecutor) Cleanup(string) error { return nil }
 
 // Exec records the call; the fake has no processes to run.
-func (x *fakeExecutor) Exec(id string, c execproto.Config, base container.Base) (execproto.Process, error) {
+func (x *fakeExecutor) Exec(id string, c types.ExecConfig, base container.Base) (execproto.Process, error) {
 	x.mu.Lock()
 	gate, entered := x.execGate, x.execEntered
 	x.mu.Unlock()
@@ -126,8 +128,8 @@ func (x *fakeExecutor) Exec(id string, c execproto.Config, base container.Base) 
 	return nil, &execproto.StartError{ExitCode: 127, Msg: "fake: no processes"}
 }
 
-func (x *fakeExecutor) Top(string) (container.Top, error)     { return container.Top{}, nil }
-func (x *fakeExecutor) Stats(string) (container.Stats, error) { return container.Stats{}, nil }
+func (x *fakeExecutor) Top(string) (types.Top, error)     { return types.Top{}, nil }
+func (x *fakeExecutor) Stats(string) (types.Stats, error) { return types.Stats{}, nil }
 
 // crash makes plugin id's current run exit with code.
 func (x *fakeExecutor) crash(id string, code int) {
@@ -140,7 +142,7 @@ func (x *fakeExecutor) crash(id string, code int) {
 func (r *fakeRun) exit(code int) {
 	r.once.Do(func() {
 		_ = r.srv.Close()
-		r.msgs <- monitor.Message{Exit: &monitor.ExitStatus{ExitCode: code, ExitedAt: time.Now()}}
+		r.msgs <- monitor.Message{Exit: &types.PluginExit{ExitCode: code, ExitedAt: time.Now()}}
 		close(r.msgs)
 	})
 }
@@ -236,7 +238,7 @@ func TestLifecycleEvents(t *testing.T) {
 	p, err := m.Inspect(id[:12])
 	require.NoError(t, err)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	assert.Equal(t, []string{"DEBUG=1"}, p.Settings.Env)
 	require.NoError(t, m.Disable(ctx, "fake:latest", false))
 	require.NoError(t, m.Remove(ctx, id, false))
@@ -360,11 +362,11 @@ func TestCrashRestartsWithBackoff(t *testing.T) {
 			select {
 			case ev := <-ch:
 				switch ev.Action {
-				case ActionExit:
+				case types.ActionExit:
 					assert.Equal(t, "3", ev.Actor.Attributes["exitCode"])
-				case ActionRestarting:
+				case types.ActionRestarting:
 					delays = append(delays, ev.Actor.Attributes["delay"])
-				case ActionRestart:
+				case types.ActionRestart:
 					restarted = true
 				}
 			case <-time.After(5 * time.Second):
@@ -378,13 +380,13 @@ func TestCrashRestartsWithBackoff(t *testing.T) {
 	assert.Equal(t, 3, p.State.RestartCount)
 	require.NotNil(t, p.State.LastExit)
 	assert.Equal(t, 3, p.State.LastExit.ExitCode)
-	assert.Equal(t, StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 
 	// Disable during a pending restart cancels it.
 	x.crash(id, 3)
 	require.Eventually(t, func() bool {
 		p, _ := m.Inspect(id)
-		return p.State.Status == StatusRestarting
+		return p.State.Status == types.StatusRestarting
 	}, 5*time.Second, time.Millisecond)
 	startsBefore := x.starts
 	require.NoError(t, m.Disable(ctx, id, false))
@@ -407,7 +409,7 @@ func TestFailedEnableLeavesPluginDisabled(t *testing.T) {
 	p, err := m.Inspect(id)
 	require.NoError(t, err)
 	assert.False(t, p.Enabled)
-	assert.Equal(t, StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 	after, err := os.ReadFile(filepath.Join(m.store.Dir(id), "config.json"))
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
@@ -429,7 +431,7 @@ func TestRestoreReattaches(t *testing.T) {
 	p, err := m2.Inspect(id)
 	require.NoError(t, err)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	assert.Equal(t, 1, x.starts, "reattach must not start the plugin again")
 }
 
@@ -459,7 +461,7 @@ func TestDisableNotSaved(t *testing.T) {
 	p, err := m.Inspect("fake")
 	require.NoError(t, err)
 	assert.False(t, p.Enabled, "inspect shows what runs")
-	assert.Equal(t, StatusDisabled, p.State.Status)
+	assert.Equal(t, types.StatusDisabled, p.State.Status)
 	assert.Zero(t, p.State.Pid)
 	assert.Contains(t, p.State.Error, "not saved as disabled")
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -86,7 +88,7 @@ func TestRestoreRemovesWhatNoEnabledPluginOwns(t *testing.T) {
 		p, err := m2.Inspect(id)
 		require.NoError(t, err)
 		assert.False(t, p.Enabled)
-		assert.Equal(t, StatusDisabled, p.State.Status)
+		assert.Equal(t, types.StatusDisabled, p.State.Status)
 	}
 }
 
@@ -110,10 +112,10 @@ func TestRestoreRequestedStopIsNotACrash(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 77, p.State.Pid, "reattached")
 
-	stopping.msgs <- monitor.Message{Exit: &monitor.ExitStatus{ExitCode: 137, Signal: "SIGKILL", ExitedAt: time.Now(), Requested: true}}
+	stopping.msgs <- monitor.Message{Exit: &types.PluginExit{ExitCode: 137, Signal: "SIGKILL", ExitedAt: time.Now(), Requested: true}}
 	close(stopping.msgs)
 	var got []string
-	for !slices.Contains(got, string(ActionRestart)) {
+	for !slices.Contains(got, string(types.ActionRestart)) {
 		select {
 		case ev := <-ch:
 			got = append(got, string(ev.Action))
@@ -121,11 +123,11 @@ func TestRestoreRequestedStopIsNotACrash(t *testing.T) {
 			t.Fatalf("plugin not started again; events %v", got)
 		}
 	}
-	assert.Equal(t, []string{string(ActionRestart)}, got, "no exit or restarting event: it did not crash")
+	assert.Equal(t, []string{string(types.ActionRestart)}, got, "no exit or restarting event: it did not crash")
 	p, err = m2.Inspect(id)
 	require.NoError(t, err)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, StatusRunning, p.State.Status)
+	assert.Equal(t, types.StatusRunning, p.State.Status)
 	assert.Zero(t, p.State.RestartCount)
 	require.NotNil(t, p.State.LastExit)
 	assert.True(t, p.State.LastExit.Requested)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
@@ -102,7 +104,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		return m.exitedError(r)
 	}
 	r.starting = false
-	e.state.Status = StatusRunning
+	e.state.Status = types.StatusRunning
 	return nil
 }
 
@@ -117,9 +119,9 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 	e.state.StartedAt = &started
 	e.state.NextRestart = nil
 	if starting {
-		e.state.Status = StatusStarting
+		e.state.Status = types.StatusStarting
 	} else {
-		e.state.Status = StatusRunning
+		e.state.Status = types.StatusRunning
 	}
 	id := e.p.ID
 	m.mu.Unlock()
@@ -301,12 +303,12 @@ func (m *Manager) noteUnstored(e *entry, id string, r *pluginRun, n uint64) {
 
 // lostMonitor works out how a run ended whose monitor vanished without
 // reporting an exit, and makes sure nothing of it keeps running.
-func (m *Manager) lostMonitor(id string, cause error) monitor.ExitStatus {
+func (m *Manager) lostMonitor(id string, cause error) types.PluginExit {
 	if s, ok := m.opts.Executor.LastExit(id); ok {
 		return s
 	}
 	err := m.opts.Executor.Cleanup(id)
-	s := monitor.ExitStatus{ExitCode: -1, ExitedAt: time.Now(), Error: fmt.Sprintf("monitor connection lost: %v", cause)}
+	s := types.PluginExit{ExitCode: -1, ExitedAt: time.Now(), Error: fmt.Sprintf("monitor connection lost: %v", cause)}
 	if err != nil {
 		s.Error += fmt.Sprintf("; cleanup: %v", err)
 	}
@@ -367,12 +369,12 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 	}
 	if crash {
 		m.log.WithField("plugin", id).Errorf("plugin %s exited unexpectedly (%s); restarting in %s", name, exit, delay)
-		m.emit(id, name, ActionExit, exitAttrs(exit))
-		m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String()})
+		m.emit(id, name, types.ActionExit, exitAttrs(exit))
+		m.emit(id, name, types.ActionRestarting, map[string]string{"delay": delay.String()})
 	}
 }
 
-func exitAttrs(s monitor.ExitStatus) map[string]string {
+func exitAttrs(s types.PluginExit) map[string]string {
 	a := map[string]string{"exitCode": fmt.Sprint(s.ExitCode)}
 	if s.Signal != "" {
 		a["signal"] = s.Signal
@@ -403,7 +405,7 @@ func (m *Manager) restart(e *entry) {
 	if err == nil {
 		e.state.Error = ""
 		m.mu.Unlock()
-		m.emit(id, name, ActionRestart, nil)
+		m.emit(id, name, types.ActionRestart, nil)
 		return
 	}
 	e.state.Error = err.Error()
@@ -415,7 +417,7 @@ func (m *Manager) restart(e *entry) {
 	delay := m.scheduleRestart(e)
 	m.mu.Unlock()
 	m.log.WithField("plugin", id).Errorf("restart of plugin %s failed: %v; next try in %s", name, err, delay)
-	m.emit(id, name, ActionRestarting, map[string]string{"delay": delay.String(), "error": err.Error()})
+	m.emit(id, name, types.ActionRestarting, map[string]string{"delay": delay.String(), "error": err.Error()})
 }
 
 // scheduleRestart arms the next restart of e after the current backoff,
@@ -423,7 +425,7 @@ func (m *Manager) restart(e *entry) {
 func (m *Manager) scheduleRestart(e *entry) time.Duration {
 	delay := e.backoff
 	e.backoff = min(2*e.backoff, backoffMax)
-	e.state.Status = StatusRestarting
+	e.state.Status = types.StatusRestarting
 	next := time.Now().Add(delay)
 	e.state.NextRestart = &next
 	e.timer = time.AfterFunc(delay, func() { m.restart(e) })
@@ -452,7 +454,7 @@ func (m *Manager) stop(e *entry, grace time.Duration) error {
 	var execsIdle chan struct{}
 	if r != nil {
 		r.stopping = true
-		e.state.Status = StatusStopping
+		e.state.Status = types.StatusStopping
 		if r.execs > 0 {
 			if r.execsIdle == nil {
 				r.execsIdle = make(chan struct{})
@@ -505,7 +507,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 	enabled := map[string]bool{}
 	entries := make([]*entry, 0, len(recs))
 	for _, rec := range recs {
-		e := &entry{p: rec.Plugin, state: State{Status: StatusDisabled}, backoff: backoffMin}
+		e := &entry{p: rec.Plugin, state: types.State{Status: types.StatusDisabled}, backoff: backoffMin}
 		var err error
 		var o store.Opts
 		if o, err = m.store.Opts(rec.Plugin.ID); err == nil {
@@ -596,7 +598,7 @@ func (m *Manager) recover(ctx context.Context, e *entry, left monitor.Leftover) 
 			log.Infof("plugin %s was stopped at an earlier daemon's request (%s), which did not record it disabled; starting it again", name, exit)
 		} else {
 			log.Errorf("plugin %s exited while no daemon was running (%s)", name, exit)
-			m.emit(id, name, ActionExit, exitAttrs(exit))
+			m.emit(id, name, types.ActionExit, exitAttrs(exit))
 		}
 	}
 	if !left.Finished && left != (monitor.Leftover{}) {
@@ -616,7 +618,7 @@ func (m *Manager) recover(ctx context.Context, e *entry, left monitor.Leftover) 
 		return
 	}
 	log.Infof("started plugin %s", name)
-	m.emit(id, name, ActionRestart, nil)
+	m.emit(id, name, types.ActionRestart, nil)
 }
 
 // fromHistory logs and publishes the n lines after seq after from the
@@ -663,7 +665,7 @@ func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
 
 // replayUnseen writes to the daemon log the lines of a run that ended
 // while no daemon was attached, from the plugin's log files.
-func (m *Manager) replayUnseen(id string, exit monitor.ExitStatus) {
+func (m *Manager) replayUnseen(id string, exit types.PluginExit) {
 	if exit.LastSeq > exit.AckedSeq {
 		m.fromHistory(id, logs.NewJoiner(daemonLogLineLimit), exit.AckedSeq, exit.LastSeq-exit.AckedSeq)
 	}

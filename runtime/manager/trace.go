@@ -9,14 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/api/types/events"
+	"github.com/plugdbg/plugdbg/api/types"
 
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
-
-// ActionCall is the event of one plugin call seen by a trace; its
-// attributes are method, status, latency (nanoseconds), conn and err.
-const ActionCall events.Action = "call"
 
 // traceBuffer is how many records a trace subscriber may lag behind before
 // it loses records (never calls: the proxy does not wait for subscribers).
@@ -31,7 +27,7 @@ type traceSessions struct {
 type traceSession struct {
 	done  chan struct{} // closed by StopTraces
 	proxy *tracer.Proxy
-	subs  map[chan tracer.Record]*int // watcher -> records it lost
+	subs  map[chan types.TraceRecord]*int // watcher -> records it lost
 }
 
 // Trace interposes a recording proxy on an enabled plugin's socket, calls
@@ -43,7 +39,7 @@ type traceSession struct {
 // last one to leave puts the plugin's socket back. Each call is also published as a "call" event. A watcher
 // that falls more than traceBuffer records behind loses records, which are
 // counted in a final record's Err; the calls themselves are never held up.
-func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(tracer.Record) error) error {
+func (m *Manager) Trace(ctx context.Context, ref string, started func(socket string), fn func(types.TraceRecord) error) error {
 	e, err := m.find(ref)
 	if err != nil {
 		return err
@@ -56,7 +52,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 		return conflict("plugin %s is not enabled", p.Name)
 	}
 
-	ch := make(chan tracer.Record, traceBuffer)
+	ch := make(chan types.TraceRecord, traceBuffer)
 	var dropped int
 	t := &m.traces
 	t.mu.Lock()
@@ -72,8 +68,8 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 				return fmt.Errorf("trace %s: %w", p.Name, err)
 			}
 		}
-		s = &traceSession{subs: map[chan tracer.Record]*int{}, done: make(chan struct{})}
-		s.proxy, err = tracer.Start(sock, func(r tracer.Record) { m.traced(p.ID, p.Name, s, r) })
+		s = &traceSession{subs: map[chan types.TraceRecord]*int{}, done: make(chan struct{})}
+		s.proxy, err = tracer.Start(sock, func(r types.TraceRecord) { m.traced(p.ID, p.Name, s, r) })
 		if err != nil {
 			t.mu.Unlock()
 			return fmt.Errorf("trace %s: %w", p.Name, err)
@@ -118,7 +114,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 			dropped = 0
 			t.mu.Unlock()
 			if n > 0 {
-				if err := fn(tracer.Record{Time: time.Now(), Err: fmt.Sprintf("trace: %d records lost by a slow watcher", n)}); err != nil {
+				if err := fn(types.TraceRecord{Time: time.Now(), Err: fmt.Sprintf("trace: %d records lost by a slow watcher", n)}); err != nil {
 					return err
 				}
 			}
@@ -147,7 +143,7 @@ func (m *Manager) StopTraces() {
 }
 
 // traced fans one record out to the watchers of s and to the event stream.
-func (m *Manager) traced(id, name string, s *traceSession, r tracer.Record) {
+func (m *Manager) traced(id, name string, s *traceSession, r types.TraceRecord) {
 	m.fanOut(s, r)
 	m.traceRecord(id, r)
 	attrs := map[string]string{
@@ -159,11 +155,11 @@ func (m *Manager) traced(id, name string, s *traceSession, r tracer.Record) {
 	if r.Err != "" {
 		attrs["err"] = r.Err
 	}
-	m.emit(id, name, ActionCall, attrs)
+	m.emit(id, name, types.ActionCall, attrs)
 }
 
 // fanOut hands r to every watcher of s that has room for it.
-func (m *Manager) fanOut(s *traceSession, r tracer.Record) {
+func (m *Manager) fanOut(s *traceSession, r types.TraceRecord) {
 	m.traces.mu.Lock()
 	defer m.traces.mu.Unlock()
 	for ch, dropped := range s.subs {
@@ -191,7 +187,7 @@ func (m *Manager) followTrace(id, sock string) {
 	switch {
 	case err != nil:
 		log.WithError(err).Error("trace: follow the plugin's new socket")
-		m.fanOut(s, tracer.Record{Time: time.Now(), Err: fmt.Sprintf("trace: follow the plugin's new socket: %v; calls are no longer recorded", err)})
+		m.fanOut(s, types.TraceRecord{Time: time.Now(), Err: fmt.Sprintf("trace: follow the plugin's new socket: %v; calls are no longer recorded", err)})
 	case moved:
 		log.Infof("trace: proxy on %s again, the plugin's new socket", sock)
 		m.fanOut(s, tracer.StartRecord(sock))

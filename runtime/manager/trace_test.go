@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,7 +74,7 @@ func TestRestorePutsBackStaleTrace(t *testing.T) {
 			defer m2.Shutdown()
 			p, err = m2.Inspect(id)
 			require.NoError(t, err)
-			assert.Equal(t, StatusRunning, p.State.Status)
+			assert.Equal(t, types.StatusRunning, p.State.Status)
 			if !tt.wantErr {
 				assert.Empty(t, p.State.StaleTrace)
 				assert.NoFileExists(t, aside)
@@ -81,7 +83,7 @@ func TestRestorePutsBackStaleTrace(t *testing.T) {
 			}
 			assert.Contains(t, p.State.StaleTrace, "moved aside by a trace that ended with its daemon")
 			assert.Contains(t, p.State.StaleTrace, aside)
-			err = m2.Trace(ctx, "fake", func(string) { t.Error("a trace started") }, func(tracer.Record) error { return nil })
+			err = m2.Trace(ctx, "fake", func(string) { t.Error("a trace started") }, func(types.TraceRecord) error { return nil })
 			assert.ErrorContains(t, err, "put the plugin's socket back from "+aside)
 		})
 	}
@@ -101,12 +103,12 @@ func TestTraceFollowsRestartedPlugin(t *testing.T) {
 	sock := p.State.Socket
 
 	starts := make(chan string, 4)
-	recs := make(chan tracer.Record, 16)
+	recs := make(chan types.TraceRecord, 16)
 	traceCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- m.Trace(traceCtx, "fake", func(s string) { starts <- s }, func(r tracer.Record) error {
+		ended <- m.Trace(traceCtx, "fake", func(s string) { starts <- s }, func(r types.TraceRecord) error {
 			recs <- r
 			return nil
 		})

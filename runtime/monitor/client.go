@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
 )
@@ -363,8 +365,8 @@ func (c *Conn) Close() error {
 }
 
 // ReadExit returns the exit status a finished monitor left in dir.
-func ReadExit(dir string) (ExitStatus, error) {
-	var s ExitStatus
+func ReadExit(dir string) (types.PluginExit, error) {
+	var s types.PluginExit
 	data, err := os.ReadFile(filepath.Join(dir, exitFile))
 	if err != nil {
 		return s, err

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
@@ -134,7 +136,7 @@ type monitor struct {
 	encBuf   []byte       // reused to encode a batch for the log file
 	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
 	unackedB int          // bytes of lines in unacked
-	exit     *ExitStatus
+	exit     *types.PluginExit
 	session  *session
 	stopping bool
 }
@@ -396,8 +398,8 @@ func (m *monitor) stop(grace time.Duration) {
 	})
 }
 
-func exitStatus(state *os.ProcessState, err error) ExitStatus {
-	s := ExitStatus{ExitedAt: time.Now()}
+func exitStatus(state *os.ProcessState, err error) types.PluginExit {
+	s := types.PluginExit{ExitedAt: time.Now()}
 	if state == nil {
 		s.ExitCode = -1
 		if err != nil {

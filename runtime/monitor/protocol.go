@@ -15,8 +15,9 @@
 package monitor
 
 import (
-	"strconv"
 	"time"
+
+	"github.com/plugdbg/plugdbg/api/types"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -66,37 +67,6 @@ type handover struct {
 	Token string `json:"token"` // Config.Token
 }
 
-// ExitStatus is how a plugin's container ended.
-type ExitStatus struct {
-	ExitCode int       `json:"ExitCode"`
-	Signal   string    `json:"Signal,omitempty"` // e.g. "SIGKILL" when killed by a signal
-	ExitedAt time.Time `json:"ExitedAt"`
-	// Error is set when the status could not be observed, e.g. when the
-	// monitor itself died; ExitCode is then -1.
-	Error string `json:"Error,omitempty"`
-	// AckedSeq is the last line a daemon processed: a daemon that was away
-	// when the plugin exited replays the later ones from the log file.
-	AckedSeq uint64 `json:"AckedSeq,omitempty"`
-	// LastSeq is the seq of the run's last line, stored or not.
-	LastSeq uint64 `json:"LastSeq,omitempty"`
-	// Requested: a daemon asked for the stop (disable, or a start given
-	// up), so the exit is not a crash even if that daemon died before it
-	// recorded why.
-	Requested bool `json:"Requested,omitempty"`
-}
-
-// String renders the status for messages: "exit code 3" or "signal SIGKILL".
-func (s ExitStatus) String() string {
-	switch {
-	case s.Error != "":
-		return "unknown exit status: " + s.Error
-	case s.Signal != "":
-		return "killed by signal " + s.Signal
-	default:
-		return "exit code " + strconv.Itoa(s.ExitCode)
-	}
-}
-
 // request is what the daemon sends to a monitor, one JSON object per line.
 type request struct {
 	Op    string        `json:"op"`              // "attach", "ack", "stop" or "log-limits"
@@ -123,7 +93,7 @@ type Message struct {
 	// take (a full disk, an unwritable log dir); sent when it grows.
 	Unstored uint64 `json:"unstored,omitempty"`
 	// Exit comes last, after every line.
-	Exit *ExitStatus `json:"exit,omitempty"`
+	Exit *types.PluginExit `json:"exit,omitempty"`
 }
 
 // Hello describes the running container.

@@ -1,4 +1,4 @@
-// Package trace interposes a recording proxy on a plugin's unix socket:
+// Package tracer interposes a recording proxy on a plugin's unix socket:
 // the plugin's socket file is renamed aside (AsidePath), the proxy listens on the
 // original path, and every byte clients send or receive is copied through
 // unchanged while a parser on the side turns the traffic into one Record per
@@ -22,28 +22,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"golang.org/x/sys/unix"
 )
 
-// Record is one call seen by the proxy, or, with Tracing set, the first
-// line of a trace stream, which says that the proxy is in place.
-type Record struct {
-	Time     time.Time     `json:"Time"`   // when the request had fully arrived
-	Conn     int           `json:"Conn"`   // client connection number, from 1
-	Method   string        `json:"Method"` // "VolumeDriver.List"
-	Request  string        `json:"Request,omitempty"`
-	Status   int           `json:"Status"` // 0 when the plugin answered nothing
-	Response string        `json:"Response,omitempty"`
-	Err      string        `json:"Err,omitempty"` // the answer's Err (or Error), or what went wrong
-	Latency  time.Duration `json:"Latency"`       // request fully in to answer fully out
-	// Tracing is the socket path (on the daemon's host) the proxy now
-	// listens on, set only on a stream's first line: it is no call, and
-	// every connection opened at that path from then on is recorded.
-	Tracing string `json:"Tracing,omitempty"`
-}
-
 // StartRecord is the first line of a trace stream of socket: Time is now.
-func StartRecord(socket string) Record { return Record{Time: time.Now(), Tracing: socket} }
+func StartRecord(socket string) types.TraceRecord {
+	return types.TraceRecord{Time: time.Now(), Tracing: socket}
+}
 
 // maxBody bounds how much of each body a Record keeps; the calls themselves
 // are forwarded whole.
@@ -57,7 +44,7 @@ func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".
 // Proxy is a running trace of one socket.
 type Proxy struct {
 	socket string
-	emit   func(Record)
+	emit   func(types.TraceRecord)
 
 	mu     sync.Mutex
 	conns  int
@@ -83,7 +70,7 @@ type Proxy struct {
 // returns, a client dialling path reaches the proxy. emit is
 // called once per completed call, from the proxy's goroutines, possibly
 // concurrently; it must not block for long, since it runs beside the copy.
-func Start(path string, emit func(Record)) (*Proxy, error) {
+func Start(path string, emit func(types.TraceRecord)) (*Proxy, error) {
 	aside := AsidePath(path)
 	if len(aside) > 107 {
 		return nil, fmt.Errorf("trace %s: the moved socket path would be %d bytes, over the 107 a unix socket allows", path, len(aside))
@@ -266,7 +253,7 @@ func (p *Proxy) serve(client net.Conn, n int) {
 	up, err := net.Dial("unix", p.upstream)
 	p.upMu.RUnlock()
 	if err != nil {
-		p.emit(Record{Time: time.Now(), Conn: n, Err: "trace: dial the plugin: " + err.Error()})
+		p.emit(types.TraceRecord{Time: time.Now(), Conn: n, Err: "trace: dial the plugin: " + err.Error()})
 		return
 	}
 	defer up.Close()
@@ -324,7 +311,7 @@ func parseRequests(r io.Reader, out chan<- pendingCall) {
 func (p *Proxy) parseResponses(r io.Reader, in <-chan pendingCall, conn int) {
 	br := bufio.NewReader(r)
 	for call := range in {
-		rec := Record{Time: call.at, Conn: conn, Method: strings.TrimPrefix(call.req.URL.Path, "/"), Request: string(call.body)}
+		rec := types.TraceRecord{Time: call.at, Conn: conn, Method: strings.TrimPrefix(call.req.URL.Path, "/"), Request: string(call.body)}
 		resp, err := http.ReadResponse(br, call.req)
 		if err != nil {
 			rec.Err = "no answer: " + err.Error()
@@ -377,30 +364,4 @@ func errField(body []byte) string {
 		return e.Err
 	}
 	return e.Error
-}
-
-// String is the record as one readable line: time, connection, method,
-// status, latency, the request and the answer (compacted JSON), and Err.
-func (r Record) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s #%d %s", r.Time.Format("15:04:05.000000"), r.Conn, r.Method)
-	if r.Status != 0 {
-		fmt.Fprintf(&b, " %d", r.Status)
-	}
-	fmt.Fprintf(&b, " %s %s -> %s", r.Latency.Round(time.Microsecond), compact(r.Request), compact(r.Response))
-	if r.Err != "" {
-		fmt.Fprintf(&b, " Err=%q", r.Err)
-	}
-	return b.String()
-}
-
-func compact(s string) string {
-	if s == "" {
-		return "(empty)"
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, []byte(s)) == nil {
-		return buf.String()
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -84,19 +86,19 @@ func inode(t *testing.T, path string) uint64 {
 
 type recorder struct {
 	mu   sync.Mutex
-	recs []tracer.Record
+	recs []types.TraceRecord
 }
 
-func (r *recorder) emit(rec tracer.Record) {
+func (r *recorder) emit(rec types.TraceRecord) {
 	r.mu.Lock()
 	r.recs = append(r.recs, rec)
 	r.mu.Unlock()
 }
 
-func (r *recorder) all() []tracer.Record {
+func (r *recorder) all() []types.TraceRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]tracer.Record(nil), r.recs...)
+	return append([]types.TraceRecord(nil), r.recs...)
 }
 
 // TestConcurrentClients traces calls from several keep-alive clients at
@@ -182,7 +184,7 @@ func TestBigAnswer(t *testing.T) {
 // while traced; Stop keeps the new one and removes the stale moved one.
 func TestPluginRestartedWhileTraced(t *testing.T) {
 	sock, _, _ := echoPlugin(t)
-	p, err := tracer.Start(sock, func(tracer.Record) {})
+	p, err := tracer.Start(sock, func(types.TraceRecord) {})
 	require.NoError(t, err)
 	require.NoError(t, os.Remove(sock))
 	ln, err := net.Listen("unix", sock)
@@ -249,16 +251,16 @@ func TestStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	_, err := tracer.Start(file, func(tracer.Record) {})
+	_, err := tracer.Start(file, func(types.TraceRecord) {})
 	assert.ErrorContains(t, err, "is not a socket")
-	_, err = tracer.Start(filepath.Join(dir, "missing.sock"), func(tracer.Record) {})
+	_, err = tracer.Start(filepath.Join(dir, "missing.sock"), func(types.TraceRecord) {})
 	assert.ErrorContains(t, err, "no such file")
 
 	sock, _, _ := echoPlugin(t)
-	p, err := tracer.Start(sock, func(tracer.Record) {})
+	p, err := tracer.Start(sock, func(types.TraceRecord) {})
 	require.NoError(t, err)
 	defer p.Stop()
-	_, err = tracer.Start(sock, func(tracer.Record) {})
+	_, err = tracer.Start(sock, func(types.TraceRecord) {})
 	assert.ErrorContains(t, err, "already traced")
 }
 
@@ -292,7 +294,7 @@ func TestNoCallLostAcrossStartStop(t *testing.T) {
 		})
 	}
 	for range 20 {
-		p, err := tracer.Start(sock, func(tracer.Record) {})
+		p, err := tracer.Start(sock, func(types.TraceRecord) {})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Millisecond)
 		require.NoError(t, p.Stop())

@@ -4,24 +4,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 func TestTracker(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	call := func(i int, method, req, resp string, status int, errText string) tracer.Record {
-		return tracer.Record{Time: t0.Add(time.Duration(i) * time.Second), Method: method, Request: req, Response: resp, Status: status, Err: errText}
+	call := func(i int, method, req, resp string, status int, errText string) types.TraceRecord {
+		return types.TraceRecord{Time: t0.Add(time.Duration(i) * time.Second), Method: method, Request: req, Response: resp, Status: status, Err: errText}
 	}
 	var tr Tracker
-	var u Usage
+	var u types.Usage
 	tr.Snapshot(&u, false)
 	assert.False(t, u.Traced, "no trace ran")
 	assert.Empty(t, u.Holders)
 
-	for _, r := range []tracer.Record{
+	for _, r := range []types.TraceRecord{
 		call(1, "VolumeDriver.Create", `{"Name":"v1"}`, `{}`, 200, ""),
 		call(2, "VolumeDriver.Mount", `{"Name":"v1","ID":"c1"}`, `{"Mountpoint":"/data/v1"}`, 200, ""),
 		call(3, "VolumeDriver.Mount", `{"Name":"v1","ID":"c2"}`, `{"Mountpoint":"/data/v1"}`, 200, ""),

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
@@ -33,18 +35,18 @@ func (noRunExecutor) Start(context.Context, string, *specs.Spec, manager.LogConf
 	return nil, ErrNoRun
 }
 func (noRunExecutor) Attach(string) (manager.Run, error) { return nil, monitor.ErrNoMonitor }
-func (noRunExecutor) LastExit(string) (monitor.ExitStatus, bool) {
-	return monitor.ExitStatus{}, false
+func (noRunExecutor) LastExit(string) (types.PluginExit, bool) {
+	return types.PluginExit{}, false
 }
 func (noRunExecutor) Cleanup(string) error { return nil }
-func (noRunExecutor) Exec(string, execproto.Config, container.Base) (execproto.Process, error) {
+func (noRunExecutor) Exec(string, types.ExecConfig, container.Base) (execproto.Process, error) {
 	return nil, container.ErrNotRunning
 }
-func (noRunExecutor) Top(string) (container.Top, error) {
-	return container.Top{}, container.ErrNotRunning
+func (noRunExecutor) Top(string) (types.Top, error) {
+	return types.Top{}, container.ErrNotRunning
 }
-func (noRunExecutor) Stats(string) (container.Stats, error) {
-	return container.Stats{}, container.ErrNotRunning
+func (noRunExecutor) Stats(string) (types.Stats, error) {
+	return types.Stats{}, container.ErrNotRunning
 }
 
 // ShortTempDir is a temp dir with a short path, so that unix socket paths

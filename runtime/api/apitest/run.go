@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
@@ -93,7 +95,7 @@ func (x *echoExecutor) Attach(id string) (manager.Run, error) {
 	return nil, monitor.ErrNoMonitor
 }
 
-func (x *echoExecutor) Exec(string, execproto.Config, container.Base) (execproto.Process, error) {
+func (x *echoExecutor) Exec(string, types.ExecConfig, container.Base) (execproto.Process, error) {
 	return nil, container.ErrNotRunning
 }
 
@@ -117,7 +119,7 @@ func (r *echoRun) Next() (monitor.Message, error) {
 		return monitor.Message{}, io.EOF
 	}
 	r.told = true
-	return monitor.Message{Exit: &monitor.ExitStatus{ExitedAt: time.Now()}}, nil
+	return monitor.Message{Exit: &types.PluginExit{ExitedAt: time.Now()}}, nil
 }
 
 func (r *echoRun) Ack(uint64) {}

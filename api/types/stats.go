@@ -1,0 +1,35 @@
+package types
+
+import "time"
+
+// Stats is one sample of a container's cgroup counters.
+type Stats struct {
+	Read time.Time `json:"Read"`
+	// CPUUsage is the CPU time the container's processes used, in
+	// nanoseconds, since it started.
+	CPUUsage uint64 `json:"CPUUsage"`
+	// OnlineCPUs is the host's CPU count, the 100 % of each one.
+	OnlineCPUs int `json:"OnlineCPUs"`
+	// MemoryUsage is the cgroup's memory use less its inactive file cache,
+	// as docker stats shows it.
+	MemoryUsage uint64 `json:"MemoryUsage"`
+	// MemoryLimit is the cgroup's limit, or the host's memory if lower.
+	MemoryLimit uint64 `json:"MemoryLimit"`
+	PidsCurrent uint64 `json:"PidsCurrent"`
+	PidsLimit   uint64 `json:"PidsLimit,omitempty"` // 0: no limit
+}
+
+// StatsReport is one stats sample of a plugin and the CPU use since the sample
+// before it.
+type StatsReport struct {
+	ID   string `json:"ID"`
+	Name string `json:"Name"`
+	Stats
+	CPUPercent float64 `json:"CPUPercent"`
+}
+
+// Top is a process list in the shape of the Engine API's container top.
+type Top struct {
+	Titles    []string   `json:"Titles"`
+	Processes [][]string `json:"Processes"`
+}
