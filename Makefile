@@ -19,7 +19,7 @@ all: build plugins
 STATIC := -tags netgo,osusergo -ldflags=-extldflags=-static
 
 build: webui
-	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbg .
+	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbg ./cmd/plugdbg
 
 # The web UI bundle the binary embeds (webui/dist), built by esbuild from
 # webui/frontend with the packages package-lock.json pins. Without it the

@@ -91,7 +91,7 @@ func build(dir string) error {
 	pluginsDir = filepath.Join(dir, "plugins")
 
 	type job struct{ out, pkg, cgo string }
-	jobs := []job{{plugdbgBin, ".", "1"}}
+	jobs := []job{{plugdbgBin, "./cmd/plugdbg", "1"}}
 	configs, err := filepath.Glob(filepath.Join(root, "testplugins", "*", "config.json"))
 	if err != nil {
 		return err

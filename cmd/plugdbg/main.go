@@ -11,7 +11,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
-	"github.com/plugdbg/plugdbg/cmd"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
@@ -32,7 +31,7 @@ func init() {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cmd.Execute(ctx)
+	code := Execute(ctx)
 	stop()
 	os.Exit(code)
 }

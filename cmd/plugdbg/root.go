@@ -1,6 +1,6 @@
 // Package cmd is plugdbg's command line: each file parses one verb's flags
 // and calls one package function.
-package cmd
+package main
 
 import (
 	"context"
