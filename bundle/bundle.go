@@ -24,6 +24,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/conformance"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -152,7 +153,7 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 		}
 		if !o.NoCheck && in.State.Socket != "" {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			rep, e := probe.Check(cctx, probe.New(in.State.Socket), probe.CheckOptions{Timeout: 30 * time.Second})
+			rep, e := conformance.Check(cctx, probe.New(in.State.Socket), conformance.Options{Timeout: 30 * time.Second})
 			cancel()
 			if e != nil {
 				failed("check", e)

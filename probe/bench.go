@@ -72,8 +72,8 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 				case err != nil:
 					fail(err)
 					continue
-				case statusError(r) != nil:
-					fail(statusError(r))
+				case r.Err() != nil:
+					fail(r.Err())
 				case m != nil && m.PluginErr(r.Body) != "":
 					fail(&PluginError{Method: method, Msg: m.PluginErr(r.Body)})
 				}

@@ -254,8 +254,9 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// statusError returns the error dockerd makes of a non-200 answer, or nil.
-func statusError(r *Response) error {
+// Err returns the error dockerd makes of a non-200 answer (a *StatusError
+// with the answer's Err field, or its body), or nil for a 200.
+func (r *Response) Err() error {
 	if r.Status == http.StatusOK {
 		return nil
 	}
@@ -282,7 +283,7 @@ func (c *Client) Call(ctx context.Context, method string, args, ret any) error {
 	if err != nil {
 		return err
 	}
-	if err := statusError(r); err != nil {
+	if err := r.Err(); err != nil {
 		return err
 	}
 	if ret == nil {

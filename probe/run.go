@@ -88,7 +88,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return Describe(stdout, m)
 	}
 	args := o.Args
-	target, args, err := o.target(ctx, args)
+	target, args, err := o.Target(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		writeExchange(stderr, target, r)
 	}
 	writeBody(stdout, r.Body, o.Raw)
-	if err := statusError(r); err != nil {
+	if err := r.Err(); err != nil {
 		return err
 	}
 	if m.Response != nil && !m.Stream && !json.Valid(r.Body) {
@@ -178,8 +178,10 @@ func (o Options) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
-// target picks the target from the flags, or from the first argument.
-func (o Options) target(ctx context.Context, args []string) (*Target, []string, error) {
+// Target picks the plugin o names: by Socket, URL or Spec (at most one), or
+// else by the first argument, a plugdbg plugin resolved by Resolve. It
+// returns the arguments left, and a nil Target when nothing names one.
+func (o Options) Target(ctx context.Context, args []string) (*Target, []string, error) {
 	n := 0
 	for _, s := range []string{o.Socket, o.URL, o.Spec} {
 		if s != "" {

@@ -10,138 +10,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/docker/go-plugins-helpers/volume"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/internal/plugintest"
 )
-
-// shortSocket returns a socket path in a fresh short directory: t.TempDir
-// paths of long test names overflow sun_path.
-func shortSocket(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "pdp")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "p.sock")
-}
-
-// serveUnix serves h on a unix socket until the test ends.
-func serveUnix(t *testing.T, h http.Handler) string {
-	t.Helper()
-	sock := shortSocket(t)
-	ln, err := net.Listen("unix", sock)
-	require.NoError(t, err)
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return sock
-}
-
-// memVolumes is a conforming in-memory volume driver.
-type memVolumes struct {
-	mu      sync.Mutex
-	vols    map[string]map[string]string // name -> options
-	mounts  map[string]int
-	lastReq string
-}
-
-func newMemVolumes() *memVolumes {
-	return &memVolumes{vols: map[string]map[string]string{}, mounts: map[string]int{}}
-}
-
-func (d *memVolumes) Create(r *volume.CreateRequest) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.vols[r.Name] = r.Options
-	return nil
-}
-
-func (d *memVolumes) List() (*volume.ListResponse, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	res := &volume.ListResponse{Volumes: []*volume.Volume{}}
-	names := make([]string, 0, len(d.vols))
-	for n := range d.vols {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		res.Volumes = append(res.Volumes, &volume.Volume{Name: n, Mountpoint: "/data/" + n})
-	}
-	return res, nil
-}
-
-func (d *memVolumes) Get(r *volume.GetRequest) (*volume.GetResponse, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	opts, ok := d.vols[r.Name]
-	if !ok {
-		return nil, fmt.Errorf("no such volume: %s", r.Name)
-	}
-	st := map[string]interface{}{}
-	for k, v := range opts {
-		st[k] = v
-	}
-	return &volume.GetResponse{Volume: &volume.Volume{Name: r.Name, Mountpoint: "/data/" + r.Name, Status: st}}, nil
-}
-
-func (d *memVolumes) Remove(r *volume.RemoveRequest) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.vols[r.Name]; !ok {
-		return fmt.Errorf("no such volume: %s", r.Name)
-	}
-	delete(d.vols, r.Name)
-	return nil
-}
-
-func (d *memVolumes) Path(r *volume.PathRequest) (*volume.PathResponse, error) {
-	if _, err := d.Get(&volume.GetRequest{Name: r.Name}); err != nil {
-		return nil, err
-	}
-	return &volume.PathResponse{Mountpoint: "/data/" + r.Name}, nil
-}
-
-func (d *memVolumes) Mount(r *volume.MountRequest) (*volume.MountResponse, error) {
-	if _, err := d.Get(&volume.GetRequest{Name: r.Name}); err != nil {
-		return nil, err
-	}
-	return &volume.MountResponse{Mountpoint: "/data/" + r.Name}, nil
-}
-
-func (d *memVolumes) Unmount(r *volume.UnmountRequest) error {
-	_, err := d.Get(&volume.GetRequest{Name: r.Name})
-	return err
-}
-
-func (d *memVolumes) Capabilities() *volume.CapabilitiesResponse {
-	return &volume.CapabilitiesResponse{Capabilities: volume.Capability{Scope: "local"}}
-}
-
-// servePlugin serves a go-plugins-helpers handler on a real unix socket
-// until the test ends.
-func servePlugin(t *testing.T, h interface{ Serve(net.Listener) error }) string {
-	t.Helper()
-	sock := shortSocket(t)
-	ln, err := net.Listen("unix", sock)
-	require.NoError(t, err)
-	go func() { _ = h.Serve(ln) }()
-	t.Cleanup(func() { ln.Close() })
-	return sock
-}
-
-// volumePlugin serves a conforming memVolumes.
-func volumePlugin(t *testing.T) (string, *memVolumes) {
-	d := newMemVolumes()
-	return servePlugin(t, volume.NewHandler(d)), d
-}
 
 type result struct {
 	stdout, stderr string
@@ -167,11 +44,11 @@ func exitCode(err error) int {
 }
 
 func TestRunRoundTrip(t *testing.T) {
-	sock, d := volumePlugin(t)
+	sock, d := plugintest.VolumePlugin(t)
 
 	r := run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Create", "Name=v1", "Opts.size=1G"}})
 	require.NoError(t, r.err, r.stderr)
-	assert.Equal(t, map[string]string{"size": "1G"}, d.vols["v1"])
+	assert.Equal(t, map[string]string{"size": "1G"}, d.Volumes()["v1"])
 	assert.Equal(t, "{}\n", r.stdout, "go-plugins-helpers answers {} to a Create")
 
 	r = run(t, probe.Options{Socket: sock, Args: []string{"VolumeDriver.Get", `{"Name":"v1"}`}})
@@ -194,11 +71,11 @@ func TestRunRoundTrip(t *testing.T) {
 
 	r = run(t, probe.Options{URL: "unix://" + sock, Args: []string{"VolumeDriver.Remove", "Name=v1"}})
 	require.NoError(t, r.err)
-	assert.Empty(t, d.vols)
+	assert.Empty(t, d.Volumes())
 }
 
 func TestRunPluginName(t *testing.T) {
-	sock, _ := volumePlugin(t)
+	sock, _ := plugintest.VolumePlugin(t)
 	var asked string
 	resolve := func(_ context.Context, ref string) (string, error) {
 		asked = ref
@@ -218,7 +95,7 @@ func TestRunPluginName(t *testing.T) {
 }
 
 func TestRunVerbose(t *testing.T) {
-	sock, _ := volumePlugin(t)
+	sock, _ := plugintest.VolumePlugin(t)
 	r := run(t, probe.Options{Socket: sock, Verbose: true, Args: []string{"VolumeDriver.List"}})
 	require.NoError(t, r.err)
 	for _, want := range []string{
@@ -270,9 +147,9 @@ func TestRunSendsWhatDockerdSends(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	deadSock := filepath.Join(shortSocket(t)[:len(shortSocket(t))-7], "dead.sock")
+	deadSock := filepath.Join(filepath.Dir(plugintest.ShortSocket(t)), "dead.sock")
 	// A socket file nobody listens on: connection refused.
-	refused := shortSocket(t)
+	refused := plugintest.ShortSocket(t)
 	ln, err := net.Listen("unix", refused)
 	require.NoError(t, err)
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)

@@ -6,11 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/conformance"
 )
 
 func newCheckCmd(g *globalOptions) *cobra.Command {
-	var o probe.CheckRunOptions
+	var o conformance.RunOptions
 	c := &cobra.Command{
 		Use:   "check [PLUGIN]",
 		Short: "Run a conformance suite against each interface a plugin implements",
@@ -30,7 +30,7 @@ Exit status 0 only when every check passed (or was skipped).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
 			o.Resolve = client.New(g.host).PluginSocket
-			return probe.RunCheck(cmd.Context(), o, cmd.OutOrStdout())
+			return conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
 	f := c.Flags()

@@ -1,4 +1,4 @@
-package probe_test
+package conformance_test
 
 import (
 	"bytes"
@@ -16,15 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/conformance"
+	"github.com/plugdbg/plugdbg/probe/internal/plugintest"
 )
 
 // sloppyVolumes breaks the rules a real plugin most often breaks: a null
 // Volume without Err for a missing volume, relative mountpoints, a List
 // that misses volumes.
-type sloppyVolumes struct{ *memVolumes }
+type sloppyVolumes struct{ *plugintest.MemVolumes }
 
 func (d sloppyVolumes) Get(r *volume.GetRequest) (*volume.GetResponse, error) {
-	res, err := d.memVolumes.Get(r)
+	res, err := d.MemVolumes.Get(r)
 	if err != nil {
 		return &volume.GetResponse{}, nil
 	}
@@ -40,8 +42,8 @@ func (d sloppyVolumes) List() (*volume.ListResponse, error) {
 }
 
 // byStep indexes a report's results by "Method/Step".
-func byStep(rep *probe.Report) map[string]probe.CheckResult {
-	m := map[string]probe.CheckResult{}
+func byStep(rep *conformance.Report) map[string]conformance.Result {
+	m := map[string]conformance.Result{}
 	for _, r := range rep.Results {
 		m[r.Method+"/"+r.Step] = r
 	}
@@ -49,13 +51,13 @@ func byStep(rep *probe.Report) map[string]probe.CheckResult {
 }
 
 func TestCheckConformingVolume(t *testing.T) {
-	sock, d := volumePlugin(t)
+	sock, d := plugintest.VolumePlugin(t)
 	c := probe.New(sock)
 	defer c.Close()
-	rep, err := probe.Check(context.Background(), c, probe.CheckOptions{})
+	rep, err := conformance.Check(context.Background(), c, conformance.Options{})
 	require.NoError(t, err)
 	for _, r := range rep.Results {
-		assert.Contains(t, []probe.Status{probe.Pass}, r.Status, "%s %s: %s", r.Method, r.Step, r.Reason)
+		assert.Contains(t, []conformance.Status{conformance.Pass}, r.Status, "%s %s: %s", r.Method, r.Step, r.Reason)
 	}
 	assert.True(t, rep.OK())
 	assert.Equal(t, []string{"VolumeDriver"}, rep.Implements)
@@ -69,28 +71,28 @@ func TestCheckConformingVolume(t *testing.T) {
 		assert.Contains(t, steps, s)
 	}
 	assert.Contains(t, steps["VolumeDriver.Get/Get of a missing volume"].Reason, "no such volume")
-	assert.Empty(t, d.vols, "check removes what it created")
+	assert.Empty(t, d.Volumes(), "check removes what it created")
 }
 
 func TestCheckSloppyVolume(t *testing.T) {
-	d := newMemVolumes()
-	sock := servePlugin(t, volume.NewHandler(sloppyVolumes{d}))
+	d := plugintest.NewMemVolumes()
+	sock := plugintest.Serve(t, volume.NewHandler(sloppyVolumes{d}))
 	c := probe.New(sock)
 	defer c.Close()
-	rep, err := probe.Check(context.Background(), c, probe.CheckOptions{})
+	rep, err := conformance.Check(context.Background(), c, conformance.Options{})
 	require.NoError(t, err)
 	assert.False(t, rep.OK())
 	steps := byStep(rep)
 	tests := []struct {
 		step   string
-		status probe.Status
+		status conformance.Status
 		reason string
 	}{
-		{"VolumeDriver.Get/Get of a missing volume", probe.Fail, "must answer Err"},
-		{"VolumeDriver.Get/Get after Remove", probe.Fail, "must answer Err"},
-		{"VolumeDriver.Mount/Mount", probe.Warn, `Mountpoint: "data/`},
-		{"VolumeDriver.List/List", probe.Fail, "does not list"},
-		{"VolumeDriver.Create/Create", probe.Pass, ""},
+		{"VolumeDriver.Get/Get of a missing volume", conformance.Fail, "must answer Err"},
+		{"VolumeDriver.Get/Get after Remove", conformance.Fail, "must answer Err"},
+		{"VolumeDriver.Mount/Mount", conformance.Warn, `Mountpoint: "data/`},
+		{"VolumeDriver.List/List", conformance.Fail, "does not list"},
+		{"VolumeDriver.Create/Create", conformance.Pass, ""},
 	}
 	for _, tt := range tests {
 		r, ok := steps[tt.step]
@@ -98,18 +100,20 @@ func TestCheckSloppyVolume(t *testing.T) {
 		assert.Equal(t, tt.status, r.Status, "%s: %s", tt.step, r.Reason)
 		assert.Contains(t, r.Reason, tt.reason)
 	}
-	assert.Empty(t, d.vols, "check removes what it created, also when steps fail")
+	assert.Empty(t, d.Volumes(), "check removes what it created, also when steps fail")
 }
 
 func TestRunCheckOutputs(t *testing.T) {
-	d := newMemVolumes()
-	sock := servePlugin(t, volume.NewHandler(sloppyVolumes{d}))
+	d := plugintest.NewMemVolumes()
+	sock := plugintest.Serve(t, volume.NewHandler(sloppyVolumes{d}))
 	junit := filepath.Join(t.TempDir(), "report.xml")
 
 	var out bytes.Buffer
-	err := probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: sock, JUnit: junit}, &out)
+	err := conformance.Run(context.Background(), conformance.RunOptions{Socket: sock, JUnit: junit}, &out)
 	require.Error(t, err)
-	assert.Equal(t, 1, exitCode(err))
+	var failed *conformance.Failed
+	require.ErrorAs(t, err, &failed)
+	assert.Positive(t, failed.Fail)
 	assert.Regexp(t, `(?m)^VolumeDriver$`, out.String())
 	assert.Regexp(t, `(?m)^  FAIL +Get of a missing volume +VolumeDriver.Get .*must answer Err`, out.String())
 	assert.Regexp(t, `(?m)^\d+ passed, [1-9]\d* failed, [1-9]\d* warnings, \d+ skipped$`, out.String())
@@ -136,18 +140,18 @@ func TestRunCheckOutputs(t *testing.T) {
 	assert.Positive(t, suites.Failures)
 
 	out.Reset()
-	err = probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: sock, JSON: true}, &out)
+	err = conformance.Run(context.Background(), conformance.RunOptions{Socket: sock, JSON: true}, &out)
 	require.Error(t, err)
-	var rep probe.Report
+	var rep conformance.Report
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
 	assert.Positive(t, rep.Fail)
 	assert.Equal(t, rep.Pass+rep.Fail+rep.Warn+rep.Skip, len(rep.Results))
 }
 
 func TestCheckNoActivate(t *testing.T) {
-	f := newFakePlugin(t, reply(http.StatusNotFound, "404 page not found\n"))
+	sock := plugintest.ServeHTTP(t, http.NotFoundHandler())
 	var out bytes.Buffer
-	err := probe.RunCheck(context.Background(), probe.CheckRunOptions{Socket: f.socket}, &out)
+	err := conformance.Run(context.Background(), conformance.RunOptions{Socket: sock}, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--interface")
 	assert.True(t, strings.Contains(out.String(), "FAIL"), out.String())

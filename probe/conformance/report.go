@@ -1,4 +1,4 @@
-package probe
+package conformance
 
 import (
 	"context"
@@ -10,10 +10,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/plugdbg/plugdbg/probe"
 )
 
-// CheckRunOptions are what `plugdbg check` was asked.
-type CheckRunOptions struct {
+// RunOptions are what `plugdbg check` was asked.
+type RunOptions struct {
 	Args    []string // [PLUGIN]
 	Socket  string
 	URL     string
@@ -26,23 +28,20 @@ type CheckRunOptions struct {
 	Timeout    time.Duration
 }
 
-// CheckFailed is a check run with failures or warnings.
-type CheckFailed struct {
+// Failed is a check run with failures or warnings.
+type Failed struct {
 	Target     string
 	Fail, Warn int
 }
 
-func (e *CheckFailed) Error() string {
+func (e *Failed) Error() string {
 	return fmt.Sprintf("%s: %d failed, %d with warnings", e.Target, e.Fail, e.Warn)
 }
 
-// ExitCode is the exit status of `plugdbg check` when some check did not pass.
-func (e *CheckFailed) ExitCode() int { return ExitFailure }
-
-// RunCheck runs Check on the target o names and writes the report.
-func RunCheck(ctx context.Context, o CheckRunOptions, stdout io.Writer) error {
-	po := Options{Socket: o.Socket, URL: o.URL, Spec: o.Spec, Resolve: o.Resolve}
-	target, rest, err := po.target(ctx, o.Args)
+// Run runs Check on the target o names and writes the report.
+func Run(ctx context.Context, o RunOptions, stdout io.Writer) error {
+	po := probe.Options{Socket: o.Socket, URL: o.URL, Spec: o.Spec, Resolve: o.Resolve}
+	target, rest, err := po.Target(ctx, o.Args)
 	if err != nil {
 		return err
 	}
@@ -52,9 +51,9 @@ func RunCheck(ctx context.Context, o CheckRunOptions, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("unexpected arguments %q", rest)
 	}
-	c := NewClient(*target)
+	c := probe.NewClient(*target)
 	defer c.Close()
-	rep, err := Check(ctx, c, CheckOptions{Interfaces: o.Interfaces, Timeout: o.Timeout})
+	rep, err := Check(ctx, c, Options{Interfaces: o.Interfaces, Timeout: o.Timeout})
 	if err != nil && len(rep.Results) == 0 {
 		return err
 	}
@@ -76,7 +75,7 @@ func RunCheck(ctx context.Context, o CheckRunOptions, stdout io.Writer) error {
 		return err
 	}
 	if !rep.OK() {
-		return &CheckFailed{Target: rep.Target, Fail: rep.Fail, Warn: rep.Warn}
+		return &Failed{Target: rep.Target, Fail: rep.Fail, Warn: rep.Warn}
 	}
 	return nil
 }

@@ -1,4 +1,8 @@
-package probe
+// Package conformance is the suite `plugdbg check` runs: it drives each
+// interface a plugin implements through a real lifecycle over the plugin RPC
+// protocol (package probe) and reports, call by call, what departs from
+// what dockerd expects.
+package conformance
 
 import (
 	"context"
@@ -11,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/plugdbg/plugdbg/probe"
 )
 
 // Status is the outcome of one check.
@@ -24,8 +30,8 @@ const (
 	Skip Status = "skip" // not run: an earlier step failed, or an optional method is not implemented
 )
 
-// CheckResult is one RPC of a conformance suite.
-type CheckResult struct {
+// Result is one RPC of a conformance suite.
+type Result struct {
 	Interface string        `json:"Interface"`
 	Step      string        `json:"Step"`   // what the call checks, e.g. "Get of a missing volume"
 	Method    string        `json:"Method"` // the RPC
@@ -36,20 +42,20 @@ type CheckResult struct {
 
 // Report is the outcome of Check.
 type Report struct {
-	Target     string        `json:"Target"`
-	Implements []string      `json:"Implements"`
-	Results    []CheckResult `json:"Results"`
-	Pass       int           `json:"Pass"`
-	Fail       int           `json:"Fail"`
-	Warn       int           `json:"Warn"`
-	Skip       int           `json:"Skip"`
+	Target     string   `json:"Target"`
+	Implements []string `json:"Implements"`
+	Results    []Result `json:"Results"`
+	Pass       int      `json:"Pass"`
+	Fail       int      `json:"Fail"`
+	Warn       int      `json:"Warn"`
+	Skip       int      `json:"Skip"`
 }
 
 // OK reports whether every check passed or was skipped.
 func (r *Report) OK() bool { return r.Fail == 0 && r.Warn == 0 }
 
-// CheckOptions tune Check.
-type CheckOptions struct {
+// Options tune Check.
+type Options struct {
 	// Interfaces to check, by Implements name; nil: what Plugin.Activate lists.
 	Interfaces []string
 	Timeout    time.Duration // per call; 0: none
@@ -63,7 +69,7 @@ type CheckOptions struct {
 // plus error cases, validating every answer. It removes what it created,
 // also when a step fails. Suites run one after the other; Check is not
 // meant to run concurrently against the same plugin.
-func Check(ctx context.Context, c *Client, o CheckOptions) (*Report, error) {
+func Check(ctx context.Context, c *probe.Client, o Options) (*Report, error) {
 	rep := &Report{Target: c.Target().String()}
 	s := &suite{ctx: ctx, c: c, o: o, rep: rep, iface: "Plugin"}
 	impl := o.Interfaces
@@ -83,7 +89,7 @@ func Check(ctx context.Context, c *Client, o CheckOptions) (*Report, error) {
 		s.add("Implements", "Plugin.Activate", Fail, "the plugin implements no interface", 0)
 	}
 	for _, name := range impl {
-		i, ok := InterfaceByImplements(name)
+		i, ok := probe.InterfaceByImplements(name)
 		if !ok {
 			s.iface = name
 			s.add("Interface", "", Skip, fmt.Sprintf("%q is not an interface plugdbg knows", name), 0)
@@ -115,14 +121,14 @@ func Check(ctx context.Context, c *Client, o CheckOptions) (*Report, error) {
 // suite runs the calls of one Check.
 type suite struct {
 	ctx   context.Context
-	c     *Client
-	o     CheckOptions
+	c     *probe.Client
+	o     Options
 	rep   *Report
 	iface string
 }
 
 func (s *suite) add(step, method string, st Status, reason string, d time.Duration) {
-	r := CheckResult{Interface: s.iface, Step: step, Method: method, Status: st, Reason: reason, Duration: d}
+	r := Result{Interface: s.iface, Step: step, Method: method, Status: st, Reason: reason, Duration: d}
 	s.rep.Results = append(s.rep.Results, r)
 	switch st {
 	case Pass:
@@ -141,8 +147,8 @@ func (s *suite) add(step, method string, st Status, reason string, d time.Durati
 
 // exchange makes one call and classifies it: the decoded answer, the
 // failure (transport, HTTP or error field) if any, and schema problems.
-func (s *suite) exchange(method string, args any) (ans map[string]any, callErr error, problems []Problem, d time.Duration) {
-	m, _ := Lookup(method)
+func (s *suite) exchange(method string, args any) (ans map[string]any, callErr error, problems []probe.Problem, d time.Duration) {
+	m, _ := probe.Lookup(method)
 	var body []byte
 	if args != nil {
 		b, err := json.Marshal(args)
@@ -160,13 +166,13 @@ func (s *suite) exchange(method string, args any) (ans map[string]any, callErr e
 	if err != nil {
 		return nil, err, nil, 0
 	}
-	if err := statusError(r); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err, nil, r.Elapsed
 	}
 	if msg := m.PluginErr(r.Body); msg != "" {
-		return nil, &PluginError{Method: method, Msg: msg}, nil, r.Elapsed
+		return nil, &probe.PluginError{Method: method, Msg: msg}, nil, r.Elapsed
 	}
-	problems = Validate(m, r.Body)
+	problems = probe.Validate(m, r.Body)
 	_ = json.Unmarshal(r.Body, &ans)
 	if ans == nil {
 		ans = map[string]any{}
@@ -180,8 +186,8 @@ func (s *suite) exchange(method string, args any) (ans map[string]any, callErr e
 func (s *suite) call(step, method string, args any, checks ...func(map[string]any) string) (map[string]any, bool) {
 	ans, err, problems, d := s.exchange(method, args)
 	if err != nil {
-		m, _ := Lookup(method)
-		if m != nil && m.Optional && IsNotFound(err) {
+		m, _ := probe.Lookup(method)
+		if m != nil && m.Optional && probe.IsNotFound(err) {
 			s.add(step, method, Skip, "not implemented (404), which dockerd tolerates", d)
 			return nil, false
 		}
@@ -210,7 +216,7 @@ func (s *suite) call(step, method string, args any, checks ...func(map[string]an
 // recorded as st with reason why.
 func (s *suite) callFails(step, method string, args any, st Status, why string) {
 	_, err, _, d := s.exchange(method, args)
-	var te *TransportError
+	var te *probe.TransportError
 	switch {
 	case errors.As(err, &te):
 		s.add(step, method, Fail, errText(err), d)
@@ -227,15 +233,23 @@ func (s *suite) cleanup(method string, args any) {
 }
 
 func errText(err error) string {
-	var se *StatusError
+	var se *probe.StatusError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("HTTP %d: %s", se.Status, truncate([]byte(se.Msg), 200))
 	}
-	var pe *PluginError
+	var pe *probe.PluginError
 	if errors.As(err, &pe) {
 		return "Err: " + pe.Msg
 	}
 	return err.Error()
+}
+
+// truncate shortens an answer quoted in a reason to n bytes.
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
 }
 
 func randomHex(n int) string {
