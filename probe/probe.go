@@ -83,9 +83,6 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s: %s (HTTP %d)", e.Method, truncate([]byte(e.Msg), 200), e.Status)
 }
 
-// ExitCode is the exit status of `plugdbg probe` for an HTTP error.
-func (e *StatusError) ExitCode() int { return ExitHTTP }
-
 // TransportError is a call that got no complete HTTP answer: the socket is
 // missing or refuses, the connection broke, the answer is not HTTP or is
 // larger than the client's MaxResponse.
@@ -96,9 +93,6 @@ type TransportError struct {
 
 func (e *TransportError) Error() string { return e.Method + ": " + e.Err.Error() }
 func (e *TransportError) Unwrap() error { return e.Err }
-
-// ExitCode is the exit status of `plugdbg probe` for a transport error.
-func (e *TransportError) ExitCode() int { return ExitTransport }
 
 // IsNotFound reports whether err is a 404 answer: the plugin does not
 // implement the method.

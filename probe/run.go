@@ -50,9 +50,6 @@ type PluginError struct {
 
 func (e *PluginError) Error() string { return e.Method + ": plugin error: " + e.Msg }
 
-// ExitCode is the exit status of `plugdbg probe` for a plugin error.
-func (e *PluginError) ExitCode() int { return ExitPluginErr }
-
 // InvalidError is an answer that is not JSON, or that breaks its schema
 // under --strict.
 type InvalidError struct {
@@ -67,15 +64,15 @@ func (e *InvalidError) Error() string {
 	return fmt.Sprintf("%s: %d problems in the answer (--strict)", e.Method, len(e.Problems))
 }
 
-// ExitCode is the exit status of `plugdbg probe` for --strict failures.
-func (e *InvalidError) ExitCode() int { return ExitInvalid }
-
 var assignRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*:?=`) })
 
 // Run does what o asks: describe a method, list the catalog or what a
 // plugin implements, or call one method and print the answer on stdout
-// (problems and -v details on stderr). The error carries the exit status
-// (see the Exit constants) through an ExitCode method where it is not 1.
+// (problems and -v details on stderr). What went wrong with the call is told
+// by the error's type: *TransportError (no complete answer), *StatusError
+// (not a 200), *PluginError (a 200 with an error field) or *InvalidError
+// (not JSON, or schema problems under Strict); any other error is a usage
+// error.
 func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	if o.Describe != "" {
 		m, err := lookupMethod(o.Describe)

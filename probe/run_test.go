@@ -32,15 +32,28 @@ func run(t *testing.T, o probe.Options) result {
 	return result{out.String(), errOut.String(), err}
 }
 
-func exitCode(err error) int {
-	if err == nil {
-		return 0
+// errKind names what went wrong by the error's type, as the CLI maps it to
+// an exit status: "" for no error, "usage" for an error of no protocol type.
+func errKind(err error) string {
+	var (
+		te *probe.TransportError
+		se *probe.StatusError
+		pe *probe.PluginError
+		ie *probe.InvalidError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &te):
+		return "transport"
+	case errors.As(err, &se):
+		return "http"
+	case errors.As(err, &pe):
+		return "plugin"
+	case errors.As(err, &ie):
+		return "invalid"
 	}
-	var ec interface{ ExitCode() int }
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
-	}
-	return 1
+	return "usage"
 }
 
 func TestRunRoundTrip(t *testing.T) {
@@ -173,80 +186,80 @@ func TestRunErrors(t *testing.T) {
 	tests := []struct {
 		name     string
 		o        probe.Options
-		wantCode int
+		wantKind string
 		wantErr  []string
 		wantOut  string // in stdout
 		wantWarn string // in stderr
 	}{
 		{
 			name: "unknown method", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Mnt"}},
-			wantCode: 1, wantErr: []string{`unknown method "VolumeDriver.Mnt"`},
+			wantKind: "usage", wantErr: []string{`unknown method "VolumeDriver.Mnt"`},
 		},
 		{
 			name: "wrong case gets a suggestion", o: probe.Options{Socket: ok.socket, Args: []string{"volumedriver.list"}},
-			wantCode: 1, wantErr: []string{"did you mean VolumeDriver.List?"},
+			wantKind: "usage", wantErr: []string{"did you mean VolumeDriver.List?"},
 		},
 		{
 			name: "invalid JSON body", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Get", "{Name: v1}"}},
-			wantCode: 1, wantErr: []string{"request body is not valid JSON"},
+			wantKind: "usage", wantErr: []string{"request body is not valid JSON"},
 		},
 		{
 			name: "unknown field", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Create", "Nmae=v1"}},
-			wantCode: 1, wantErr: []string{`no field "Nmae"`, "fields: Name, Opts"},
+			wantKind: "usage", wantErr: []string{`no field "Nmae"`, "fields: Name, Opts"},
 		},
 		{
 			name: "dead socket", o: probe.Options{Socket: deadSock, Args: []string{"VolumeDriver.List"}},
-			wantCode: probe.ExitTransport, wantErr: []string{"VolumeDriver.List", "no such file or directory"},
+			wantKind: "transport", wantErr: []string{"VolumeDriver.List", "no such file or directory"},
 		},
 		{
 			name: "refused", o: probe.Options{Socket: refused, Args: []string{"VolumeDriver.List"}},
-			wantCode: probe.ExitTransport, wantErr: []string{"connection refused"},
+			wantKind: "transport", wantErr: []string{"connection refused"},
 		},
 		{
 			name: "HTML answer", o: probe.Options{Socket: html.socket, Args: []string{"VolumeDriver.List"}},
-			wantCode: probe.ExitInvalid, wantErr: []string{"not JSON", `"text/html"`, "It works!"},
+			wantKind: "invalid", wantErr: []string{"not JSON", `"text/html"`, "It works!"},
 		},
 		{
 			name: "HTML 404", o: probe.Options{Socket: html404.socket, Args: []string{"VolumeDriver.List"}},
-			wantCode: probe.ExitHTTP, wantErr: []string{"HTTP 404", "Not Found"},
+			wantKind: "http", wantErr: []string{"HTTP 404", "Not Found"},
 		},
 		{
 			name: "HTTP 500 with Err", o: probe.Options{Socket: err500.socket, Args: []string{"VolumeDriver.Get", "Name=v9"}},
-			wantCode: probe.ExitHTTP, wantErr: []string{"no such volume: v9", "HTTP 500"}, wantOut: `"Err": "no such volume: v9"`,
+			wantKind: "http", wantErr: []string{"no such volume: v9", "HTTP 500"}, wantOut: `"Err": "no such volume: v9"`,
 		},
 		{
 			name: "200 with Err", o: probe.Options{Socket: errAnswer.socket, Args: []string{"VolumeDriver.Create", "Name=v1"}},
-			wantCode: probe.ExitPluginErr, wantErr: []string{"disk on fire"},
+			wantKind: "plugin", wantErr: []string{"disk on fire"},
 		},
 		{
 			name: "IPAM 200 with Error", o: probe.Options{Socket: ipamErr.socket, Args: []string{"IpamDriver.ReleasePool", "PoolID=p"}},
-			wantCode: probe.ExitPluginErr, wantErr: []string{"pool exhausted"},
+			wantKind: "plugin", wantErr: []string{"pool exhausted"},
 		},
 		{
 			name: "schema problem is a warning", o: probe.Options{Socket: badMount.socket, Args: []string{"VolumeDriver.Mount", "Name=v1", "ID=x"}},
-			wantCode: 0, wantWarn: `warning: Mountpoint: "data/v1" is not an absolute path`,
+			wantKind: "", wantWarn: `warning: Mountpoint: "data/v1" is not an absolute path`,
 		},
 		{
 			name: "--strict makes it an error", o: probe.Options{Socket: badMount.socket, Strict: true, Args: []string{"VolumeDriver.Mount", "Name=v1", "ID=x"}},
-			wantCode: probe.ExitInvalid, wantErr: []string{"not an absolute path"}, wantWarn: "error: Mountpoint:",
+			wantKind: "invalid", wantErr: []string{"not an absolute path"}, wantWarn: "error: Mountpoint:",
 		},
 		{
 			name: "two targets", o: probe.Options{Socket: ok.socket, URL: "tcp://127.0.0.1:1", Args: []string{"VolumeDriver.List"}},
-			wantCode: 1, wantErr: []string{"only one of"},
+			wantKind: "usage", wantErr: []string{"only one of"},
 		},
 		{
 			name: "no target", o: probe.Options{},
-			wantCode: 1, wantErr: []string{"no plugin given"},
+			wantKind: "usage", wantErr: []string{"no plugin given"},
 		},
 		{
 			name: "fields for a method without a body", o: probe.Options{Socket: ok.socket, Args: []string{"Plugin.Activate", "X=1"}},
-			wantCode: 1, wantErr: []string{"takes no request body"},
+			wantKind: "usage", wantErr: []string{"takes no request body"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.o)
-			assert.Equal(t, tt.wantCode, exitCode(r.err), "err: %v", r.err)
+			assert.Equal(t, tt.wantKind, errKind(r.err), "err: %v", r.err)
 			if len(tt.wantErr) > 0 {
 				require.Error(t, r.err)
 			}
@@ -274,7 +287,7 @@ func TestRunHugeAnswer(t *testing.T) {
 	defer srv.Close()
 	r := run(t, probe.Options{URL: "tcp://" + srv.Listener.Addr().String(), Args: []string{"VolumeDriver.List"}})
 	require.Error(t, r.err)
-	assert.Equal(t, probe.ExitTransport, exitCode(r.err))
+	assert.Equal(t, "transport", errKind(r.err))
 	assert.Contains(t, r.err.Error(), "larger than 16777216 bytes")
 	assert.Empty(t, r.stdout)
 }

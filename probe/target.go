@@ -11,16 +11,6 @@ import (
 	"strings"
 )
 
-// Exit statuses of `plugdbg probe` and `plugdbg check`, carried by the
-// errors' ExitCode methods.
-const (
-	ExitFailure   = 1 // usage errors, and failed checks
-	ExitTransport = 2 // no complete HTTP answer
-	ExitHTTP      = 3 // an answer other than 200
-	ExitPluginErr = 4 // a 200 with a non-empty Err (Error for IPAM)
-	ExitInvalid   = 5 // --strict and the answer breaks the schema
-)
-
 // Target is where a plugin listens.
 type Target struct {
 	Network string      // "unix" or "tcp"

@@ -34,7 +34,7 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 			o.Args = args
 			o.Stdin = cmd.InOrStdin()
 			o.Resolve = client.New(g.host).PluginSocket
-			return probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
 	f := c.Flags()
