@@ -28,7 +28,7 @@ type RunOptions struct {
 	Timeout    time.Duration
 }
 
-// Failed is a check run with failures or warnings.
+// Failed is the error of a run whose report holds failures or warnings.
 type Failed struct {
 	Target     string
 	Fail, Warn int
