@@ -17,7 +17,7 @@ import (
 // API's and archive's own error types do.
 type tooLargeType struct{}
 
-func (tooLargeType) Error() string       { return "body over its limit" }
+func (tooLargeType) Error() string      { return "body over its limit" }
 func (tooLargeType) ResourceExhausted() {}
 
 type upstreamType struct{}
