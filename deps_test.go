@@ -93,6 +93,11 @@ func TestDependencyFences(t *testing.T) {
 			forbidden: []string{module + "/runtime"},
 		},
 		{
+			name:      "the error kinds are a leaf every package may use, the pure-Go client too",
+			patterns:  []string{"./errkind"},
+			forbidden: []string{module},
+		},
+		{
 			name:      "the exec session protocol stays free of the runtime, for other transports",
 			patterns:  []string{"./api/execproto"},
 			forbidden: []string{module + "/runtime/manager", module + "/runtime/container", "github.com/opencontainers/runc"},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/moby/moby/api/types/system"
 
@@ -46,13 +47,18 @@ func New(host string) *Client {
 	return &Client{Socket: sock, http: &http.Client{Transport: tr}}
 }
 
-// Error is an error answer of the daemon.
+// Error is an error answer of the daemon. Its kind is its status's in
+// errkind's table, the one the daemon answered from: errdefs.IsNotFound,
+// errdefs.IsConflict, errdefs.IsInvalidArgument, … classify it.
 type Error struct {
 	Status  int
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap is the kind of the daemon's answer (nil for a status no kind has).
+func (e *Error) Unwrap() error { return errkind.FromHTTPStatus(e.Status) }
 
 // IsNotFound reports whether err is a daemon's "not found".
 func IsNotFound(err error) bool {

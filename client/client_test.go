@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -196,14 +197,15 @@ func TestErrorAnswers(t *testing.T) {
 		name       string
 		call       func() error
 		wantStatus int
+		wantKind   func(error) bool // the kind the client reads from the status
 		wantMsg    string
 	}{
-		{name: "inspect unknown", call: func() error { _, err := c.Inspect(ctx, "x"); return err }, wantStatus: 404, wantMsg: `plugin "x" not found`},
-		{name: "remove unknown", call: func() error { return c.Remove(ctx, "x", false) }, wantStatus: 404, wantMsg: `plugin "x" not found`},
-		{name: "set unknown key", call: func() error { return c.Set(ctx, "p", []string{"NOPE=1"}) }, wantStatus: 400, wantMsg: `setting "NOPE" not found in the plugin configuration`},
-		{name: "disable disabled", call: func() error { return c.Disable(ctx, "p", false) }, wantStatus: 409, wantMsg: "plugin is already disabled: plugin p:latest found but disabled"},
-		{name: "create existing", call: func() error { return c.CreateFromDir(ctx, "p", pluginDir(t, testConfig)) }, wantStatus: 409, wantMsg: "plugin p:latest already exists"},
-		{name: "enable that cannot start", call: func() error { return c.Enable(ctx, "p", 5*time.Second) }, wantStatus: 500, wantMsg: apitest.ErrNoRun.Error()},
+		{name: "inspect unknown", call: func() error { _, err := c.Inspect(ctx, "x"); return err }, wantStatus: 404, wantKind: errdefs.IsNotFound, wantMsg: `plugin "x" not found`},
+		{name: "remove unknown", call: func() error { return c.Remove(ctx, "x", false) }, wantStatus: 404, wantKind: errdefs.IsNotFound, wantMsg: `plugin "x" not found`},
+		{name: "set unknown key", call: func() error { return c.Set(ctx, "p", []string{"NOPE=1"}) }, wantStatus: 400, wantKind: errdefs.IsInvalidArgument, wantMsg: `setting "NOPE" not found in the plugin configuration`},
+		{name: "disable disabled", call: func() error { return c.Disable(ctx, "p", false) }, wantStatus: 409, wantKind: errdefs.IsConflict, wantMsg: "plugin is already disabled: plugin p:latest found but disabled"},
+		{name: "create existing", call: func() error { return c.CreateFromDir(ctx, "p", pluginDir(t, testConfig)) }, wantStatus: 409, wantKind: errdefs.IsConflict, wantMsg: "plugin p:latest already exists"},
+		{name: "enable that cannot start", call: func() error { return c.Enable(ctx, "p", 5*time.Second) }, wantStatus: 500, wantKind: errdefs.IsInternal, wantMsg: apitest.ErrNoRun.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +217,7 @@ func TestErrorAnswers(t *testing.T) {
 			assert.Contains(t, ce.Message, tt.wantMsg)
 			assert.Equal(t, ce.Message, err.Error(), "the error text is the daemon's message, not JSON")
 			assert.Equal(t, tt.wantStatus == 404, client.IsNotFound(err))
+			assert.True(t, tt.wantKind(err), "kind of a %d answer", ce.Status)
 		})
 	}
 }

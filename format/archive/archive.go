@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // maxConfigSize bounds config.json; real ones are a few KiB.
@@ -63,8 +64,9 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("build context over %s (at tar entry %q)", e.Limit, e.Entry)
 }
 
-// TooLarge marks the error kind the API answers with 413.
-func (*LimitError) TooLarge() {}
+// ResourceExhausted gives the error errdefs' kind of an input over its
+// bound (errkind.TooLarge), which the API answers with 413.
+func (*LimitError) ResourceExhausted() {}
 
 // Context is what a plugin build context held.
 type Context struct {
@@ -75,10 +77,11 @@ type Context struct {
 	Entries      int // rootfs entries unpacked
 }
 
-// ErrNoConfig and ErrNoRootfs are Docker's errors for an incomplete context.
+// ErrNoConfig and ErrNoRootfs are Docker's errors for an incomplete context,
+// of kind Invalid.
 var (
-	ErrNoConfig = errors.New("config not found")
-	ErrNoRootfs = errors.New("no rootfs found")
+	ErrNoConfig = errkind.Invalid(errors.New("config not found"))
+	ErrNoRootfs = errkind.Invalid(errors.New("no rootfs found"))
 )
 
 // UnpackContext reads a tar stream and unpacks its rootfs/ entries into

@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // ErrCanonicalReference is the error for a plugin name that carries a digest.
 // The text is the one Docker logs when such a name is looked up
 // (store.go: resolvePluginID); Docker then answers "plugin … not found", and
 // `docker plugin create` says "canonical references are not permitted".
-var ErrCanonicalReference = errors.New("canonical references cannot be resolved")
+// Its kind is Invalid.
+var ErrCanonicalReference = errkind.Invalid(errors.New("canonical references cannot be resolved"))
 
 // shortIDLen is the length of the IDs that `docker plugin ls` shows.
 const shortIDLen = 12

@@ -17,11 +17,13 @@ import (
 	"reflect"
 
 	"github.com/moby/moby/api/types/plugin"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // ErrInvalidConfigJSON is Docker's error for a config blob that holds more
 // than one JSON value (manager_linux.go: setupNewPlugin). Parse wraps it.
-var ErrInvalidConfigJSON = errors.New("invalid config json")
+// Its kind is Invalid.
+var ErrInvalidConfigJSON = errkind.Invalid(errors.New("invalid config json"))
 
 // Parse decodes a plugin config.json. source names the file in errors (for
 // example "/path/config.json"); it defaults to "config.json".

@@ -8,25 +8,27 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/plugin"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // Errors of `docker plugin set`, with Docker's texts (v2/settable.go, v2/plugin.go: Set).
 var (
 	// ErrSetActive is Docker's refusal to set on an enabled plugin. Set does
 	// not check this, since whether a plugin is running is the caller's
-	// state; callers return this error themselves.
-	ErrSetActive = errors.New("cannot set on an active plugin, disable plugin before setting")
+	// state; callers return this error themselves. Its kind is Conflict,
+	// the others' Invalid.
+	ErrSetActive = errkind.Conflict(errors.New("cannot set on an active plugin, disable plugin before setting"))
 	// ErrSetFormat is returned for an argument that starts with "=".
-	ErrSetFormat = errors.New("invalid format, must be <name>[.<field>][=<value>]")
+	ErrSetFormat = errkind.Invalid(errors.New("invalid format, must be <name>[.<field>][=<value>]"))
 	// ErrSetMultipleFields is returned when no field is given and the entry
 	// has several settable fields.
-	ErrSetMultipleFields = errors.New("multiple fields are settable, one must be specified")
+	ErrSetMultipleFields = errkind.Invalid(errors.New("multiple fields are settable, one must be specified"))
 	// ErrNoMountSource is returned when setting the source of a mount whose
 	// source is null in the config.
-	ErrNoMountSource = errors.New("plugin config has no mount source")
+	ErrNoMountSource = errkind.Invalid(errors.New("plugin config has no mount source"))
 	// ErrNoDevicePath is returned when setting the path of a device whose
 	// path is null in the config.
-	ErrNoDevicePath = errors.New("plugin config has no device path")
+	ErrNoDevicePath = errkind.Invalid(errors.New("plugin config has no device path"))
 )
 
 // Bounds of `set`. Settings are stored with the plugin, ride in every ls,

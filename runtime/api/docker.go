@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/moby/moby/api/types/plugin"
 
@@ -28,21 +29,6 @@ func (s *Server) WithDocker(h *dockerd.Host, tb *container.Toolbox) *Server {
 	return s
 }
 
-// dockerErr maps dockerd's errors to the API's.
-func dockerErr(w http.ResponseWriter, err error) {
-	var ae *dockerd.APIError
-	switch {
-	case errors.Is(err, dockerd.ErrNotFound):
-		writeError(w, http.StatusNotFound, err)
-	case errors.Is(err, container.ErrNotRunning), errors.Is(err, container.ErrNoToolbox):
-		writeError(w, http.StatusConflict, err)
-	case errors.As(err, &ae):
-		writeError(w, http.StatusBadGateway, err)
-	default:
-		writeErr(w, err)
-	}
-}
-
 func (s *Server) dockerInspect(p plugin.Plugin) types.Inspect {
 	st := types.State{Status: types.StatusDisabled, Socket: s.docker.Socket(p)}
 	if p.Enabled {
@@ -53,24 +39,24 @@ func (s *Server) dockerInspect(p plugin.Plugin) types.Inspect {
 
 func (s *Server) dockerList(w http.ResponseWriter, r *http.Request) {
 	if s.docker == nil {
-		writeError(w, http.StatusNotImplemented, errors.New("the daemon has no dockerd to talk to"))
+		writeErr(w, errkind.NotImplemented(errors.New("the daemon has no dockerd to talk to")))
 		return
 	}
 	f, err := parseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	ps, err := s.docker.Plugins(r.Context())
 	if err != nil {
-		dockerErr(w, err)
+		writeErr(w, err)
 		return
 	}
 	out := []types.Inspect{}
 	for _, p := range ps {
 		ok, err := f.match(p)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			writeErr(w, errkind.Invalid(err))
 			return
 		}
 		if ok {
@@ -83,13 +69,13 @@ func (s *Server) dockerList(w http.ResponseWriter, r *http.Request) {
 // dockerPlugin serves the actions on dockerd's plugin ref.
 func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, action string) {
 	if s.docker == nil {
-		writeError(w, http.StatusNotImplemented, errors.New("the daemon has no dockerd to talk to"))
+		writeErr(w, errkind.NotImplemented(errors.New("the daemon has no dockerd to talk to")))
 		return
 	}
 	if action == "usage" && r.Method == http.MethodGet {
 		u, err := s.docker.Usage(r.Context(), ref)
 		if err != nil {
-			dockerErr(w, err)
+			writeErr(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, u)
@@ -97,12 +83,12 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 	}
 	p, err := s.docker.Plugin(r.Context(), ref)
 	if err != nil {
-		dockerErr(w, err)
+		writeErr(w, err)
 		return
 	}
 	running := func(verb string) bool {
 		if !p.Enabled {
-			writeError(w, http.StatusConflict, fmt.Errorf("cannot %s dockerd's plugin %s: it is disabled", verb, p.Name))
+			writeErr(w, errkind.Conflict(fmt.Errorf("cannot %s dockerd's plugin %s: it is disabled", verb, p.Name)))
 		}
 		return p.Enabled
 	}
@@ -112,14 +98,14 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 	case action == "exec" && r.Method == http.MethodPost:
 		s.serveExec(w, r, p.Name, func(c types.ExecConfig) (execproto.Process, error) {
 			if len(c.Cmd) == 0 || c.Cmd[0] == "" {
-				return nil, invalidErr{errors.New("exec needs a command")}
+				return nil, errkind.Invalid(errors.New("exec needs a command"))
 			}
 			if !p.Enabled {
-				return nil, conflictErr{fmt.Errorf("cannot exec in dockerd's plugin %s: it is disabled", p.Name)}
+				return nil, errkind.Conflict(fmt.Errorf("cannot exec in dockerd's plugin %s: it is disabled", p.Name))
 			}
 			proc, err := s.docker.Exec(p, c, s.toolbox)
 			if errors.Is(err, container.ErrNotRunning) || errors.Is(err, container.ErrNoToolbox) {
-				return nil, conflictErr{fmt.Errorf("exec in dockerd's plugin %s: %w", p.Name, err)}
+				return nil, errkind.Conflict(fmt.Errorf("exec in dockerd's plugin %s: %w", p.Name, err))
 			}
 			return proc, err
 		})
@@ -129,7 +115,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 		}
 		t, err := s.docker.Top(p)
 		if err != nil {
-			dockerErr(w, fmt.Errorf("list processes of dockerd's plugin %s: %w", p.Name, err))
+			writeErr(w, fmt.Errorf("list processes of dockerd's plugin %s: %w", p.Name, err))
 			return
 		}
 		writeJSON(w, http.StatusOK, t)
@@ -139,13 +125,13 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 		}
 		prev, err := s.docker.Stats(p)
 		if err != nil {
-			dockerErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
+			writeErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
 			return
 		}
 		time.Sleep(statsOnce)
 		cur, err := s.docker.Stats(p)
 		if err != nil {
-			dockerErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
+			writeErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
 			return
 		}
 		writeJSON(w, http.StatusOK, types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)})
@@ -157,7 +143,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 	case action == "logs" && r.Method == http.MethodGet:
 		o, err := parseLogOptions(r)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			writeErr(w, errkind.Invalid(err))
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -177,7 +163,7 @@ func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, actio
 			_ = enc.Encode(map[string]string{"error": err.Error()})
 		}
 	default:
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
 }
 
@@ -194,7 +180,7 @@ func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Pl
 		}
 	})
 	if err != nil {
-		writeError(w, http.StatusConflict, fmt.Errorf("trace dockerd's plugin %s: %w", p.Name, err))
+		writeErr(w, errkind.Conflict(fmt.Errorf("trace dockerd's plugin %s: %w", p.Name, err)))
 		return
 	}
 	s.log.WithField("plugin", p.ID).Infof("trace: proxy on dockerd's plugin socket %s", sock)
@@ -219,24 +205,12 @@ func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Pl
 	}
 }
 
-// conflictErr and invalidErr give errors of this file the kinds writeErr
-// maps.
-type conflictErr struct{ error }
-
-func (conflictErr) Conflict()       {}
-func (e conflictErr) Unwrap() error { return e.error }
-
-type invalidErr struct{ error }
-
-func (invalidErr) InvalidParameter() {}
-func (e invalidErr) Unwrap() error   { return e.error }
-
 // usage says what holds plugdbg's plugin name, from its traces; calls=1
 // adds the trace's recent calls.
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, name string) {
 	calls, err := boolValue(r, "calls")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	u, err := s.m.Usage(name, calls)
@@ -252,7 +226,7 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, name string) {
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, name string) {
 	on, err := boolValue(r, "on")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	if err := s.m.SetPublish(name, on); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"golang.org/x/sys/unix"
 
@@ -38,12 +39,12 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, 
 	// Before the upgrade, so that a bad request is a 400 rather than an
 	// Exit frame, and before start, so that nothing runs with it.
 	if err := c.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid exec config: %w", err))
+		writeErr(w, errkind.Invalid(fmt.Errorf("invalid exec config: %w", err)))
 		return
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("exec needs a connection that can be upgraded"))
+		writeErr(w, errors.New("exec needs a connection that can be upgraded"))
 		return
 	}
 	proc, err := start(c)
@@ -101,7 +102,7 @@ const (
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
 	stream, err := boolValue(r, "stream")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	p, err := s.m.Inspect(name)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/docker/go-units"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // Bounds of the JSON request bodies, by endpoint. The daemon decodes a body
@@ -56,8 +57,9 @@ func (e bodyTooLargeError) Error() string {
 	return fmt.Sprintf("request body over the %s limit of %s", units.BytesSize(float64(e.limit)), e.route)
 }
 
-// TooLarge is the error kind writeErr answers with 413.
-func (bodyTooLargeError) TooLarge() {}
+// ResourceExhausted gives the error errdefs' kind of an input over its
+// bound (errkind.TooLarge), which writeErr answers with 413.
+func (bodyTooLargeError) ResourceExhausted() {}
 
 // errBodyEmpty is decodeBody's error for a body without any JSON value.
 var errBodyEmpty = errors.New("the body is empty")
@@ -117,8 +119,8 @@ func readJSON(w http.ResponseWriter, r *http.Request, route string, limit int64,
 func writeBodyError(w http.ResponseWriter, err error, invalid string) {
 	var tl bodyTooLargeError
 	if errors.As(err, &tl) {
-		writeError(w, http.StatusRequestEntityTooLarge, err)
+		writeErr(w, err)
 		return
 	}
-	writeError(w, http.StatusBadRequest, fmt.Errorf("%s: %w", invalid, err))
+	writeErr(w, errkind.Invalid(fmt.Errorf("%s: %w", invalid, err)))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/plugdbg/plugdbg/internal/flushio"
 )
@@ -26,7 +27,7 @@ const flushInterval = 10 * time.Millisecond
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	o, err := parseLogOptions(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	if name != "" {

@@ -5,9 +5,7 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
@@ -28,7 +27,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/runtime/container"
-	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
@@ -81,7 +79,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/plugins/"):
 		s.plugin(w, r, strings.TrimPrefix(path, "/plugins/"))
 	default:
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
 }
 
@@ -90,14 +88,14 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 	if r.Method != http.MethodDelete {
 		i := strings.LastIndex(rest, "/")
 		if i < 0 {
-			writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+			writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 			return
 		}
 		name, action = rest[:i], rest[i+1:]
 	}
 	if name == "" || name == dockerd.Prefix {
 		// Not a lookup of "": as an ID prefix it would match every plugin.
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s (no plugin name)", r.Method, r.URL.Path))
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s (no plugin name)", r.Method, r.URL.Path)))
 		return
 	}
 	if r.Method == http.MethodDelete {
@@ -138,7 +136,7 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 	case action == "publish" && r.Method == http.MethodPost:
 		s.publish(w, r, name)
 	default:
-		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
 }
 
@@ -174,14 +172,14 @@ func (s *Server) version(w http.ResponseWriter) {
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	f, err := parseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	out := []types.Inspect{}
 	for _, p := range s.m.List() {
 		ok, err := f.match(p.Plugin)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			writeErr(w, errkind.Invalid(err))
 			return
 		}
 		if ok {
@@ -213,7 +211,7 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		secs, err := strconv.Atoi(t)
 		if err != nil || secs < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("invalid timeout %q: must be a number of seconds", t))
+			writeErr(w, errkind.Invalid(fmt.Errorf("invalid timeout %q: must be a number of seconds", t)))
 			return
 		}
 		timeout = time.Duration(secs) * time.Second
@@ -228,7 +226,7 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
 	force, err := boolValue(r, "force")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	if err := s.m.Disable(r.Context(), name, force); err != nil {
@@ -241,7 +239,7 @@ func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 	force, err := boolValue(r, "force")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
 	if err := s.m.Remove(r.Context(), name, force); err != nil {
@@ -285,12 +283,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	since, err := parseTime(q.Get("since"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid since: %w", err))
+		writeErr(w, errkind.Invalid(fmt.Errorf("invalid since: %w", err)))
 		return
 	}
 	until, err := parseTime(q.Get("until"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid until: %w", err))
+		writeErr(w, errkind.Invalid(fmt.Errorf("invalid until: %w", err)))
 		return
 	}
 	onlyOthers := false
@@ -365,28 +363,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeErr maps the manager's error kinds to HTTP status codes, in one place.
+// writeErr is the API's one error answer: the status of err's kind, from
+// errkind's table (500 for an error of no kind), and its message.
 func writeErr(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case manager.IsNotFound(err):
-		status = http.StatusNotFound
-	case manager.IsTooLarge(err): // before IsInvalid: a build context over its bounds is both
-		status = http.StatusRequestEntityTooLarge
-	case manager.IsConflict(err):
-		status = http.StatusConflict
-	case manager.IsInvalid(err):
-		status = http.StatusBadRequest
-	case distribution.IsUnauthorized(err):
-		status = http.StatusUnauthorized
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusRequestTimeout
-	}
-	writeError(w, status, err)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"message": err.Error()})
+	writeJSON(w, errkind.HTTPStatus(err), map[string]string{"message": err.Error()})
 }
 
 // Listen opens the daemon socket at path with mode 0660, refusing to take

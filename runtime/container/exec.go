@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/containerd/console"
 	"github.com/moby/sys/user"
@@ -26,8 +27,9 @@ import (
 	"github.com/plugdbg/plugdbg/api/execproto"
 )
 
-// ErrNotRunning is an exec, top or stats on a container that does not run.
-var ErrNotRunning = errors.New("container is not running")
+// ErrNotRunning is an exec, top or stats on a container that does not run;
+// its kind is Conflict, as the container's state forbids the operation.
+var ErrNotRunning = errkind.Conflict(errors.New("container is not running"))
 
 // toolboxFd is the fd number of the toolbox clone in an exec'd process
 // (its ExtraFiles[0]).

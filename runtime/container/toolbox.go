@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plugdbg/plugdbg/errkind"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,8 +20,9 @@ import (
 // order: Debian's busybox-static installs /bin/busybox.
 var BusyboxCandidates = []string{"/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"}
 
-// ErrNoToolbox means the daemon has no toolbox to run.
-var ErrNoToolbox = errors.New("no toolbox: the daemon found no static busybox at start (install busybox-static, see scripts/deps.sh)")
+// ErrNoToolbox means the daemon has no toolbox to run; its kind is Conflict,
+// as the API has always answered it.
+var ErrNoToolbox = errkind.Conflict(errors.New("no toolbox: the daemon found no static busybox at start (install busybox-static, see scripts/deps.sh)"))
 
 // Toolbox is a directory holding a static busybox and one symlink per
 // applet (sh, ls, ps, …), owned by root and read-only. An exec runs it

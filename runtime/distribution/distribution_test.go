@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -560,16 +561,16 @@ func TestAuthRequired(t *testing.T) {
 
 	_, err = g.Push(context.Background(), ref, makeRootfs(t), parseConfig(t), t.TempDir(), noAuth, nil)
 	require.Error(t, err)
-	assert.True(t, distribution.IsUnauthorized(err), "%v", err)
+	assert.True(t, errdefs.IsUnauthorized(err), "%v", err)
 
 	_, err = g.Push(context.Background(), ref, makeRootfs(t), parseConfig(t), t.TempDir(), good, nil)
 	require.NoError(t, err)
 
 	_, _, err = pull(t, g, host+"/private/p:latest", noAuth)
 	require.Error(t, err)
-	assert.True(t, distribution.IsUnauthorized(err), "%v", err)
+	assert.True(t, errdefs.IsUnauthorized(err), "%v", err)
 	_, _, err = pull(t, g, host+"/private/p:latest", registrytypes.AuthConfig{Username: "user", Password: "wrong"})
-	assert.True(t, distribution.IsUnauthorized(err), "%v", err)
+	assert.True(t, errdefs.IsUnauthorized(err), "%v", err)
 	_, rootfs, err := pull(t, g, host+"/private/p:latest", good)
 	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(rootfs, "bin", "plugin"))

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/format/archive"
 	"github.com/plugdbg/plugdbg/format/config"
 )
@@ -89,9 +90,9 @@ func (g *Registry) Fetch(ctx context.Context, ref Ref, auth registry.AuthConfig)
 	switch desc.MediaType {
 	case types.DockerManifestSchema2, types.OCIManifestSchema1:
 	case types.DockerManifestList, types.OCIImageIndex:
-		return nil, invalid(fmt.Errorf("%s is a manifest list: a plugin is a single image manifest: did not find plugin config for specified reference", ref))
+		return nil, errkind.Invalid(fmt.Errorf("%s is a manifest list: a plugin is a single image manifest: did not find plugin config for specified reference", ref))
 	default:
-		return nil, invalid(fmt.Errorf("%s: unsupported manifest media type %q", ref, desc.MediaType))
+		return nil, errkind.Invalid(fmt.Errorf("%s: unsupported manifest media type %q", ref, desc.MediaType))
 	}
 	img, err := desc.Image()
 	if err != nil {
@@ -102,18 +103,18 @@ func (g *Registry) Fetch(ctx context.Context, ref Ref, auth registry.AuthConfig)
 		return nil, fmt.Errorf("read manifest of %s: %w", ref, err)
 	}
 	if m.Config.MediaType != MediaTypePluginConfig {
-		return nil, invalid(fmt.Errorf("%s is not a plugin: its config has media type %q, not %q",
+		return nil, errkind.Invalid(fmt.Errorf("%s is not a plugin: its config has media type %q, not %q",
 			ref, m.Config.MediaType, MediaTypePluginConfig))
 	}
 	if m.Config.Size > maxConfigSize {
-		return nil, invalid(fmt.Errorf("%s: the plugin config is %d bytes, more than %d", ref, m.Config.Size, maxConfigSize))
+		return nil, errkind.Invalid(fmt.Errorf("%s: the plugin config is %d bytes, more than %d", ref, m.Config.Size, maxConfigSize))
 	}
 	if len(m.Layers) == 0 {
-		return nil, invalid(fmt.Errorf("%s: the manifest has no layers: no rootfs found", ref))
+		return nil, errkind.Invalid(fmt.Errorf("%s: the manifest has no layers: no rootfs found", ref))
 	}
 	for _, l := range m.Layers {
 		if !layerTypes[l.MediaType] {
-			return nil, invalid(fmt.Errorf("%s: layer %s has unsupported media type %q", ref, l.Digest, l.MediaType))
+			return nil, errkind.Invalid(fmt.Errorf("%s: layer %s has unsupported media type %q", ref, l.Digest, l.MediaType))
 		}
 	}
 	raw, err := img.RawConfigFile() // checked against its digest
@@ -122,7 +123,7 @@ func (g *Registry) Fetch(ctx context.Context, ref Ref, auth registry.AuthConfig)
 	}
 	cfg, err := config.Parse(raw, "plugin config of "+ref.String())
 	if err != nil {
-		return nil, invalid(err)
+		return nil, errkind.Invalid(err)
 	}
 	return &Image{
 		Ref: ref, Digest: desc.Digest.String(), Config: cfg, RawConfig: raw,
@@ -142,7 +143,7 @@ func (im *Image) Unpack(rootfsDir, scratchDir string, progress ProgressFunc) err
 		diffIDs = im.Config.Rootfs.DiffIds
 	}
 	if len(diffIDs) != len(im.Layers) {
-		return invalid(fmt.Errorf("%s: %w: rootfs.diff_ids has %d entries for %d layers",
+		return errkind.Invalid(fmt.Errorf("%s: %w: rootfs.diff_ids has %d entries for %d layers",
 			im.Ref, ErrLayersMismatch, len(diffIDs), len(im.Layers)))
 	}
 	tag := im.Ref.Tag
@@ -167,7 +168,7 @@ func (im *Image) Unpack(rootfsDir, scratchDir string, progress ProgressFunc) err
 			return err
 		}
 		if diffIDs[i] != res.DiffID && diffIDs[i] != l.Digest.String() {
-			return invalid(fmt.Errorf("%s: %w: layer %d (%s) has uncompressed digest %s, but rootfs.diff_ids[%d] is %s",
+			return errkind.Invalid(fmt.Errorf("%s: %w: layer %d (%s) has uncompressed digest %s, but rootfs.diff_ids[%d] is %s",
 				im.Ref, ErrLayersMismatch, i, l.Digest, res.DiffID, i, diffIDs[i]))
 		}
 		progress.send(Event{ID: shortDigest(l.Digest), Status: "Pull complete"})
@@ -220,7 +221,7 @@ func (im *Image) apply(l v1.Descriptor, blob, rootfsDir string, progress Progres
 	pr := &progressReader{r: f, id: shortDigest(l.Digest), status: "Extracting", total: l.Size, progress: progress}
 	res, err := archive.ApplyLayer(pr, rootfsDir)
 	if err != nil {
-		return res, invalid(fmt.Errorf("%s: layer %s: %w", im.Ref, l.Digest, err))
+		return res, errkind.Invalid(fmt.Errorf("%s: layer %s: %w", im.Ref, l.Digest, err))
 	}
 	return res, nil
 }

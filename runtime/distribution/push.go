@@ -12,6 +12,7 @@ import (
 	"os"
 
 	apitypes "github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,7 +34,7 @@ import (
 func (g *Registry) Push(ctx context.Context, ref Ref, rootfsDir string, cfg plugin.Config, scratchDir string, auth registry.AuthConfig, progress ProgressFunc) (apitypes.PushResult, error) {
 	tagged, ok := ref.Named.(reference.Tagged)
 	if !ok {
-		return apitypes.PushResult{}, invalid(fmt.Errorf("push %s: a tag is required", ref))
+		return apitypes.PushResult{}, errkind.Invalid(fmt.Errorf("push %s: a tag is required", ref))
 	}
 	progress.send(Event{Status: "The push refers to repository [" + reference.FamiliarName(ref.Named) + "]"})
 

@@ -35,6 +35,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/moby/moby/api/types/registry"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // Media types of a plugin image.
@@ -137,7 +138,7 @@ func (r Ref) LocalName() string {
 func (g *Registry) ParseRef(remote string) (Ref, error) {
 	named, err := reference.ParseNormalizedNamed(remote)
 	if err != nil {
-		return Ref{}, invalid(fmt.Errorf("invalid reference %q: %w", remote, err))
+		return Ref{}, errkind.Invalid(fmt.Errorf("invalid reference %q: %w", remote, err))
 	}
 	var tag string
 	type canonicalTagged interface {
@@ -147,7 +148,7 @@ func (g *Registry) ParseRef(remote string) (Ref, error) {
 	if ct, ok := named.(canonicalTagged); ok {
 		tag = ct.Tag()
 		if named, err = reference.WithDigest(reference.TrimNamed(named), ct.Digest()); err != nil {
-			return Ref{}, invalid(err)
+			return Ref{}, errkind.Invalid(err)
 		}
 	} else {
 		named = reference.TagNameOnly(named)
@@ -158,7 +159,7 @@ func (g *Registry) ParseRef(remote string) (Ref, error) {
 	}
 	ref, err := name.ParseReference(named.String(), nopts...)
 	if err != nil {
-		return Ref{}, invalid(fmt.Errorf("invalid reference %q: %w", remote, err))
+		return Ref{}, errkind.Invalid(fmt.Errorf("invalid reference %q: %w", remote, err))
 	}
 	return Ref{Named: named, Tag: tag, ggcr: ref}, nil
 }
@@ -246,7 +247,7 @@ func (g *Registry) CheckLogin(ctx context.Context, host string, auth registry.Au
 	}
 	reg, err := name.NewRegistry(host, nopts...)
 	if err != nil {
-		return invalid(fmt.Errorf("invalid registry %q: %w", host, err))
+		return errkind.Invalid(fmt.Errorf("invalid registry %q: %w", host, err))
 	}
 	tr, err := transport.NewWithContext(ctx, reg, Authenticator(auth), g, nil)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/plugin"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // Defaults, for a dockerd with its default roots.
@@ -33,8 +34,8 @@ const (
 	Prefix = "docker:"
 )
 
-// ErrNotFound is a plugin dockerd does not have.
-var ErrNotFound = errors.New("not found in dockerd")
+// ErrNotFound is a plugin dockerd does not have; its kind is NotFound.
+var ErrNotFound = errkind.NotFound(errors.New("not found in dockerd"))
 
 // Client is a minimal Docker Engine API client on a unix socket.
 type Client struct {
@@ -63,6 +64,11 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string { return e.Message }
+
+// Unavailable gives every error answer of dockerd errdefs' kind of a
+// relayed service that failed (errkind.Unavailable), which the API answers
+// with 502; the plugin dockerd does not have is ErrNotFound instead.
+func (*APIError) Unavailable() {}
 
 // Get decodes the JSON answer of GET path into out.
 func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
@@ -54,10 +55,10 @@ func (m *Manager) PullName(remote, name string) (string, error) {
 	}
 	local, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
-		return "", invalid(fmt.Errorf("invalid plugin name %q: %w", name, err))
+		return "", errkind.Invalid(fmt.Errorf("invalid plugin name %q: %w", name, err))
 	}
 	if _, ok := local.(reference.Canonical); ok {
-		return "", invalid(errors.New("cannot use digest in plugin tag"))
+		return "", errkind.Invalid(errors.New("cannot use digest in plugin tag"))
 	}
 	return reference.FamiliarString(reference.TagNameOnly(local)), nil
 }
@@ -113,7 +114,7 @@ func (m *Manager) Pull(ctx context.Context, o PullOptions) (id string, retErr er
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
 	if err := config.CheckEntrypoint(rootfs, im.Config); err != nil {
-		return "", invalid(fmt.Errorf("pull %s: %w", ref, err))
+		return "", errkind.Invalid(fmt.Errorf("pull %s: %w", ref, err))
 	}
 	p := plugin.Plugin{
 		ID:              config.NewID(),
@@ -142,7 +143,7 @@ func (m *Manager) reserveName(name string) (release func(), err error) {
 		taken = taken || e.p.Name == name
 	}
 	if taken {
-		return nil, conflict("plugin %s already exists", name)
+		return nil, errkind.Conflict(fmt.Errorf("plugin %s already exists", name))
 	}
 	m.creating[name] = true
 	return func() {
@@ -160,10 +161,10 @@ func (m *Manager) fetchChecked(ctx context.Context, ref distribution.Ref, auth r
 		return nil, err
 	}
 	if err := config.Validate(im.Config); err != nil {
-		return nil, invalid(fmt.Errorf("pull %s: plugin config: %w", ref, err))
+		return nil, errkind.Invalid(fmt.Errorf("pull %s: plugin config: %w", ref, err))
 	}
 	if !samePrivileges(config.Privileges(im.Config), accepted) {
-		return nil, invalid(fmt.Errorf("pull %s: %w", ref, ErrIncorrectPrivileges))
+		return nil, errkind.Invalid(fmt.Errorf("pull %s: %w", ref, ErrIncorrectPrivileges))
 	}
 	return im, nil
 }
@@ -232,7 +233,7 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) (r
 	defer e.op.Unlock()
 	p = clonePlugin(p)
 	if p.Enabled {
-		return conflict("plugin must be disabled before upgrading")
+		return errkind.Conflict(errors.New("plugin must be disabled before upgrading"))
 	}
 	remote := o.Remote
 	if remote == "" {
@@ -256,7 +257,7 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) (r
 		return fmt.Errorf("upgrade %s: %w", p.Name, err)
 	}
 	if err := config.CheckEntrypoint(rootfs, im.Config); err != nil {
-		return invalid(fmt.Errorf("upgrade %s: %w", p.Name, err))
+		return errkind.Invalid(fmt.Errorf("upgrade %s: %w", p.Name, err))
 	}
 	p.Config = im.Config
 	keepSetSources(&p)

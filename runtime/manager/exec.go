@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
@@ -32,13 +33,13 @@ func (m *Manager) running(ref, verb string) (*entry, error) {
 func (m *Manager) runningLocked(e *entry, ref, verb string) (*pluginRun, error) {
 	switch {
 	case e.removed:
-		return nil, notFound("plugin %q not found", ref)
+		return nil, errkind.NotFound(fmt.Errorf("plugin %q not found", ref))
 	case !e.p.Enabled && e.state.Status == types.StatusDisabled:
-		return nil, conflict("cannot %s plugin %s: it is disabled (enable it first)", verb, e.p.Name)
+		return nil, errkind.Conflict(fmt.Errorf("cannot %s plugin %s: it is disabled (enable it first)", verb, e.p.Name))
 	case e.state.Status == types.StatusStopping || (e.run != nil && e.run.stopping):
-		return nil, conflict("cannot %s plugin %s: %w", verb, e.p.Name, ErrStopping)
+		return nil, errkind.Conflict(fmt.Errorf("cannot %s plugin %s: %w", verb, e.p.Name, ErrStopping))
 	case e.state.Status != types.StatusRunning || e.run == nil || e.run.ended:
-		return nil, conflict("cannot %s plugin %s: it is not running (%s)", verb, e.p.Name, e.state.Status)
+		return nil, errkind.Conflict(fmt.Errorf("cannot %s plugin %s: it is not running (%s)", verb, e.p.Name, e.state.Status))
 	}
 	return e.run, nil
 }
@@ -46,10 +47,10 @@ func (m *Manager) runningLocked(e *entry, ref, verb string) (*pluginRun, error) 
 // notRunning turns the executor's "not running" into a conflict.
 func notRunning(name, verb string, err error) error {
 	if errors.Is(err, container.ErrNotRunning) {
-		return conflict("cannot %s plugin %s: %w", verb, name, err)
+		return errkind.Conflict(fmt.Errorf("cannot %s plugin %s: %w", verb, name, err))
 	}
 	if errors.Is(err, container.ErrNoToolbox) {
-		return conflict("%s plugin %s: %w", verb, name, err)
+		return errkind.Conflict(fmt.Errorf("%s plugin %s: %w", verb, name, err))
 	}
 	return err
 }
@@ -62,7 +63,7 @@ func notRunning(name, verb string, err error) error {
 // (a conflict wrapping ErrStopping), and a stop waits for those starting.
 func (m *Manager) Exec(ref string, c types.ExecConfig) (execproto.Process, error) {
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
-		return nil, invalid(errors.New("exec needs a command"))
+		return nil, errkind.Invalid(errors.New("exec needs a command"))
 	}
 	e, err := m.find(ref)
 	if err != nil {
@@ -102,7 +103,7 @@ func (m *Manager) Exec(ref string, c types.ExecConfig) (execproto.Process, error
 		stopping := r.stopping
 		m.mu.Unlock()
 		if stopping && errors.Is(err, container.ErrNotRunning) {
-			return nil, conflict("cannot exec in plugin %s: %w", p.Name, ErrStopping)
+			return nil, errkind.Conflict(fmt.Errorf("cannot exec in plugin %s: %w", p.Name, ErrStopping))
 		}
 		return nil, notRunning(p.Name, "exec in", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,19 +23,19 @@ func TestExecRefusesPluginsThatDoNotRun(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = m.Exec("nosuch", types.ExecConfig{Cmd: []string{"sh"}})
-	assert.True(t, IsNotFound(err), "unknown plugin: %v", err)
+	assert.True(t, errdefs.IsNotFound(err), "unknown plugin: %v", err)
 
 	_, err = m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
-	assert.True(t, IsConflict(err), "disabled plugin: %v", err)
+	assert.True(t, errdefs.IsConflict(err), "disabled plugin: %v", err)
 	assert.ErrorContains(t, err, "disabled")
 
 	_, err = m.Top("p")
-	assert.True(t, IsConflict(err), "top of a disabled plugin: %v", err)
+	assert.True(t, errdefs.IsConflict(err), "top of a disabled plugin: %v", err)
 	_, err = m.Stats("p")
-	assert.True(t, IsConflict(err), "stats of a disabled plugin: %v", err)
+	assert.True(t, errdefs.IsConflict(err), "stats of a disabled plugin: %v", err)
 
 	_, err = m.Exec("p", types.ExecConfig{})
-	assert.True(t, IsInvalid(err), "no command: %v", err)
+	assert.True(t, errdefs.IsInvalidArgument(err), "no command: %v", err)
 	assert.Empty(t, x.execs, "nothing reached the executor")
 }
 
@@ -90,7 +91,7 @@ func TestStopWaitsForExecsStarting(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the disable never began its stop")
 
 	_, err = m.Exec("p", types.ExecConfig{Cmd: []string{"sh"}})
-	assert.True(t, IsConflict(err), "exec during a stop: %v", err)
+	assert.True(t, errdefs.IsConflict(err), "exec during a stop: %v", err)
 	assert.ErrorIs(t, err, ErrStopping)
 	assert.EqualError(t, err, "cannot exec in plugin p:latest: plugin is stopping")
 	_, err = m.Top("p")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"golang.org/x/sys/unix"
 
@@ -38,7 +39,7 @@ func (m *Manager) logLimits(e *entry) logs.Limits {
 // applying them.
 func (m *Manager) ValidateLogOpts(opts map[string]string) error {
 	if _, err := logs.ParseOpts(m.baseLogLimits(), opts); err != nil {
-		return invalid(err)
+		return errkind.Invalid(err)
 	}
 	return nil
 }
@@ -49,7 +50,7 @@ func (m *Manager) ValidateLogOpts(opts map[string]string) error {
 // runs, and take effect at its next write.
 func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	if len(opts) == 0 {
-		return invalid(errors.New("no log opt given"))
+		return errkind.Invalid(errors.New("no log opt given"))
 	}
 	e, p, err := m.lock(ref)
 	if err != nil {
@@ -71,7 +72,7 @@ func (m *Manager) SetLogOpts(ref string, opts map[string]string) error {
 	}
 	limits, err := logs.ParseOpts(m.baseLogLimits(), merged)
 	if err != nil {
-		return invalid(err)
+		return errkind.Invalid(err)
 	}
 	o, err := m.store.Opts(p.ID)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -153,7 +154,7 @@ func TestSetLogOpts(t *testing.T) {
 
 	for _, bad := range []map[string]string{{"max-size": "x"}, {"max-file": "-3"}, {"color": "red"}, {}} {
 		err := m.SetLogOpts("fake", bad)
-		assert.True(t, IsInvalid(err), "%v: %v", bad, err)
+		assert.True(t, errdefs.IsInvalidArgument(err), "%v: %v", bad, err)
 	}
 	assert.Equal(t, map[string]string{"max-size": "1m", "max-file": "2"}, opts(), "refused opts change nothing")
 	stored, err := m.store.Opts(id)
@@ -162,7 +163,7 @@ func TestSetLogOpts(t *testing.T) {
 
 	require.NoError(t, m.SetLogOpts("fake", map[string]string{"max-size": ""}))
 	assert.Equal(t, map[string]string{"max-size": "10m", "max-file": "2"}, opts(), "an empty value restores the default")
-	assert.True(t, IsNotFound(m.SetLogOpts("nope", map[string]string{"max-file": "2"})))
+	assert.True(t, errdefs.IsNotFound(m.SetLogOpts("nope", map[string]string{"max-file": "2"})))
 }
 
 // TestHistoryPagesBeforeALine: pages of history before a line, as a viewer

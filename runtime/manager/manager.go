@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
@@ -185,7 +186,7 @@ func (m *Manager) socketPath(p plugin.Plugin) string {
 func (m *Manager) find(ref string) (*entry, error) {
 	if ref == "" {
 		// Before the prefix search, which "" would match with every ID.
-		return nil, notFound("plugin %q not found", ref)
+		return nil, errkind.NotFound(fmt.Errorf("plugin %q not found", ref))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -203,13 +204,13 @@ func (m *Manager) find(ref string) (*entry, error) {
 	for id, e := range m.plugins {
 		if strings.HasPrefix(id, ref) {
 			if found != nil {
-				return nil, invalid(fmt.Errorf("multiple plugins found for %q", ref))
+				return nil, errkind.Invalid(fmt.Errorf("multiple plugins found for %q", ref))
 			}
 			found = e
 		}
 	}
 	if found == nil {
-		return nil, notFound("plugin %q not found", ref)
+		return nil, errkind.NotFound(fmt.Errorf("plugin %q not found", ref))
 	}
 	return found, nil
 }
@@ -228,7 +229,7 @@ func (m *Manager) lock(ref string) (*entry, plugin.Plugin, error) {
 	m.mu.Unlock()
 	if removed {
 		e.op.Unlock()
-		return nil, plugin.Plugin{}, notFound("plugin %q not found", ref)
+		return nil, plugin.Plugin{}, errkind.NotFound(fmt.Errorf("plugin %q not found", ref))
 	}
 	return e, p, nil
 }
@@ -272,11 +273,11 @@ func (m *Manager) List() []types.Inspect {
 // refused here rather than at enable.
 func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (id string, retErr error) {
 	if name == "" {
-		return "", invalid(errors.New("a plugin name is required"))
+		return "", errkind.Invalid(errors.New("a plugin name is required"))
 	}
 	name, err := config.NormalizeName(name)
 	if err != nil {
-		return "", invalid(err)
+		return "", errkind.Invalid(err)
 	}
 	m.mu.Lock()
 	taken := m.creating[name]
@@ -285,7 +286,7 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 	}
 	if taken {
 		m.mu.Unlock()
-		return "", conflict("plugin %s already exists", name)
+		return "", errkind.Conflict(fmt.Errorf("plugin %s already exists", name))
 	}
 	m.creating[name] = true
 	m.mu.Unlock()
@@ -306,17 +307,17 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 	}()
 	bc, err := archive.UnpackContextWithin(context, filepath.Join(staging, "rootfs"), m.opts.ContextLimits)
 	if err != nil {
-		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+		return "", errkind.Invalid(fmt.Errorf("create %s: %w", name, err))
 	}
 	cfg, err := config.Parse(bc.Config, "config.json")
 	if err != nil {
-		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+		return "", errkind.Invalid(fmt.Errorf("create %s: %w", name, err))
 	}
 	if err := config.Validate(cfg); err != nil {
-		return "", invalid(fmt.Errorf("create %s: config.json: %w", name, err))
+		return "", errkind.Invalid(fmt.Errorf("create %s: config.json: %w", name, err))
 	}
 	if err := config.CheckEntrypoint(filepath.Join(staging, "rootfs"), cfg); err != nil {
-		return "", invalid(fmt.Errorf("create %s: %w", name, err))
+		return "", errkind.Invalid(fmt.Errorf("create %s: %w", name, err))
 	}
 	cfg.Rootfs = &plugin.RootFS{Type: "layers", DiffIds: []string{bc.RootfsDigest}}
 	p := plugin.Plugin{
@@ -348,7 +349,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	}
 	defer e.op.Unlock()
 	if p.Enabled {
-		return conflict("plugin already enabled: plugin %s is enabled", p.Name)
+		return errkind.Conflict(fmt.Errorf("plugin already enabled: plugin %s is enabled", p.Name))
 	}
 	if timeout <= 0 {
 		timeout = DefaultEnableTimeout
@@ -403,7 +404,7 @@ func (m *Manager) disable(e *entry, force bool) error {
 	p := e.p
 	m.mu.Unlock()
 	if !p.Enabled {
-		return conflict("plugin is already disabled: plugin %s found but disabled", p.Name)
+		return errkind.Conflict(fmt.Errorf("plugin is already disabled: plugin %s found but disabled", p.Name))
 	}
 	grace := m.opts.StopGrace
 	if force {
@@ -460,7 +461,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	defer e.op.Unlock()
 	if p.Enabled {
 		if !force {
-			return conflict("plugin %s is enabled", p.Name)
+			return errkind.Conflict(fmt.Errorf("plugin %s is enabled", p.Name))
 		}
 		if err := m.disable(e, true); err != nil {
 			m.log.WithField("plugin", p.ID).WithError(err).Warn("disable before remove")
@@ -490,11 +491,11 @@ func (m *Manager) Set(ref string, args []string) error {
 	}
 	defer e.op.Unlock()
 	if p.Enabled {
-		return conflict("%w", config.ErrSetActive)
+		return config.ErrSetActive
 	}
 	p = clonePlugin(p)
 	if err := config.Set(&p, args); err != nil {
-		return invalid(err)
+		return errkind.Invalid(err)
 	}
 	if err := m.store.Save(p); err != nil {
 		return err

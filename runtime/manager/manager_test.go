@@ -19,6 +19,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -250,7 +251,7 @@ func TestLifecycleEvents(t *testing.T) {
 		assert.Equal(t, "fake:latest", e.Actor.Attributes["name"])
 	}
 	_, err = m.Inspect(id)
-	assert.True(t, IsNotFound(err), "got %v", err)
+	assert.True(t, errdefs.IsNotFound(err), "got %v", err)
 }
 
 func TestStateErrors(t *testing.T) {
@@ -260,11 +261,11 @@ func TestStateErrors(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = m.Create(ctx, "fake:latest", buildContext(t, fakeConfig))
-	assert.True(t, IsConflict(err))
+	assert.True(t, errdefs.IsConflict(err))
 	assert.EqualError(t, err, "plugin fake:latest already exists")
 
 	err = m.Disable(ctx, "fake", false)
-	assert.True(t, IsConflict(err))
+	assert.True(t, errdefs.IsConflict(err))
 	assert.EqualError(t, err, "plugin is already disabled: plugin fake:latest found but disabled")
 
 	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
@@ -276,7 +277,7 @@ func TestStateErrors(t *testing.T) {
 	assert.EqualError(t, err, "plugin fake:latest is enabled")
 
 	err = m.Remove(ctx, "nope", false)
-	assert.True(t, IsNotFound(err))
+	assert.True(t, errdefs.IsNotFound(err))
 	assert.EqualError(t, err, `plugin "nope" not found`)
 	require.NoError(t, m.Remove(ctx, "fake", true))
 }
@@ -314,7 +315,7 @@ func TestConcurrentEnableOneWins(t *testing.T) {
 		if err == nil {
 			ok++
 		} else {
-			assert.True(t, IsConflict(err), "got %v", err)
+			assert.True(t, errdefs.IsConflict(err), "got %v", err)
 		}
 	}
 	assert.Equal(t, 1, ok)
@@ -336,9 +337,9 @@ func TestEnableRacingRemove(t *testing.T) {
 		wg.Wait()
 		_, inspectErr := m.Inspect(name)
 		if rmErr == nil {
-			assert.True(t, IsNotFound(inspectErr), "removed plugin still listed")
+			assert.True(t, errdefs.IsNotFound(inspectErr), "removed plugin still listed")
 			if enableErr != nil {
-				assert.True(t, IsNotFound(enableErr), "got %v", enableErr)
+				assert.True(t, errdefs.IsNotFound(enableErr), "got %v", enableErr)
 			}
 		}
 	}

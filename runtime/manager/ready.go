@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/probe"
 )
@@ -81,7 +82,7 @@ func (m *Manager) activate(ctx context.Context, e *entry, socket string, done <-
 		switch {
 		case err == nil:
 			if err := config.CheckImplements(e.p.Config.Interface.Types, man.Implements); err != nil {
-				return "", invalid(err)
+				return "", errkind.Invalid(err)
 			}
 			return "", nil
 		case probe.IsNotFound(err):

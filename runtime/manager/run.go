@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
@@ -32,7 +33,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	id := p.ID
 
 	if err := config.Validate(p.Config); err != nil {
-		return invalid(fmt.Errorf("config.json: %w", err))
+		return errkind.Invalid(fmt.Errorf("config.json: %w", err))
 	}
 	s, err := spec.Build(p, spec.Paths{
 		Rootfs:          m.store.Rootfs(id),
@@ -41,11 +42,11 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		CgroupParent:    m.opts.CgroupParent,
 	})
 	if err != nil {
-		return invalid(err)
+		return errkind.Invalid(err)
 	}
 	sock := m.socketPath(p)
 	if len(sock) > maxSocketPath {
-		return invalid(fmt.Errorf("socket path %s is %d bytes, more than the %d a unix socket allows: use a shorter --exec-root or socket name", sock, len(sock), maxSocketPath))
+		return errkind.Invalid(fmt.Errorf("socket path %s is %d bytes, more than the %d a unix socket allows: use a shorter --exec-root or socket name", sock, len(sock), maxSocketPath))
 	}
 
 	sockDir := m.socketDir(id)

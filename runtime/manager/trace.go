@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
@@ -49,7 +50,7 @@ func (m *Manager) Trace(ctx context.Context, ref string, started func(socket str
 	sock := m.socketPath(p)
 	m.mu.Unlock()
 	if !p.Enabled {
-		return conflict("plugin %s is not enabled", p.Name)
+		return errkind.Conflict(fmt.Errorf("plugin %s is not enabled", p.Name))
 	}
 
 	ch := make(chan types.TraceRecord, traceBuffer)
