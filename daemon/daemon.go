@@ -67,7 +67,7 @@ type Options struct {
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
 func Run(ctx context.Context, o Options) error {
 	if os.Geteuid() != 0 {
-		return errors.New("plugdbg daemon must run as root: it creates containers, mounts and cgroups")
+		return errors.New("plugdbgd must run as root: it creates containers, mounts and cgroups")
 	}
 	sock, ok := strings.CutPrefix(o.Host, "unix://")
 	if !ok {
@@ -153,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	m.RepublishAll()
-	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
+	log.Infof("plugdbgd listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
 		stopUI, err := startWebUI(o, m, log)
 		if err != nil {

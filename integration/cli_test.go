@@ -160,7 +160,7 @@ func TestCLI(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, "cannot connect to the plugdbg daemon at unix://"+sock)
-		assert.Contains(t, stderr, "is `plugdbg daemon` running")
+		assert.Contains(t, stderr, "is plugdbgd running")
 	})
 
 	t.Run("PLUGDBG_HOST is overridden by -H", func(t *testing.T) {
