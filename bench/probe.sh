@@ -13,8 +13,9 @@ CALLS=${CALLS:-20000}
 N=${N:-51}
 R=${R:-3}
 bin=$PWD/build/plugdbg
+dbin=$PWD/build/plugdbgd
 plugin_dir=build/plugins/volume
-[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+[ -x "$bin" ] && [ -x "$dbin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/pdp.XXXXXX)
 pids=()
@@ -28,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/plaincall" ./bench/cmd/plaincall
-"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
 pids+=($!)
 for _ in $(seq 1 600); do "$bin" -H "unix://$tmp/pd.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
