@@ -4,22 +4,41 @@
 # Docker-style plugin directory, build/plugins/<name>/{config.json,rootfs/},
 # whose rootfs holds nothing but the plugin's static binary.
 
-GO    ?= go
-BUILD := build
+GO     ?= go
+BUILD  := build
+PREFIX ?= /usr/local
 
-.PHONY: all build plugins clean run test bench bench-logs bench-exec webui bench-webui
+.PHONY: all build install cross plugins clean run test bench bench-logs bench-exec webui bench-webui
 
 all: build plugins
 
-# plugdbg is linked statically, as runc's release binaries are: cgo stays on
-# for libcontainer's nsenter, the netgo and osusergo tags keep glibc's NSS
-# out. A process then starts without the dynamic loader, ~2.5 ms of every
-# CLI call on this kind of VM (a whole `plugdbg probe`: 27 -> 24.5 ms).
-# integration/main_test.go builds it with the same flags.
+# Two binaries. plugdbgd, the daemon, is linked statically, as runc's
+# release binaries are: cgo stays on for libcontainer's nsenter, the netgo
+# and osusergo tags keep glibc's NSS out, and its monitors and container
+# inits (itself, re-executed) start without the dynamic loader. plugdbg,
+# the client, is pure Go: static without cgo, and it cross-compiles.
+# integration/main_test.go builds both with the same flags.
 STATIC := -tags netgo,osusergo -ldflags=-extldflags=-static
 
 build: webui
-	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbg ./cmd/plugdbg
+	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbgd ./cmd/plugdbgd
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/plugdbg ./cmd/plugdbg
+
+# Both binaries into $(DESTDIR)$(PREFIX)/bin, side by side: `plugdbg daemon`
+# runs the plugdbgd beside it.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/plugdbgd $(BUILD)/plugdbg $(DESTDIR)$(PREFIX)/bin/
+
+# The client for every platform it supports; CI builds them so that a
+# client that stops cross-compiling fails. The daemon is Linux only.
+CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+cross:
+	@set -e; for p in $(CROSS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  echo "plugdbg $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o $(BUILD)/cross/plugdbg-$$os-$$arch$$ext ./cmd/plugdbg; \
+	done
 
 # The web UI bundle the binary embeds (webui/dist), built by esbuild from
 # webui/frontend with the packages package-lock.json pins. Without it the

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 N=${N:-31}
 plugin_dir=build/plugins/volume
 bin=$PWD/build/plugdbg
-[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+dbin=$PWD/build/plugdbgd
+[ -x "$bin" ] && [ -x "$dbin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/pde.XXXXXX)
 pids=()
@@ -34,7 +35,7 @@ stat_ms() { # FILE: median, min and max in ms
 
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 
-"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for pd version
 pd create vol "$plugin_dir" >/dev/null

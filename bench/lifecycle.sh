@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 N=${N:-7}
 plugin_dir=build/plugins/volume
 bin=$PWD/build/plugdbg
-[ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+dbin=$PWD/build/plugdbgd
+[ -x "$bin" ] && [ -x "$dbin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/pdb.XXXXXX)
 pids=()
@@ -32,7 +33,7 @@ round() {
 plugdbg_cli() { shift; "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 docker_cli() { docker -H "unix://$tmp/docker.sock" "$@"; }
 
-"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for "$bin" -H "unix://$tmp/pd.sock" version
 

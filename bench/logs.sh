@@ -18,8 +18,9 @@
 # "100 10000 100000 200000 0": at 100/s the lines come one at a time),
 # DURATION (s, 10), LINE_BYTES (100), START_DELAY
 # (2s: time for the follower to attach), MARGIN (s to wait past the end for
-# the last lines, 30), DOCKER_RATE (100000), PLUGDBG (the binary,
-# build/plugdbg), DAEMON_FLAGS (more daemon flags, e.g. --cpuprofile
+# the last lines, 30), DOCKER_RATE (100000), PLUGDBG (the client binary,
+# build/plugdbg; the daemon is PLUGDBGD, by default the plugdbgd beside it,
+# or `$PLUGDBG daemon` for a build from before the two binaries), DAEMON_FLAGS (more daemon flags, e.g. --cpuprofile
 # /tmp/pd.prof), HISTORY_BYTES (--log-max-size, 4 GiB, so no run rotates
 # lines out of its history), KEEP=1 keeps the temp dir.
 set -euo pipefail
@@ -45,6 +46,8 @@ for a in "$@"; do
 done
 
 bin=${PLUGDBG:-$PWD/build/plugdbg}
+dbin=${PLUGDBGD:-$(dirname "$bin")/plugdbgd}
+if [ -x "$dbin" ]; then daemon_cmd=("$dbin"); else daemon_cmd=("$bin" daemon); fi
 plugin_dir=$PWD/build/plugins/flood
 [ "$(id -u)" -eq 0 ] || { echo "logs.sh: needs root (plugins run as containers)" >&2; exit 1; }
 [ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
@@ -173,14 +176,14 @@ if "$bin" logs --help >/dev/null 2>&1; then have_logs=true; else
   stalled_follower=false
 fi
 hist_flags=()
-if "$bin" daemon --help 2>&1 | grep -q -- --log-max-size; then
+if "${daemon_cmd[@]}" --help 2>&1 | grep -q -- --log-max-size; then
   hist_flags=(--log-max-size "$HISTORY_BYTES")
 else
   say "this plugdbg has no --log-max-size: the history may rotate lines out at high rates (counted as head=, not gaps)"
 fi
 
 # shellcheck disable=SC2086 # DAEMON_FLAGS is a list of words
-"$bin" daemon -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" "${hist_flags[@]}" ${DAEMON_FLAGS:-} 2>"$tmp/pd.log" &
+"${daemon_cmd[@]}" -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" "${hist_flags[@]}" ${DAEMON_FLAGS:-} 2>"$tmp/pd.log" &
 dpid=$!
 wait_for pd version || { tail -5 "$tmp/pd.log" >&2; exit 1; }
 

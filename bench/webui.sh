@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Web UI benchmark (bench/cmd/webuibench): under a private plugdbg daemon,
+# Web UI benchmark (bench/cmd/webuibench): under a private plugdbgd,
 # the flood test plugin writes lines carrying their write time at each rate
 # for DURATION while one headless Chromium page follows it; prints p50/p99
 # of write → rendered in the page (and write → socket message), then the
@@ -13,6 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "webui.sh: needs root (plugins run as containers)" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "webui.sh: needs /usr/bin/chromium (scripts/deps.sh test)" >&2; exit 1; }
-[ -x build/plugdbg ] && [ -d build/plugins/flood ] || { echo "run: make build plugins" >&2; exit 1; }
-exec go run ./bench/cmd/webuibench -plugdbg build/plugdbg -flood build/plugins/flood \
+[ -x build/plugdbgd ] && [ -d build/plugins/flood ] || { echo "run: make build plugins" >&2; exit 1; }
+exec go run ./bench/cmd/webuibench -plugdbgd build/plugdbgd -flood build/plugins/flood \
   -rates "${RATES:-100,10000}" -duration "${DURATION:-10s}" -pages "${PAGES:-20}"

@@ -105,5 +105,5 @@ func TestDaemonUnreachableExec(t *testing.T) {
 	_, err := c.Exec(testCtx(t), "x", types.ExecConfig{Cmd: []string{"sh"}})
 	var de *client.DaemonError
 	require.True(t, errors.As(err, &de), "want *client.DaemonError, got %T: %v", err, err)
-	assert.Contains(t, err.Error(), "is `plugdbg daemon` running")
+	assert.Contains(t, err.Error(), "is plugdbgd running")
 }

@@ -73,7 +73,7 @@ type DaemonError struct {
 }
 
 func (e *DaemonError) Error() string {
-	return fmt.Sprintf("cannot connect to the plugdbg daemon at unix://%s: %v (is `plugdbg daemon` running, and are you root?)", e.Socket, e.Err)
+	return fmt.Sprintf("cannot connect to the plugdbg daemon at unix://%s: %v (is plugdbgd running, and are you root?)", e.Socket, e.Err)
 }
 
 func (e *DaemonError) Unwrap() error { return e.Err }

@@ -246,7 +246,7 @@ func TestDaemonUnreachable(t *testing.T) {
 			var de *client.DaemonError
 			require.True(t, errors.As(err, &de), "want *client.DaemonError, got %T: %v", err, err)
 			assert.Equal(t, tt.socket, de.Socket)
-			assert.Contains(t, err.Error(), "is `plugdbg daemon` running")
+			assert.Contains(t, err.Error(), "is plugdbgd running")
 			assert.Contains(t, err.Error(), "unix://"+tt.socket)
 			assert.ErrorIs(t, err, tt.wantErr)
 			assert.False(t, client.IsNotFound(err))

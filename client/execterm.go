@@ -10,17 +10,9 @@ import (
 	"github.com/plugdbg/plugdbg/api/types"
 
 	"github.com/containerd/console"
-	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 )
-
-// ForwardedSignals are the signals an attached exec passes on to the
-// process instead of acting on them itself.
-var ForwardedSignals = []os.Signal{
-	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2,
-}
 
 // ExecStreams are the terminal or pipes an attached exec uses.
 type ExecStreams struct {
@@ -53,8 +45,8 @@ func (c *Client) ExecAttached(ctx context.Context, ref string, cfg types.ExecCon
 	signal.Notify(sigc, ForwardedSignals...)
 	defer signal.Stop(sigc)
 	winch := make(chan os.Signal, 1)
-	if term != nil {
-		signal.Notify(winch, syscall.SIGWINCH)
+	if term != nil && len(resizeSignals) > 0 { // Notify of none would relay every signal
+		signal.Notify(winch, resizeSignals...)
 		defer signal.Stop(winch)
 	}
 
@@ -92,20 +84,4 @@ func (c *Client) ExecAttached(ctx context.Context, ref string, cfg types.ExecCon
 		stderr = nil // a TTY has one output stream
 	}
 	return sess.Stream(stdin, s.Stdout, stderr)
-}
-
-// makeRaw puts the user's terminal in raw mode, output processing
-// included: the container's terminal already turns "\n" into "\r\n", and
-// console.SetRaw leaves OPOST on, which would make that "\r\r\n".
-func makeRaw(c console.Console) error {
-	if err := c.SetRaw(); err != nil {
-		return err
-	}
-	fd := int(c.Fd())
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Oflag &^= unix.OPOST
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }

@@ -67,7 +67,7 @@ type Options struct {
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
 func Run(ctx context.Context, o Options) error {
 	if os.Geteuid() != 0 {
-		return errors.New("plugdbg daemon must run as root: it creates containers, mounts and cgroups")
+		return errors.New("plugdbgd must run as root: it creates containers, mounts and cgroups")
 	}
 	sock, ok := strings.CutPrefix(o.Host, "unix://")
 	if !ok {
@@ -123,6 +123,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		log.WithError(err).Warn("exec: no toolbox; exec into plugins without a shell will fail")
 	}
+	// One registry client for pulls, pushes and logins (POST /auth), so
+	// that --insecure-registry and --registry-timeout hold for all three.
+	reg := distribution.New(distribution.Options{
+		InsecureRegistries: o.InsecureRegistries,
+		UserAgent:          "plugdbg/" + version.Version,
+		Timeout:            o.RegistryTimeout,
+	})
 	m, err := manager.New(manager.Options{
 		PublishDir:  o.Docker.PluginsDir,
 		PublishAll:  o.Docker.PublishAll,
@@ -133,11 +140,7 @@ func Run(ctx context.Context, o Options) error {
 		LogMaxSize:  o.LogMaxSize,
 		LogMaxFiles: o.LogMaxFiles,
 		LogReserve:  o.LogReserve,
-		Registry: distribution.New(distribution.Options{
-			InsecureRegistries: o.InsecureRegistries,
-			UserAgent:          "plugdbg/" + version.Version,
-			Timeout:            o.RegistryTimeout,
-		}),
+		Registry:    reg,
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,
 			StateRoot: filepath.Join(o.ExecRoot, "runc"),
@@ -153,7 +156,7 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	m.RepublishAll()
-	log.Infof("plugdbg daemon listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
+	log.Infof("plugdbgd listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
 		stopUI, err := startWebUI(o, m, log)
 		if err != nil {
@@ -165,6 +168,7 @@ func Run(ctx context.Context, o Options) error {
 	_ = out.Flush() // what restore did is in the log before the first request
 
 	handler := api.New(m, log)
+	handler.WithRegistry(reg)
 	if dh, err := o.Docker.host(); err != nil {
 		log.WithError(err).Warn("docker interop disabled")
 	} else {

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCLI runs the plugdbg binary against a daemon with one enabled and one
@@ -160,7 +163,7 @@ func TestCLI(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, "cannot connect to the plugdbg daemon at unix://"+sock)
-		assert.Contains(t, stderr, "is `plugdbg daemon` running")
+		assert.Contains(t, stderr, "is plugdbgd running")
 	})
 
 	t.Run("PLUGDBG_HOST is overridden by -H", func(t *testing.T) {
@@ -173,4 +176,29 @@ func TestCLI(t *testing.T) {
 	// Nothing above changed the plugins.
 	assert.Equal(t, "running", d.inspect(t, "vol").State.Status)
 	assert.False(t, d.inspect(t, "crash").Enabled)
+}
+
+// TestDaemonCommand: `plugdbg daemon` hands its arguments to the plugdbgd
+// beside it, saying so on stderr, and says where the daemon went when
+// there is none beside it or on PATH.
+func TestDaemonCommand(t *testing.T) {
+	stdout, stderr, code := runCommand(t, exec.Command(plugdbgBin, "daemon", "--version"))
+	assert.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `^plugdbgd version \S+, API version \S+\n$`, stdout)
+	assert.Equal(t, "plugdbg daemon: the daemon is plugdbgd now; running "+plugdbgdBin+"\n", stderr)
+
+	stdout, stderr, code = runCommand(t, exec.Command(plugdbgBin, "-H", "unix:///nonexistent/x.sock", "daemon", "--bogus"))
+	assert.Equal(t, 1, code, "plugdbgd's exit status")
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "unknown flag: --bogus", "plugdbgd's own flag check")
+
+	alone := filepath.Join(t.TempDir(), "plugdbg")
+	data, err := os.ReadFile(plugdbgBin)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(alone, data, 0o755))
+	cmd := exec.Command(alone, "daemon")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir())
+	_, stderr, code = runCommand(t, cmd)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "the daemon is its own binary now, plugdbgd, and there is none at "+filepath.Join(filepath.Dir(alone), "plugdbgd")+" nor on PATH")
 }

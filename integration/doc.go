@@ -1,5 +1,5 @@
 // Package integration holds plugdbg's end-to-end tests. They build the
-// plugdbg binary and the test plugins, run real daemons (as separate
+// plugdbg and plugdbgd binaries and the test plugins, run real daemons (as separate
 // processes, each on its own data and exec roots) and drive them through the
 // CLI, the typed client, the docker CLI and the plugins' own sockets.
 //

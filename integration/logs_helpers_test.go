@@ -67,8 +67,8 @@ func (d *daemon) startWith(args ...string) {
 	f, err := os.Create(p.log)
 	require.NoError(t, err)
 	defer f.Close()
-	argv := append([]string{"daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot, "-H", d.host}, args...)
-	p.cmd = exec.Command(plugdbgBin, argv...)
+	argv := append([]string{"--data-root", d.dataRoot, "--exec-root", d.execRoot, "-H", d.host}, args...)
+	p.cmd = exec.Command(plugdbgdBin, argv...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if raceEnabled {
 		require.NoError(t, os.MkdirAll(filepath.Join(d.dir, "race"), 0o755))

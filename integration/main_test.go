@@ -27,8 +27,9 @@ import (
 
 // What TestMain builds, once for the whole package.
 var (
-	plugdbgBin string // the plugdbg binary (with -race when the tests have it)
-	pluginsDir string // <pluginsDir>/<name>/{config.json,rootfs/<entrypoint>}
+	plugdbgBin  string // the client, plugdbg (with -race when the tests have it)
+	plugdbgdBin string // the daemon, plugdbgd, beside it (with -race when the tests have it)
+	pluginsDir  string // <pluginsDir>/<name>/{config.json,rootfs/<entrypoint>}
 )
 
 // Bounds on waits. They are generous: a wait ends as soon as its condition
@@ -66,15 +67,16 @@ func run(m *testing.M) int {
 	}
 	race := ""
 	if raceEnabled {
-		race = " (plugdbg with -race)"
+		race = " (plugdbg and plugdbgd with -race)"
 	}
-	fmt.Printf("integration: built plugdbg and the test plugins%s in %s\n", race, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("integration: built plugdbg, plugdbgd and the test plugins%s in %s\n", race, time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }
 
-// build builds the plugdbg binary and every testplugins/<name> with a
+// build builds plugdbg, plugdbgd and every testplugins/<name> with a
 // config.json into dir, as `make build plugins` would, without depending on
-// make having run.
+// make having run. The two binaries sit side by side, as make install puts
+// them, so that `plugdbg daemon` finds plugdbgd.
 func build(dir string) error {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -88,10 +90,20 @@ func build(dir string) error {
 		return err
 	}
 	plugdbgBin = filepath.Join(dir, "plugdbg")
+	plugdbgdBin = filepath.Join(dir, "plugdbgd")
 	pluginsDir = filepath.Join(dir, "plugins")
 
-	type job struct{ out, pkg, cgo string }
-	jobs := []job{{plugdbgBin, "./cmd/plugdbg", "1"}}
+	type kind int
+	const (
+		daemon kind = iota // cgo (libcontainer), linked statically as the Makefile does
+		client             // pure Go, as the Makefile builds it
+		plugin             // a static test plugin for a rootfs
+	)
+	type job struct {
+		out, pkg string
+		kind     kind
+	}
+	jobs := []job{{plugdbgdBin, "./cmd/plugdbgd", daemon}, {plugdbgBin, "./cmd/plugdbg", client}}
 	configs, err := filepath.Glob(filepath.Join(root, "testplugins", "*", "config.json"))
 	if err != nil {
 		return err
@@ -117,7 +129,7 @@ func build(dir string) error {
 			return err
 		}
 		bin := filepath.Join(out, "rootfs", path.Base(cfg.Entrypoint[0]))
-		jobs = append(jobs, job{bin, "./testplugins/" + name, "0"})
+		jobs = append(jobs, job{bin, "./testplugins/" + name, plugin})
 	}
 
 	errs := make([]error, len(jobs))
@@ -125,18 +137,21 @@ func build(dir string) error {
 	for i, j := range jobs {
 		wg.Go(func() {
 			args := []string{"build", "-o", j.out}
+			cgo := "0"
 			switch {
-			case j.cgo == "0":
+			case j.kind == plugin:
 				args = append(args, "-trimpath", "-ldflags", "-s -w")
-			case raceEnabled:
-				args = append(args, "-race")
+			case raceEnabled: // the race detector needs cgo, in the client too
+				args, cgo = append(args, "-race"), "1"
+			case j.kind == daemon:
+				// As the Makefile links the daemon it ships: statically.
+				args, cgo = append(args, "-tags", "netgo,osusergo", "-ldflags", "-extldflags=-static"), "1"
 			default:
-				// As the Makefile links the binary it ships: statically.
-				args = append(args, "-tags", "netgo,osusergo", "-ldflags", "-extldflags=-static")
+				args = append(args, "-trimpath")
 			}
 			cmd := exec.Command(goBin, append(args, j.pkg)...)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED="+j.cgo)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("go %s: %w\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 			}
@@ -149,7 +164,7 @@ func build(dir string) error {
 // pluginDir is the directory of a built test plugin, ready for create.
 func pluginDir(name string) string { return filepath.Join(pluginsDir, name) }
 
-// daemon is one plugdbg daemon process, and its successors on the same
+// daemon is one plugdbgd process, and its successors on the same
 // roots after a kill9, stop or restart.
 type daemon struct {
 	t        *testing.T // the test that owns the daemon; subtests pass their own t to helpers

@@ -21,7 +21,7 @@ import (
 // and installs once the registry answers again. An out-of-range bound
 // stops the daemon from starting.
 func TestInstallFromSilentRegistry(t *testing.T) {
-	stdout, stderr, code := runCommand(t, exec.Command(plugdbgBin, "daemon", "--registry-timeout", "0s",
+	stdout, stderr, code := runCommand(t, exec.Command(plugdbgdBin, "--registry-timeout", "0s",
 		"--data-root", t.TempDir(), "--exec-root", t.TempDir(), "--ui-addr", ""))
 	require.NotEqual(t, 0, code, "daemon started with --registry-timeout 0s: %s", stdout)
 	assert.Contains(t, stderr, "invalid --registry-timeout: 0s is out of range: it must be more than 0 and at most 10m0s")

@@ -267,7 +267,9 @@ func TestPluginCrashDuringOutage(t *testing.T) {
 }
 
 // TestSecondDaemonRefused starts a second daemon on the socket of a running
-// one: it must refuse to take over, and leave the first one serving.
+// one: it must refuse to take over, and leave the first one serving. It is
+// started the old way, `plugdbg daemon`, which hands over to plugdbgd:
+// the daemon's message and exit status are the command's.
 func TestSecondDaemonRefused(t *testing.T) {
 	d := startDaemon(t)
 	d.create(t, "vol", "volume")
@@ -280,6 +282,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "second daemon: %s", out)
 	assert.Equal(t, 1, ee.ExitCode())
+	assert.Contains(t, string(out), "plugdbg daemon: the daemon is plugdbgd now; running "+plugdbgdBin)
 	assert.Contains(t, string(out), "another plugdbg daemon uses "+d.dataRoot)
 
 	require.NoError(t, ping(d.sock))

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -190,8 +189,8 @@ func openLog(path string) (files []logFile, retErr error) {
 		// Without the lock (no directory, a file system without flock)
 		// the check below still holds up unless rotations are constant.
 		defer dir.Close()
-		if syscall.Flock(int(dir.Fd()), syscall.LOCK_SH) == nil {
-			defer syscall.Flock(int(dir.Fd()), syscall.LOCK_UN)
+		if unlock, ok := lockShared(dir); ok {
+			defer unlock()
 		}
 	}
 	for attempt := 1; ; attempt++ {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 )
 
 // Rotation defaults, as dockerd's json-file --log-opt max-size and max-file
@@ -116,11 +115,7 @@ func (r *RotatingFile) SetReserve(bytes int64) {
 
 // freeBytes is what root may still write on the log's filesystem.
 func (r *RotatingFile) freeBytes() (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Fstatfs(int(r.f.Fd()), &st); err != nil {
-		return 0, err
-	}
-	return int64(st.Bfree) * st.Bsize, nil
+	return freeBytes(r.f)
 }
 
 // Path returns the path of the current log file.
@@ -205,13 +200,12 @@ func (r *RotatingFile) rotate() error {
 		// Readers list and open the files under a shared lock of the
 		// directory, so that they never see half a rotation. Never wait
 		// for them: the plugin must not wait for a reader.
-		fd := int(r.dir.Fd())
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		unlock, busy := tryLockExclusive(r.dir)
+		if busy {
 			return errRotateBusy
 		}
-		if err == nil {
-			defer syscall.Flock(fd, syscall.LOCK_UN)
+		if unlock != nil {
+			defer unlock()
 		}
 	}
 	keep := r.maxFiles - 1

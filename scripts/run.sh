@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Runs the plugdbg daemon in the foreground with the example plugins created
-# and enabled. Ctrl-C stops the daemon; the plugins keep running, as they
-# do under `plugdbg daemon` alone, and the next run reattaches to them.
+# Runs the daemon, plugdbgd, in the foreground with the example plugins
+# created and enabled. Ctrl-C stops the daemon; the plugins keep running, as
+# they do under plugdbgd alone, and the next run reattaches to them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "run.sh: plugdbg daemon needs root (containers, mounts, cgroups): use sudo" >&2
+  echo "run.sh: plugdbgd needs root (containers, mounts, cgroups): use sudo" >&2
   exit 1
 fi
 scripts/deps.sh run
 make --no-print-directory build plugins
 
 bin=./build/plugdbg
-"$bin" daemon "$@" &
+./build/plugdbgd "$@" &
 daemon=$!
 trap 'kill -TERM "$daemon" 2>/dev/null; wait "$daemon"' INT TERM
 

@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/deps.sh test
-# The integration tests build plugdbg with `go build`: the web UI bundle it
+# The integration tests build plugdbg and plugdbgd with `go build`: the web UI bundle it
 # embeds must be there first for the browser test.
 make --no-print-directory webui
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -21,6 +21,9 @@ go vet ./...
 # Every package but the integration suite runs under the race detector:
 # most of them have goroutines, and the few that have none cost little.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/integration$')
+# The client for every platform it ships for: one that stops
+# cross-compiling fails here, before the long integration runs.
+make --no-print-directory cross
 # integration FLAGS...: the integration suite, verbose into a file; it
 # prints the summary, everything when a test fails, and the slowest tests.
 integration() {
@@ -40,7 +43,7 @@ integration() {
   return "$status"
 }
 integration -timeout 30m
-# Again with plugdbg itself built with -race (integration/race_test.go):
+# Again with plugdbgd and plugdbg built with -race (integration/race_test.go):
 # the daemon, its monitors and the CLI under the race detector, on real
 # containers; any report fails the test that caused it.
 integration -race -timeout 40m

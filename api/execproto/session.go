@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
-
-	"golang.org/x/sys/unix"
 )
 
 // Process is a started process that a session drives. The runtime
@@ -163,16 +161,16 @@ func readClient(p Process, in *Reader) {
 func hangup(p Process, exited <-chan struct{}) {
 	g, ok := p.(Group)
 	if !ok {
-		_ = p.Signal(unix.SIGHUP)
+		_ = p.Signal(sigHUP)
 		select {
 		case <-exited:
 		case <-time.After(HangupGrace):
-			_ = p.Signal(unix.SIGKILL)
+			_ = p.Signal(sigKILL)
 		}
 		return
 	}
-	_, _ = g.SignalGroup(unix.SIGHUP)
-	_, _ = g.SignalGroup(unix.SIGCONT)
+	_, _ = g.SignalGroup(sigHUP)
+	_, _ = g.SignalGroup(sigCONT)
 	grace := time.NewTimer(HangupGrace)
 	defer grace.Stop()
 	tick := time.NewTicker(hangupPoll)
@@ -197,7 +195,7 @@ func hangup(p Process, exited <-chan struct{}) {
 func killGroup(g Group) {
 	const killRounds = 100
 	for range killRounds {
-		if n, err := g.SignalGroup(unix.SIGKILL); err != nil || n == 0 {
+		if n, err := g.SignalGroup(sigKILL); err != nil || n == 0 {
 			return
 		}
 		time.Sleep(hangupPoll / 5)
@@ -217,7 +215,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if !strings.HasPrefix(s, "SIG") {
 		s = "SIG" + s
 	}
-	if sig := unix.SignalNum(s); sig != 0 {
+	if sig := signalNum(s); sig != 0 {
 		return sig, nil
 	}
 	return 0, errors.New("unknown signal " + s)
@@ -225,7 +223,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 
 // SignalName is the name of sig, e.g. "SIGTERM".
 func SignalName(sig syscall.Signal) string {
-	if n := unix.SignalName(sig); n != "" {
+	if n := signalName(sig); n != "" {
 		return n
 	}
 	return fmt.Sprintf("SIG%d", int(sig))

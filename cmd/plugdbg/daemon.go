@@ -1,57 +1,65 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 
-	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
-
-	"github.com/plugdbg/plugdbg/daemon"
-	"github.com/plugdbg/plugdbg/runtime/discovery"
-	"github.com/plugdbg/plugdbg/runtime/distribution"
-	"github.com/plugdbg/plugdbg/runtime/dockerd"
-	"github.com/plugdbg/plugdbg/webui"
 )
 
-func newDaemonCmd(g *globalOptions) *cobra.Command {
-	opts := daemon.Options{}
-	var logReserve string
-	c := &cobra.Command{
-		Use:   "daemon",
-		Short: "Run the plugin runtime (as root)",
-		Long: `Run the plugin runtime. Enabled plugins run as containers, each under a
-small monitor process, so they keep serving when the daemon stops or is
-killed; a restarted daemon reattaches to them.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Host = g.host
-			n, err := units.RAMInBytes(logReserve)
-			if err != nil || n < 0 {
-				return fmt.Errorf("invalid --log-reserve %q: a size such as 32m, or 0 for none", logReserve)
+// daemonBinary is the daemon's own executable, which `plugdbg daemon` ran
+// in-process before the client and the daemon became two binaries.
+const daemonBinary = "plugdbgd"
+
+// newDaemonCmd keeps `plugdbg daemon [flags]` working for the hands and
+// scripts that type it: it hands every argument to plugdbgd.
+func newDaemonCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "daemon [plugdbgd flags]",
+		Short: "Run plugdbgd, the daemon (it is its own binary now)",
+		Long: `The daemon is its own binary, plugdbgd. plugdbg daemon runs it with the same
+arguments: the plugdbgd beside this plugdbg, or else the one on PATH.
+See plugdbgd --help for its flags.`,
+		// Every flag is plugdbgd's, -H included, wherever it stands.
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				self = ""
 			}
-			opts.LogReserve = n
-			return daemon.Run(cmd.Context(), opts)
+			path, err := findDaemon(self, exec.LookPath)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "plugdbg daemon: the daemon is plugdbgd now; running %s\n", path)
+			return execDaemon(path, args)
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
-	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
-	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
-	f.Int64Var(&opts.LogMaxSize, "log-max-size", 10<<20, "rotate a plugin's output history at this many bytes per file")
-	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
-	f.StringVar(&logReserve, "log-reserve", daemon.DefaultLogReserve, "free space of the data root's filesystem that plugin logs never take, kept for the daemon's state (0: none)")
-	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
-	_ = f.MarkHidden("cpuprofile")
-	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable)")
-	f.DurationVar(&opts.RegistryTimeout, "registry-timeout", distribution.DefaultTimeout, "give up on a registry after this long without progress in one step (connect, TLS handshake, upload, response headers, body data); a transfer that keeps moving is never cut off")
-	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
-	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
-	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
-	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")
-	f.StringVar(&opts.Docker.PluginRoot, "docker-plugin-root", dockerd.DefaultPluginRoot, "dockerd's plugin exec root, where its plugins' sockets are")
-	f.StringVar(&opts.Docker.LogFile, "docker-log", "", "dockerd's log file, for logs of docker:NAME (default: the journal of --docker-log-unit)")
-	f.StringVar(&opts.Docker.LogUnit, "docker-log-unit", "docker", "systemd unit whose journal holds dockerd's log")
-	f.StringVar(&opts.Docker.PluginsDir, "docker-plugins-dir", discovery.DefaultDir, "where plugins are published for dockerd's legacy discovery (<name>.sock links)")
-	f.BoolVar(&opts.Docker.PublishAll, "docker-publish-all", false, "publish every enabled plugin for dockerd, not only those set with plugdbg publish")
-	return c
+}
+
+// findDaemon returns the plugdbgd installed beside self (the plugdbg
+// executable; "" if unknown), or else the one lookPath finds on PATH.
+func findDaemon(self string, lookPath func(string) (string, error)) (string, error) {
+	var beside string
+	if self != "" {
+		if resolved, err := filepath.EvalSymlinks(self); err == nil {
+			self = resolved
+		}
+		beside = filepath.Join(filepath.Dir(self), daemonBinary)
+		if fi, err := os.Stat(beside); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return beside, nil
+		}
+	}
+	if path, err := lookPath(daemonBinary); err == nil {
+		return path, nil
+	}
+	where := "on PATH"
+	if beside != "" {
+		where = "at " + beside + " nor on PATH"
+	}
+	return "", errors.New("the daemon is its own binary now, plugdbgd, and there is none " + where +
+		": install it (make install puts plugdbg and plugdbgd in $(PREFIX)/bin) and run `sudo plugdbgd [flags]`")
 }

@@ -9,15 +9,15 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/bundle"
 	"github.com/plugdbg/plugdbg/client"
-	"github.com/plugdbg/plugdbg/runtime/dockerd"
 )
 
 // dockerRef is ref as a target of dockerd's plugins when docker is set.
 func dockerRef(ref string, docker bool) string {
 	if docker {
-		return dockerd.Prefix + ref
+		return types.DockerPrefix + ref
 	}
 	return ref
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/plugdbg/plugdbg/client"
 )
 
-func newLoginCmd(_ *globalOptions) *cobra.Command {
+func newLoginCmd(g *globalOptions) *cobra.Command {
 	o := client.LoginOptions{}
 	var passwordStdin bool
 	c := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
-		Short: "Log in to a registry (credentials go where docker login puts them)",
+		Short: "Log in to a registry (the daemon checks the credentials; they go where docker login puts them)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -35,7 +35,7 @@ func newLoginCmd(_ *globalOptions) *cobra.Command {
 			if o.Username == "" || o.Password == "" {
 				return errors.New("a username (-u) and a password (-p or --password-stdin) are required")
 			}
-			if _, err := client.Login(cmd.Context(), o); err != nil {
+			if _, err := client.New(g.host).Login(cmd.Context(), o); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded")
@@ -46,6 +46,10 @@ func newLoginCmd(_ *globalOptions) *cobra.Command {
 	f.StringVarP(&o.Username, "username", "u", "", "username")
 	f.StringVarP(&o.Password, "password", "p", "", "password")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin")
-	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) reachable over plain HTTP")
+	// The daemon checks the login now, with its own --insecure-registry;
+	// the flag stays accepted so that scripts using it keep working.
+	var insecure []string
+	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry (host[:port]) reachable over plain HTTP")
+	_ = f.MarkDeprecated("insecure-registry", "the daemon checks logins now: give plugdbgd --insecure-registry")
 	return c
 }

@@ -1,5 +1,6 @@
-// Package cmd is plugdbg's command line: each file parses one verb's flags
-// and calls one package function.
+// plugdbg's command line: each file parses one verb's flags and calls one
+// package function.
+
 package main
 
 import (
@@ -9,10 +10,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-)
 
-// DefaultHost is where the daemon listens and the CLI connects by default.
-const DefaultHost = "unix:///run/plugdbg/plugdbg.sock"
+	"github.com/plugdbg/plugdbg/api/types"
+)
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -53,11 +53,11 @@ func newRootCmd() *cobra.Command {
 	}
 	host := os.Getenv("PLUGDBG_HOST")
 	if host == "" {
-		host = DefaultHost
+		host = types.DefaultHost
 	}
-	root.PersistentFlags().StringVarP(&opts.host, "host", "H", host, "daemon socket to connect to or listen on (env PLUGDBG_HOST)")
+	root.PersistentFlags().StringVarP(&opts.host, "host", "H", host, "daemon socket to connect to (env PLUGDBG_HOST)")
 	root.AddCommand(
-		newDaemonCmd(opts),
+		newDaemonCmd(),
 		newCreateCmd(opts),
 		newListCmd(opts),
 		newInspectCmd(opts),

@@ -39,6 +39,8 @@ type Server struct {
 
 	docker  *dockerd.Host      // dockerd whose plugins are "docker:NAME" (docker.go); nil: none
 	toolbox *container.Toolbox // for exec into dockerd's plugins
+
+	registry *distribution.Registry // logins are checked against it (auth.go); nil: a default one
 }
 
 // New returns the API for m.
@@ -60,6 +62,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/_ping":
 		s.ping(w, r)
+	case path == "/auth" && r.Method == http.MethodPost:
+		s.auth(w, r)
 	case path == "/version" && r.Method == http.MethodGet:
 		s.version(w)
 	case path == "/events" && r.Method == http.MethodGet:

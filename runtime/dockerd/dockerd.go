@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/plugin"
+
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
 )
 
@@ -30,8 +32,9 @@ const (
 	DefaultPluginRoot = "/run/docker/plugins"
 	// DefaultRuncRoot is <exec-root>/runtime-runc/<plugins namespace>.
 	DefaultRuncRoot = "/var/run/docker/runtime-runc/plugins.moby"
-	// Prefix marks a target as one of dockerd's plugins: "docker:NAME".
-	Prefix = "docker:"
+	// Prefix marks a target as one of dockerd's plugins: "docker:NAME"
+	// (the contract's constant, which the client uses too).
+	Prefix = types.DockerPrefix
 )
 
 // ErrNotFound is a plugin dockerd does not have; its kind is NotFound.

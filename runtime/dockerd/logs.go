@@ -255,7 +255,7 @@ func tailFile(ctx context.Context, f *os.File, off int64, each func(string) erro
 func journal(ctx context.Context, args []string, each func(string) error) error {
 	bin, err := exec.LookPath("journalctl")
 	if err != nil {
-		return errors.New("dockerd's log: no log file was given (plugdbg daemon --docker-log) and journalctl is not installed")
+		return errors.New("dockerd's log: no log file was given (plugdbgd --docker-log) and journalctl is not installed")
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	out, err := cmd.StdoutPipe()

@@ -1,5 +1,5 @@
 // Command webuibench measures the web UI under load, for bench/webui.sh. It
-// starts a private plugdbg daemon with its web UI on a free loopback port,
+// starts a private plugdbgd with its web UI on a free loopback port,
 // and headless Chromium on it:
 //
 //   - latency: for each rate, the flood test plugin writes numbered lines
@@ -11,7 +11,7 @@
 //     plugin's logs, and its peak (VmHWM) while those 20 pages follow a
 //     plugin writing 1,000 lines/s.
 //
-// Needs root, /usr/bin/chromium, the plugdbg binary (with the UI bundle)
+// Needs root, /usr/bin/chromium, the plugdbgd binary (with the UI bundle)
 // and the built flood plugin.
 package main
 
@@ -37,7 +37,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("plugdbg", "build/plugdbg", "the plugdbg binary")
+	bin := flag.String("plugdbgd", "build/plugdbgd", "the daemon binary")
 	flood := flag.String("flood", "build/plugins/flood", "the built flood plugin directory")
 	rates := flag.String("rates", "100,10000", "lines per second to measure latency at")
 	dur := flag.Duration("duration", 10*time.Second, "how long the plugin writes at each rate")
@@ -82,7 +82,7 @@ func run(bin, flood, rateList string, dur time.Duration, pages int, chromium str
 		return err
 	}
 	defer log.Close()
-	b.cmd = exec.Command(bin, "daemon", "-H", "unix://"+b.sock, "--data-root", filepath.Join(tmp, "d"),
+	b.cmd = exec.Command(bin, "-H", "unix://"+b.sock, "--data-root", filepath.Join(tmp, "d"),
 		"--exec-root", filepath.Join(tmp, "x"), "--ui-addr", b.addr, "--log-level", "warn")
 	b.cmd.Stdout, b.cmd.Stderr = log, log
 	if err := b.cmd.Start(); err != nil {
@@ -125,7 +125,7 @@ func run(bin, flood, rateList string, dur time.Duration, pages int, chromium str
 		return fmt.Errorf("start chromium: %w", err)
 	}
 
-	fmt.Printf("webui bench: plugdbg daemon pid %d, UI on %s, chromium %s\n", b.cmd.Process.Pid, b.addr, chromium)
+	fmt.Printf("webui bench: plugdbgd pid %d, UI on %s, chromium %s\n", b.cmd.Process.Pid, b.addr, chromium)
 	for _, r := range strings.Split(rateList, ",") {
 		rate, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil {

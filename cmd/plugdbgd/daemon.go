@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/daemon"
+	"github.com/plugdbg/plugdbg/runtime/discovery"
+	"github.com/plugdbg/plugdbg/runtime/distribution"
+	"github.com/plugdbg/plugdbg/runtime/dockerd"
+	"github.com/plugdbg/plugdbg/version"
+	"github.com/plugdbg/plugdbg/webui"
+)
+
+// newRootCmd is the daemon's command line: its flags at the top level, as
+// dockerd's, and a version subcommand beside --version.
+func newRootCmd() *cobra.Command {
+	opts := daemon.Options{}
+	var logReserve string
+	c := &cobra.Command{
+		Use:   "plugdbgd [flags]",
+		Short: "Run the plugin runtime (as root)",
+		Long: `plugdbgd is the plugin runtime. Enabled plugins run as containers, each under
+a small monitor process, so they keep serving when the daemon stops or is
+killed; a restarted daemon reattaches to them. The plugdbg client talks to
+it on its socket (-H), as does the docker CLI.`,
+		Version:       version.Version,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := units.RAMInBytes(logReserve)
+			if err != nil || n < 0 {
+				return fmt.Errorf("invalid --log-reserve %q: a size such as 32m, or 0 for none", logReserve)
+			}
+			opts.LogReserve = n
+			return daemon.Run(cmd.Context(), opts)
+		},
+	}
+	c.CompletionOptions.DisableDefaultCmd = true
+	c.SetVersionTemplate("plugdbgd version {{.Version}}, API version " + version.APIVersion + "\n")
+	host := os.Getenv("PLUGDBG_HOST")
+	if host == "" {
+		host = types.DefaultHost
+	}
+	f := c.Flags()
+	f.StringVarP(&opts.Host, "host", "H", host, "socket to listen on (env PLUGDBG_HOST)")
+	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
+	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
+	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
+	f.Int64Var(&opts.LogMaxSize, "log-max-size", 10<<20, "rotate a plugin's output history at this many bytes per file")
+	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
+	f.StringVar(&logReserve, "log-reserve", daemon.DefaultLogReserve, "free space of the data root's filesystem that plugin logs never take, kept for the daemon's state (0: none)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
+	_ = f.MarkHidden("cpuprofile")
+	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable); logins are checked with it too")
+	f.DurationVar(&opts.RegistryTimeout, "registry-timeout", distribution.DefaultTimeout, "give up on a registry after this long without progress in one step (connect, TLS handshake, upload, response headers, body data); a transfer that keeps moving is never cut off")
+	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
+	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
+	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
+	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")
+	f.StringVar(&opts.Docker.PluginRoot, "docker-plugin-root", dockerd.DefaultPluginRoot, "dockerd's plugin exec root, where its plugins' sockets are")
+	f.StringVar(&opts.Docker.LogFile, "docker-log", "", "dockerd's log file, for logs of docker:NAME (default: the journal of --docker-log-unit)")
+	f.StringVar(&opts.Docker.LogUnit, "docker-log-unit", "docker", "systemd unit whose journal holds dockerd's log")
+	f.StringVar(&opts.Docker.PluginsDir, "docker-plugins-dir", discovery.DefaultDir, "where plugins are published for dockerd's legacy discovery (<name>.sock links)")
+	f.BoolVar(&opts.Docker.PublishAll, "docker-publish-all", false, "publish every enabled plugin for dockerd, not only those set with plugdbg publish")
+	c.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Show plugdbgd's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "plugdbgd version %s, API version %s\n", version.Version, version.APIVersion)
+		},
+	})
+	return c
+}
