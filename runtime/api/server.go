@@ -18,15 +18,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
