@@ -27,7 +27,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
@@ -36,15 +35,19 @@ import (
 
 // Server is the daemon's API.
 type Server struct {
-	m   *manager.Manager
-	log *logrus.Logger
-
-	docker  *dockerd.Host      // dockerd whose plugins are "docker:NAME" (docker.go); nil: none
-	toolbox *container.Toolbox // for exec into dockerd's plugins
+	local  Runtime // plugdbg's own plugins
+	docker Backend // dockerd's plugins, "docker:NAME" (docker.go); nil: none
+	log    *logrus.Logger
 }
 
 // New returns the API for m.
-func New(m *manager.Manager, log *logrus.Logger) *Server { return &Server{m: m, log: log} }
+func New(m *manager.Manager, log *logrus.Logger) *Server {
+	return &Server{local: managerRuntime{m}, log: log}
+}
+
+// errNoDocker answers a docker:NAME target or ?docker=1 when the daemon
+// was given no dockerd.
+var errNoDocker = errors.New("the daemon has no dockerd to talk to")
 
 // versionPrefix is compiled on first use: every CLI process links this
 // package, and compiling at init would cost each of them.
@@ -67,11 +70,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/events" && r.Method == http.MethodGet:
 		s.events(w, r)
 	case path == "/logs" && r.Method == http.MethodGet:
-		s.logs(w, r, "")
+		s.logs(w, r, s.local, "")
 	case path == "/plugins" && r.Method == http.MethodGet && r.URL.Query().Has("docker"):
-		s.dockerList(w, r)
+		if s.docker == nil {
+			writeError(w, http.StatusNotImplemented, errNoDocker)
+			return
+		}
+		s.list(w, r, s.docker)
 	case path == "/plugins" && r.Method == http.MethodGet:
-		s.list(w, r)
+		s.list(w, r, s.local)
 	case path == "/plugins/create" && r.Method == http.MethodPost:
 		s.create(w, r)
 	case path == "/plugins/privileges" && r.Method == http.MethodGet:
@@ -104,25 +111,48 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.remove(w, r, name)
 		return
 	}
-	if ref, ok := strings.CutPrefix(name, dockerd.Prefix); ok {
-		s.dockerPlugin(w, r, ref, action)
-		return
+	// The target picks the backend, once; the handlers below serve both.
+	var b Backend = s.local
+	ref, docker := strings.CutPrefix(name, dockerd.Prefix)
+	if docker {
+		if s.docker == nil {
+			writeError(w, http.StatusNotImplemented, errNoDocker)
+			return
+		}
+		b = s.docker
 	}
 	switch {
 	case action == "json" && r.Method == http.MethodGet:
-		s.inspect(w, name)
+		s.inspect(w, r, b, ref)
+		return
 	case action == "exec" && r.Method == http.MethodPost:
-		s.exec(w, r, name)
+		s.exec(w, r, b, ref)
+		return
 	case action == "top" && r.Method == http.MethodGet:
-		s.top(w, name)
+		s.top(w, r, b, ref)
+		return
 	case action == "stats" && r.Method == http.MethodGet:
-		s.stats(w, r, name)
+		s.stats(w, r, b, ref)
+		return
+	case action == "logs" && r.Method == http.MethodGet:
+		s.logs(w, r, b, ref)
+		return
+	case action == "trace" && r.Method == http.MethodGet:
+		s.trace(w, r, b, ref)
+		return
+	case action == "usage" && r.Method == http.MethodGet:
+		s.usage(w, r, b, ref)
+		return
+	}
+	if docker { // the lifecycle is docker's: dockerd's plugins have none here
+		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	switch {
 	case action == "enable" && r.Method == http.MethodPost:
 		s.enable(w, r, name)
 	case action == "disable" && r.Method == http.MethodPost:
 		s.disable(w, r, name)
-	case action == "logs" && r.Method == http.MethodGet:
-		s.logs(w, r, name)
 	case action == "set" && r.Method == http.MethodPost:
 		s.set(w, r, name)
 	case action == "push" && r.Method == http.MethodPost:
@@ -131,10 +161,6 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.upgrade(w, r, name)
 	case action == "log-opts" && r.Method == http.MethodPost:
 		s.setLogOpts(w, r, name)
-	case action == "trace" && r.Method == http.MethodGet:
-		s.trace(w, r, name)
-	case action == "usage" && r.Method == http.MethodGet:
-		s.usage(w, r, name)
 	case action == "publish" && r.Method == http.MethodPost:
 		s.publish(w, r, name)
 	default:
@@ -171,14 +197,20 @@ func (s *Server) version(w http.ResponseWriter) {
 	})
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+// list answers GET /plugins with b's plugins that pass the filters.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, b Backend) {
 	f, err := parseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	all, err := b.List(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
 	out := []types.Inspect{}
-	for _, p := range s.m.List() {
+	for _, p := range all {
 		ok, err := f.match(p.Plugin)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
@@ -191,8 +223,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) inspect(w http.ResponseWriter, name string) {
-	p, err := s.m.Inspect(name)
+func (s *Server) inspect(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
+	p, err := b.Inspect(r.Context(), ref)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -200,8 +232,24 @@ func (s *Server) inspect(w http.ResponseWriter, name string) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// usage says what holds plugin ref; calls=1 adds the recent calls its
+// traces saw.
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
+	calls, err := boolValue(r, "calls")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	u, err := b.Usage(r.Context(), ref, calls)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.m.Create(r.Context(), r.URL.Query().Get("name"), r.Body); err != nil {
+	if _, err := s.local.Create(r.Context(), r.URL.Query().Get("name"), r.Body); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -218,7 +266,7 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
-	if err := s.m.Enable(r.Context(), name, timeout); err != nil {
+	if err := s.local.Enable(r.Context(), name, timeout); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -231,7 +279,7 @@ func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := s.m.Disable(r.Context(), name, force); err != nil {
+	if err := s.local.Disable(r.Context(), name, force); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -244,7 +292,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := s.m.Remove(r.Context(), name, force); err != nil {
+	if err := s.local.Remove(r.Context(), name, force); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -252,14 +300,14 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, routeSet, maxSetBody, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.m.Set(name, args) })
+	applyJSON(w, r, routeSet, maxSetBody, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.local.Set(name, args) })
 }
 
 // setLogOpts changes the rotation of a plugin's output history (plugdbg's
 // own endpoint): the body is a JSON object of log options, as --log-opt
 // takes them (max-size, max-file); an empty value restores the default.
 func (s *Server) setLogOpts(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, routeLogOpts, maxLogOptsBody, "a JSON object of log options", func(opts map[string]string) error { return s.m.SetLogOpts(name, opts) })
+	applyJSON(w, r, routeLogOpts, maxLogOptsBody, "a JSON object of log options", func(opts map[string]string) error { return s.local.SetLogOpts(name, opts) })
 }
 
 // applyJSON decodes the request's body, which should be want in at most
@@ -271,6 +319,21 @@ func applyJSON[T any](w http.ResponseWriter, r *http.Request, route string, limi
 		return
 	}
 	if err := apply(v); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// publish turns publication for dockerd's legacy discovery on (on=1) or
+// off (on=0).
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, name string) {
+	on, err := boolValue(r, "on")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.local.SetPublish(name, on); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -300,7 +363,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			onlyOthers = true
 		}
 	}
-	past, ch, cancel := s.m.SubscribeSince(since)
+	past, ch, cancel := s.local.SubscribeSince(since)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -365,9 +428,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeErr maps the manager's error kinds to HTTP status codes, in one place.
+// writeErr maps the backends' error kinds to HTTP status codes, in one
+// place.
 func writeErr(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
+	var upstream *dockerd.APIError
 	switch {
 	case manager.IsNotFound(err):
 		status = http.StatusNotFound
@@ -379,6 +444,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		status = http.StatusBadRequest
 	case distribution.IsUnauthorized(err):
 		status = http.StatusUnauthorized
+	case errors.As(err, &upstream): // dockerd refused, for a reason of no kind above
+		status = http.StatusBadGateway
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusRequestTimeout
 	}
