@@ -1,7 +1,10 @@
 // Package api serves the daemon's HTTP API on a unix socket: the Docker
 // Engine API's plugin subset (same paths, query parameters, JSON shapes,
 // status codes and {"message": ...} errors), so that the stock docker CLI
-// works against plugdbg, and plugdbg's own endpoints beside it.
+// works against plugdbg, and plugdbg's own endpoints beside it. The
+// endpoints of one plugin serve plugdbg's own plugins and, as
+// "docker:NAME", a real dockerd's, through one Backend interface
+// (backend.go).
 package api
 
 import (
@@ -121,27 +124,7 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		}
 		b = s.docker
 	}
-	switch {
-	case action == "json" && r.Method == http.MethodGet:
-		s.inspect(w, r, b, ref)
-		return
-	case action == "exec" && r.Method == http.MethodPost:
-		s.exec(w, r, b, ref)
-		return
-	case action == "top" && r.Method == http.MethodGet:
-		s.top(w, r, b, ref)
-		return
-	case action == "stats" && r.Method == http.MethodGet:
-		s.stats(w, r, b, ref)
-		return
-	case action == "logs" && r.Method == http.MethodGet:
-		s.logs(w, r, b, ref)
-		return
-	case action == "trace" && r.Method == http.MethodGet:
-		s.trace(w, r, b, ref)
-		return
-	case action == "usage" && r.Method == http.MethodGet:
-		s.usage(w, r, b, ref)
+	if s.serveTarget(w, r, b, ref, action) {
 		return
 	}
 	if docker { // the lifecycle is docker's: dockerd's plugins have none here
@@ -166,6 +149,30 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 	default:
 		writeError(w, http.StatusNotFound, fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path))
 	}
+}
+
+// serveTarget serves action on plugin ref of b if it is one every backend
+// has, and reports whether it was.
+func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, b Backend, ref, action string) bool {
+	switch {
+	case action == "json" && r.Method == http.MethodGet:
+		s.inspect(w, r, b, ref)
+	case action == "exec" && r.Method == http.MethodPost:
+		s.exec(w, r, b, ref)
+	case action == "top" && r.Method == http.MethodGet:
+		s.top(w, r, b, ref)
+	case action == "stats" && r.Method == http.MethodGet:
+		s.stats(w, r, b, ref)
+	case action == "logs" && r.Method == http.MethodGet:
+		s.logs(w, r, b, ref)
+	case action == "trace" && r.Method == http.MethodGet:
+		s.trace(w, r, b, ref)
+	case action == "usage" && r.Method == http.MethodGet:
+		s.usage(w, r, b, ref)
+	default:
+		return false
+	}
+	return true
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
