@@ -85,7 +85,7 @@ func (s *progressStream) finish(err error) {
 
 // privileges answers GET /plugins/privileges?remote=REF.
 func (s *Server) privileges(w http.ResponseWriter, r *http.Request) {
-	privs, err := s.m.Privileges(r.Context(), r.URL.Query().Get("remote"), registryAuth(r))
+	privs, err := s.local.Privileges(r.Context(), r.URL.Query().Get("remote"), registryAuth(r))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -119,14 +119,14 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	name, err := s.m.PullName(q.Get("remote"), q.Get("name"))
+	name, err := s.local.PullName(q.Get("remote"), q.Get("name"))
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
 	w.Header().Set("Docker-Plugin-Name", name)
 	ps := newProgressStream(w)
-	_, err = s.m.Pull(r.Context(), manager.PullOptions{
+	_, err = s.local.Pull(r.Context(), manager.PullOptions{
 		Remote: q.Get("remote"), Name: name, Privileges: privs, Auth: registryAuth(r), Progress: ps.progress,
 	})
 	ps.finish(err)
@@ -136,7 +136,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 // ending with an aux message {Tag, Digest, Size}.
 func (s *Server) push(w http.ResponseWriter, r *http.Request, name string) {
 	ps := newProgressStream(w)
-	res, err := s.m.Push(r.Context(), name, registryAuth(r), ps.progress)
+	res, err := s.local.Push(r.Context(), name, registryAuth(r), ps.progress)
 	if err == nil {
 		aux, _ := json.Marshal(res)
 		raw := json.RawMessage(aux)
@@ -153,7 +153,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Docker-Plugin-Name", name)
 	ps := newProgressStream(w)
-	err := s.m.Upgrade(r.Context(), name, manager.UpgradeOptions{
+	err := s.local.Upgrade(r.Context(), name, manager.UpgradeOptions{
 		Remote: r.URL.Query().Get("remote"), Privileges: privs, Auth: registryAuth(r), Progress: ps.progress,
 	})
 	ps.finish(err)

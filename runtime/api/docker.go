@@ -1,16 +1,15 @@
 package api
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
 
 	"github.com/moby/moby/api/types/plugin"
+	"github.com/sirupsen/logrus"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
@@ -21,158 +20,152 @@ import (
 // Docker interop. The plugins of a real dockerd are targets named
 // "docker:NAME" (NAME as dockerd resolves it: name, ID or ID prefix):
 // GET /plugins?docker=1 lists them, and /plugins/docker:NAME/{json, exec,
-// top, stats, trace, logs, usage} work as for plugdbg's own plugins.
+// top, stats, trace, logs, usage} go through the same handlers as
+// plugdbg's own plugins, with dockerBackend as their Backend.
+//
+// The adapter lives here rather than in runtime/dockerd because what it
+// adds to dockerd.Host is the API's: the inspect view of a dockerd plugin,
+// the error kinds writeErr maps (dockerd's "not found" and a container
+// that does not run become NotFound and Conflict), the exec toolbox and
+// the trace proxy the daemon wires in. runtime/dockerd stays a client of
+// one dockerd that knows nothing of plugdbg's HTTP API.
 
 // WithDocker lets the API reach dockerd h; tb (may be nil) serves exec.
 func (s *Server) WithDocker(h *dockerd.Host, tb *container.Toolbox) *Server {
-	s.docker, s.toolbox = h, tb
+	s.docker = nil
+	if h != nil {
+		s.docker = &dockerBackend{host: h, toolbox: tb, log: s.log}
+	}
 	return s
 }
 
-func (s *Server) dockerInspect(p plugin.Plugin) types.Inspect {
-	st := types.State{Status: types.StatusDisabled, Socket: s.docker.Socket(p)}
+// dockerBackend is dockerd's plugins as a Backend. It keeps no state: each
+// call asks dockerd for the plugin, so a plugin enabled, disabled or
+// removed with docker is seen at once.
+type dockerBackend struct {
+	host    *dockerd.Host
+	toolbox *container.Toolbox // may be nil
+	log     *logrus.Logger
+}
+
+func (d *dockerBackend) plugin(ctx context.Context, ref string) (plugin.Plugin, error) {
+	p, err := d.host.Plugin(ctx, ref)
+	return p, err
+}
+
+// running refuses to verb plugin p unless dockerd has it enabled.
+func running(p plugin.Plugin, verb string) error {
+	if !p.Enabled {
+		return errkind.Conflict(fmt.Errorf("cannot %s dockerd's plugin %s: it is disabled", verb, p.Name))
+	}
+	return nil
+}
+
+func (d *dockerBackend) inspect(p plugin.Plugin) types.Inspect {
+	st := types.State{Status: types.StatusDisabled, Socket: d.host.Socket(p)}
 	if p.Enabled {
 		st.Status = types.StatusRunning
 	}
 	return types.Inspect{Plugin: p, State: st, LogConfig: types.LogConfigView{Type: "dockerd", Config: map[string]string{}}}
 }
 
-func (s *Server) dockerList(w http.ResponseWriter, r *http.Request) {
-	if s.docker == nil {
-		writeErr(w, errkind.NotImplemented(errors.New("the daemon has no dockerd to talk to")))
-		return
-	}
-	f, err := parseFilters(r.URL.Query().Get("filters"))
+func (d *dockerBackend) List(ctx context.Context) ([]types.Inspect, error) {
+	ps, err := d.host.Plugins(ctx)
 	if err != nil {
-		writeErr(w, errkind.Invalid(err))
-		return
+		return nil, err
 	}
-	ps, err := s.docker.Plugins(r.Context())
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	out := []types.Inspect{}
+	out := make([]types.Inspect, 0, len(ps))
 	for _, p := range ps {
-		ok, err := f.match(p)
-		if err != nil {
-			writeErr(w, errkind.Invalid(err))
-			return
-		}
-		if ok {
-			out = append(out, s.dockerInspect(p))
-		}
+		out = append(out, d.inspect(p))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-// dockerPlugin serves the actions on dockerd's plugin ref.
-func (s *Server) dockerPlugin(w http.ResponseWriter, r *http.Request, ref, action string) {
-	if s.docker == nil {
-		writeErr(w, errkind.NotImplemented(errors.New("the daemon has no dockerd to talk to")))
-		return
-	}
-	if action == "usage" && r.Method == http.MethodGet {
-		u, err := s.docker.Usage(r.Context(), ref)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, u)
-		return
-	}
-	p, err := s.docker.Plugin(r.Context(), ref)
+func (d *dockerBackend) Inspect(ctx context.Context, ref string) (types.Inspect, error) {
+	p, err := d.plugin(ctx, ref)
 	if err != nil {
-		writeErr(w, err)
-		return
+		return types.Inspect{}, err
 	}
-	running := func(verb string) bool {
-		if !p.Enabled {
-			writeErr(w, errkind.Conflict(fmt.Errorf("cannot %s dockerd's plugin %s: it is disabled", verb, p.Name)))
-		}
-		return p.Enabled
-	}
-	switch {
-	case action == "json" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.dockerInspect(p))
-	case action == "exec" && r.Method == http.MethodPost:
-		s.serveExec(w, r, p.Name, func(c types.ExecConfig) (execproto.Process, error) {
-			if len(c.Cmd) == 0 || c.Cmd[0] == "" {
-				return nil, errkind.Invalid(errors.New("exec needs a command"))
-			}
-			if !p.Enabled {
-				return nil, errkind.Conflict(fmt.Errorf("cannot exec in dockerd's plugin %s: it is disabled", p.Name))
-			}
-			proc, err := s.docker.Exec(p, c, s.toolbox)
-			if errors.Is(err, container.ErrNotRunning) || errors.Is(err, container.ErrNoToolbox) {
-				return nil, errkind.Conflict(fmt.Errorf("exec in dockerd's plugin %s: %w", p.Name, err))
-			}
-			return proc, err
-		})
-	case action == "top" && r.Method == http.MethodGet:
-		if !running("list processes of") {
-			return
-		}
-		t, err := s.docker.Top(p)
-		if err != nil {
-			writeErr(w, fmt.Errorf("list processes of dockerd's plugin %s: %w", p.Name, err))
-			return
-		}
-		writeJSON(w, http.StatusOK, t)
-	case action == "stats" && r.Method == http.MethodGet:
-		if !running("read stats of") {
-			return
-		}
-		prev, err := s.docker.Stats(p)
-		if err != nil {
-			writeErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
-			return
-		}
-		time.Sleep(statsOnce)
-		cur, err := s.docker.Stats(p)
-		if err != nil {
-			writeErr(w, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err))
-			return
-		}
-		writeJSON(w, http.StatusOK, types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)})
-	case action == "trace" && r.Method == http.MethodGet:
-		if !running("trace") {
-			return
-		}
-		s.dockerTrace(w, r, p)
-	case action == "logs" && r.Method == http.MethodGet:
-		o, err := parseLogOptions(r)
-		if err != nil {
-			writeErr(w, errkind.Invalid(err))
-			return
-		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		flusher, _ := w.(http.Flusher)
-		enc := json.NewEncoder(w)
-		err = s.docker.Logs(r.Context(), p.ID, p.Name, o, func(l types.LogLine) error {
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-			if flusher != nil && o.Follow {
-				flusher.Flush()
-			}
-			return nil
-		})
-		if err != nil {
-			_ = enc.Encode(map[string]string{"error": err.Error()})
-		}
-	default:
-		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
-	}
+	return d.inspect(p), nil
 }
 
-// dockerTrace puts a recording proxy on the socket of dockerd's plugin p
-// for as long as the request lasts, streaming its records as JSON lines
-// after the start line, as trace does.
-func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Plugin) {
-	sock := s.docker.Socket(p)
-	ch := make(chan types.TraceRecord, 4096)
+// Exec starts c through dockerd's runc root, with the plugin's settings as
+// its environment (dockerd.Host.Exec).
+func (d *dockerBackend) Exec(ctx context.Context, ref string, c types.ExecConfig) (execproto.Process, error) {
+	p, err := d.plugin(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
+		return nil, errkind.Invalid(errors.New("exec needs a command"))
+	}
+	if err := running(p, "exec in"); err != nil {
+		return nil, err
+	}
+	proc, err := d.host.Exec(p, c, d.toolbox)
+	if errors.Is(err, container.ErrNotRunning) || errors.Is(err, container.ErrNoToolbox) {
+		return nil, errkind.Conflict(fmt.Errorf("exec in dockerd's plugin %s: %w", p.Name, err))
+	}
+	return proc, err
+}
+
+func (d *dockerBackend) Top(ctx context.Context, ref string) (types.Top, error) {
+	p, err := d.plugin(ctx, ref)
+	if err == nil {
+		err = running(p, "list processes of")
+	}
+	if err != nil {
+		return types.Top{}, err
+	}
+	t, err := d.host.Top(p)
+	if err != nil {
+		return t, fmt.Errorf("list processes of dockerd's plugin %s: %w", p.Name, err)
+	}
+	return t, nil
+}
+
+func (d *dockerBackend) Stats(ctx context.Context, ref string) (types.Stats, error) {
+	p, err := d.plugin(ctx, ref)
+	if err == nil {
+		err = running(p, "read stats of")
+	}
+	if err != nil {
+		return types.Stats{}, err
+	}
+	st, err := d.host.Stats(p)
+	if err != nil {
+		return st, fmt.Errorf("read stats of dockerd's plugin %s: %w", p.Name, err)
+	}
+	return st, nil
+}
+
+// Logs reads the plugin's lines from dockerd's log (dockerd.Host.Logs).
+func (d *dockerBackend) Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error {
+	p, err := d.plugin(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return d.host.Logs(ctx, p.ID, p.Name, o, send)
+}
+
+// traceBuffer is how many records wait for a slow watcher before the
+// proxy drops the next ones (the plugin's calls go on regardless).
+const traceBuffer = 4096
+
+// Trace puts the recording proxy on the socket of dockerd's plugin. Unlike
+// the manager's, it does not follow a restart: dockerd's plugin comes back
+// with a new socket the proxy does not know of, and the trace goes on
+// idle until the client leaves.
+func (d *dockerBackend) Trace(ctx context.Context, ref string, started func(socket string), fn func(types.TraceRecord) error) error {
+	p, err := d.plugin(ctx, ref)
+	if err == nil {
+		err = running(p, "trace")
+	}
+	if err != nil {
+		return err
+	}
+	sock := d.host.Socket(p)
+	ch := make(chan types.TraceRecord, traceBuffer)
 	proxy, err := tracer.Start(sock, func(rec types.TraceRecord) {
 		select {
 		case ch <- rec:
@@ -180,58 +173,31 @@ func (s *Server) dockerTrace(w http.ResponseWriter, r *http.Request, p plugin.Pl
 		}
 	})
 	if err != nil {
-		writeErr(w, errkind.Conflict(fmt.Errorf("trace dockerd's plugin %s: %w", p.Name, err)))
-		return
+		return errkind.Conflict(fmt.Errorf("trace dockerd's plugin %s: %w", p.Name, err))
 	}
-	s.log.WithField("plugin", p.ID).Infof("trace: proxy on dockerd's plugin socket %s", sock)
+	log := d.log.WithField("plugin", p.ID)
+	log.Infof("trace: proxy on dockerd's plugin socket %s", sock)
 	defer func() {
 		if err := proxy.Stop(); err != nil {
-			s.log.WithField("plugin", p.ID).WithError(err).Error("trace: restore dockerd's plugin socket")
+			log.WithError(err).Error("trace: restore dockerd's plugin socket")
 		}
 	}()
-	st := newTraceStream(w)
-	if st.started(sock) != nil {
-		return
-	}
+	started(sock)
 	for {
 		select {
-		case <-r.Context().Done():
-			return
+		case <-ctx.Done():
+			return nil
 		case rec := <-ch:
-			if st.send(rec) != nil {
-				return
+			if err := fn(rec); err != nil {
+				return err
 			}
 		}
 	}
 }
 
-// usage says what holds plugdbg's plugin name, from its traces; calls=1
-// adds the trace's recent calls.
-func (s *Server) usage(w http.ResponseWriter, r *http.Request, name string) {
-	calls, err := boolValue(r, "calls")
-	if err != nil {
-		writeErr(w, errkind.Invalid(err))
-		return
-	}
-	u, err := s.m.Usage(name, calls)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
-}
-
-// publish turns publication for dockerd's legacy discovery on (on=1) or
-// off (on=0).
-func (s *Server) publish(w http.ResponseWriter, r *http.Request, name string) {
-	on, err := boolValue(r, "on")
-	if err != nil {
-		writeErr(w, errkind.Invalid(err))
-		return
-	}
-	if err := s.m.SetPublish(name, on); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+// Usage lists dockerd's volumes and networks that hold the plugin; dockerd
+// keeps no record of calls, so calls adds nothing.
+func (d *dockerBackend) Usage(ctx context.Context, ref string, _ bool) (types.Usage, error) {
+	u, err := d.host.Usage(ctx, ref)
+	return u, err
 }

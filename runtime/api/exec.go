@@ -19,18 +19,13 @@ import (
 // ExecMediaType is the Content-Type of an upgraded exec stream.
 const ExecMediaType = "application/vnd.plugdbg.exec-stream"
 
-// exec starts a process in a running plugin and hijacks the connection for
-// its session (package execproto): HTTP 101, then frames both ways until
-// the Exit frame. Errors found before the start (unknown or disabled
-// plugin, bad request) are ordinary HTTP errors; a command that cannot be
-// started is reported in the Exit frame with status 127 or 126.
-func (s *Server) exec(w http.ResponseWriter, r *http.Request, name string) {
-	s.serveExec(w, r, name, func(c types.ExecConfig) (execproto.Process, error) { return s.m.Exec(name, c) })
-}
-
-// serveExec is exec with the process started by start (dockerd's plugins
-// have their own, docker.go).
-func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, start func(types.ExecConfig) (execproto.Process, error)) {
+// exec starts a process in running plugin ref of b and hijacks the
+// connection for its session (package execproto): HTTP 101, then frames
+// both ways until the Exit frame. Errors found before the start (unknown
+// or disabled plugin, a stop under way, bad request) are ordinary HTTP
+// errors; a command that cannot be started is reported in the Exit frame
+// with status 127 or 126.
+func (s *Server) exec(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	var c types.ExecConfig
 	if err := decodeBody(w, r, routeExec, maxExecBody, &c); err != nil {
 		writeBodyError(w, err, "invalid exec config")
@@ -47,7 +42,7 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, 
 		writeErr(w, errors.New("exec needs a connection that can be upgraded"))
 		return
 	}
-	proc, err := start(c)
+	proc, err := b.Exec(r.Context(), ref, c)
 	var se *execproto.StartError
 	if err != nil && !errors.As(err, &se) {
 		writeErr(w, err)
@@ -78,11 +73,11 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, name string, 
 		return
 	}
 	st := execproto.Serve(proc, execproto.NewReader(brw.Reader), out)
-	s.log.WithField("plugin", name).Debugf("exec %q ended: %+v", c.Cmd, st)
+	s.log.WithField("plugin", ref).Debugf("exec %q ended: %+v", c.Cmd, st)
 }
 
-func (s *Server) top(w http.ResponseWriter, name string) {
-	t, err := s.m.Top(name)
+func (s *Server) top(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
+	t, err := b.Top(r.Context(), ref)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -97,20 +92,22 @@ const (
 	statsOnce     = 500 * time.Millisecond
 )
 
-// stats sends container.Report objects: one with stream=0 (the default
-// for plugdbg), or one per second with stream=1 until the client leaves.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
+// stats sends types.StatsReport objects: one with stream=0 (the default
+// for plugdbg), or one per second with stream=1 until the client leaves or
+// the plugin stops (then a last {"message": why}).
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	stream, err := boolValue(r, "stream")
 	if err != nil {
 		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	p, err := s.m.Inspect(name)
+	p, err := b.Inspect(r.Context(), ref)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	prev, err := s.m.Stats(p.ID)
+	// Sampled by ID: a name could be given to another plugin meanwhile.
+	prev, err := b.Stats(r.Context(), p.ID)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -126,14 +123,14 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, name string) {
 			return
 		case <-time.After(wait):
 		}
-		cur, err := s.m.Stats(p.ID)
+		cur, err := b.Stats(r.Context(), p.ID)
 		if err != nil {
 			// The plugin stopped: end the stream, with the reason last.
 			_ = enc.Encode(map[string]string{"message": err.Error()})
 			return
 		}
-		r := types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
-		if enc.Encode(r) != nil || !stream {
+		rep := types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
+		if enc.Encode(rep) != nil || !stream {
 			return
 		}
 		if flusher != nil {

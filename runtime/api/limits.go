@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/docker/go-units"
+
 	"github.com/plugdbg/plugdbg/errkind"
 )
 

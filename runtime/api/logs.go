@@ -20,18 +20,19 @@ import (
 // line.
 const flushInterval = 10 * time.Millisecond
 
-// logs streams plugin lines as JSON objects, one per line (manager.LogLine).
-// Query: follow, since, until (RFC 3339 or unix seconds), tail (a number or
-// "all"), stream (stdout|stderr), grep (a Go regexp, applied here so that
-// only matching lines cross the socket). name "" means every plugin.
-func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
+// logs streams the lines of plugin ref of b as JSON objects, one per line
+// (types.LogLine). Query: follow, since, until (RFC 3339 or unix seconds),
+// tail (a number or "all"), stream (stdout|stderr), grep (a Go regexp,
+// applied here so that only matching lines cross the socket). ref "" means
+// every plugin.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	o, err := parseLogOptions(r)
 	if err != nil {
 		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	if name != "" {
-		if _, err := s.m.Inspect(name); err != nil {
+	if ref != "" {
+		if _, err := b.Inspect(r.Context(), ref); err != nil {
 			writeErr(w, err)
 			return
 		}
@@ -50,7 +51,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()
 	var buf []byte // Logs calls send from one goroutine
-	err = s.m.Logs(r.Context(), name, o, func(l types.LogLine) error {
+	err = b.Logs(r.Context(), ref, o, func(l types.LogLine) error {
 		buf = append(l.AppendJSON(buf[:0]), '\n')
 		_, err := fw.Write(buf)
 		return err

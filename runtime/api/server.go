@@ -1,11 +1,15 @@
 // Package api serves the daemon's HTTP API on a unix socket: the Docker
 // Engine API's plugin subset (same paths, query parameters, JSON shapes,
 // status codes and {"message": ...} errors), so that the stock docker CLI
-// works against plugdbg, and plugdbg's own endpoints beside it.
+// works against plugdbg, and plugdbg's own endpoints beside it. The
+// endpoints of one plugin serve plugdbg's own plugins and, as
+// "docker:NAME", a real dockerd's, through one Backend interface
+// (backend.go).
 package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,7 +29,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
-	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
@@ -34,17 +37,21 @@ import (
 
 // Server is the daemon's API.
 type Server struct {
-	m   *manager.Manager
-	log *logrus.Logger
-
-	docker  *dockerd.Host      // dockerd whose plugins are "docker:NAME" (docker.go); nil: none
-	toolbox *container.Toolbox // for exec into dockerd's plugins
+	local  Runtime // plugdbg's own plugins
+	docker Backend // dockerd's plugins, "docker:NAME" (docker.go); nil: none
+	log    *logrus.Logger
 
 	registry *distribution.Registry // logins are checked against it (auth.go); nil: a default one
 }
 
 // New returns the API for m.
-func New(m *manager.Manager, log *logrus.Logger) *Server { return &Server{m: m, log: log} }
+func New(m *manager.Manager, log *logrus.Logger) *Server {
+	return &Server{local: managerRuntime{m}, log: log}
+}
+
+// errNoDocker answers a docker:NAME target or ?docker=1 when the daemon
+// was given no dockerd.
+var errNoDocker = errors.New("the daemon has no dockerd to talk to")
 
 // versionPrefix is compiled on first use: every CLI process links this
 // package, and compiling at init would cost each of them.
@@ -69,11 +76,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/events" && r.Method == http.MethodGet:
 		s.events(w, r)
 	case path == "/logs" && r.Method == http.MethodGet:
-		s.logs(w, r, "")
+		s.logs(w, r, s.local, "")
 	case path == "/plugins" && r.Method == http.MethodGet && r.URL.Query().Has("docker"):
-		s.dockerList(w, r)
+		if s.docker == nil {
+			writeErr(w, errkind.NotImplemented(errNoDocker))
+			return
+		}
+		s.list(w, r, s.docker)
 	case path == "/plugins" && r.Method == http.MethodGet:
-		s.list(w, r)
+		s.list(w, r, s.local)
 	case path == "/plugins/create" && r.Method == http.MethodPost:
 		s.create(w, r)
 	case path == "/plugins/privileges" && r.Method == http.MethodGet:
@@ -106,25 +117,28 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.remove(w, r, name)
 		return
 	}
-	if ref, ok := strings.CutPrefix(name, dockerd.Prefix); ok {
-		s.dockerPlugin(w, r, ref, action)
+	// The target picks the backend, once; the handlers below serve both.
+	var b Backend = s.local
+	ref, docker := strings.CutPrefix(name, dockerd.Prefix)
+	if docker {
+		if s.docker == nil {
+			writeErr(w, errkind.NotImplemented(errNoDocker))
+			return
+		}
+		b = s.docker
+	}
+	if s.serveTarget(w, r, b, ref, action) {
+		return
+	}
+	if docker { // the lifecycle is docker's: dockerd's plugins have none here
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 		return
 	}
 	switch {
-	case action == "json" && r.Method == http.MethodGet:
-		s.inspect(w, name)
-	case action == "exec" && r.Method == http.MethodPost:
-		s.exec(w, r, name)
-	case action == "top" && r.Method == http.MethodGet:
-		s.top(w, name)
-	case action == "stats" && r.Method == http.MethodGet:
-		s.stats(w, r, name)
 	case action == "enable" && r.Method == http.MethodPost:
 		s.enable(w, r, name)
 	case action == "disable" && r.Method == http.MethodPost:
 		s.disable(w, r, name)
-	case action == "logs" && r.Method == http.MethodGet:
-		s.logs(w, r, name)
 	case action == "set" && r.Method == http.MethodPost:
 		s.set(w, r, name)
 	case action == "push" && r.Method == http.MethodPost:
@@ -133,15 +147,35 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.upgrade(w, r, name)
 	case action == "log-opts" && r.Method == http.MethodPost:
 		s.setLogOpts(w, r, name)
-	case action == "trace" && r.Method == http.MethodGet:
-		s.trace(w, r, name)
-	case action == "usage" && r.Method == http.MethodGet:
-		s.usage(w, r, name)
 	case action == "publish" && r.Method == http.MethodPost:
 		s.publish(w, r, name)
 	default:
 		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
+}
+
+// serveTarget serves action on plugin ref of b if it is one every backend
+// has, and reports whether it was.
+func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, b Backend, ref, action string) bool {
+	switch {
+	case action == "json" && r.Method == http.MethodGet:
+		s.inspect(w, r, b, ref)
+	case action == "exec" && r.Method == http.MethodPost:
+		s.exec(w, r, b, ref)
+	case action == "top" && r.Method == http.MethodGet:
+		s.top(w, r, b, ref)
+	case action == "stats" && r.Method == http.MethodGet:
+		s.stats(w, r, b, ref)
+	case action == "logs" && r.Method == http.MethodGet:
+		s.logs(w, r, b, ref)
+	case action == "trace" && r.Method == http.MethodGet:
+		s.trace(w, r, b, ref)
+	case action == "usage" && r.Method == http.MethodGet:
+		s.usage(w, r, b, ref)
+	default:
+		return false
+	}
+	return true
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
@@ -173,14 +207,20 @@ func (s *Server) version(w http.ResponseWriter) {
 	})
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+// list answers GET /plugins with b's plugins that pass the filters.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, b Backend) {
 	f, err := parseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeErr(w, errkind.Invalid(err))
 		return
 	}
+	all, err := b.List(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
 	out := []types.Inspect{}
-	for _, p := range s.m.List() {
+	for _, p := range all {
 		ok, err := f.match(p.Plugin)
 		if err != nil {
 			writeErr(w, errkind.Invalid(err))
@@ -193,8 +233,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) inspect(w http.ResponseWriter, name string) {
-	p, err := s.m.Inspect(name)
+func (s *Server) inspect(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
+	p, err := b.Inspect(r.Context(), ref)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -202,8 +242,24 @@ func (s *Server) inspect(w http.ResponseWriter, name string) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// usage says what holds plugin ref; calls=1 adds the recent calls its
+// traces saw.
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
+	calls, err := boolValue(r, "calls")
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
+		return
+	}
+	u, err := b.Usage(r.Context(), ref, calls)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.m.Create(r.Context(), r.URL.Query().Get("name"), r.Body); err != nil {
+	if _, err := s.local.Create(r.Context(), r.URL.Query().Get("name"), r.Body); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -220,7 +276,7 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
-	if err := s.m.Enable(r.Context(), name, timeout); err != nil {
+	if err := s.local.Enable(r.Context(), name, timeout); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -233,7 +289,7 @@ func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
 		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	if err := s.m.Disable(r.Context(), name, force); err != nil {
+	if err := s.local.Disable(r.Context(), name, force); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -246,7 +302,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	if err := s.m.Remove(r.Context(), name, force); err != nil {
+	if err := s.local.Remove(r.Context(), name, force); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -254,14 +310,14 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (s *Server) set(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, routeSet, maxSetBody, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.m.Set(name, args) })
+	applyJSON(w, r, routeSet, maxSetBody, "a JSON array of KEY=VALUE strings", func(args []string) error { return s.local.Set(name, args) })
 }
 
 // setLogOpts changes the rotation of a plugin's output history (plugdbg's
 // own endpoint): the body is a JSON object of log options, as --log-opt
 // takes them (max-size, max-file); an empty value restores the default.
 func (s *Server) setLogOpts(w http.ResponseWriter, r *http.Request, name string) {
-	applyJSON(w, r, routeLogOpts, maxLogOptsBody, "a JSON object of log options", func(opts map[string]string) error { return s.m.SetLogOpts(name, opts) })
+	applyJSON(w, r, routeLogOpts, maxLogOptsBody, "a JSON object of log options", func(opts map[string]string) error { return s.local.SetLogOpts(name, opts) })
 }
 
 // applyJSON decodes the request's body, which should be want in at most
@@ -273,6 +329,21 @@ func applyJSON[T any](w http.ResponseWriter, r *http.Request, route string, limi
 		return
 	}
 	if err := apply(v); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// publish turns publication for dockerd's legacy discovery on (on=1) or
+// off (on=0).
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, name string) {
+	on, err := boolValue(r, "on")
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
+		return
+	}
+	if err := s.local.SetPublish(name, on); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -302,7 +373,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			onlyOthers = true
 		}
 	}
-	past, ch, cancel := s.m.SubscribeSince(since)
+	past, ch, cancel := s.local.SubscribeSince(since)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

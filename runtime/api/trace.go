@@ -9,14 +9,14 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
-// trace streams the calls made to a plugin's socket as JSON lines
+// trace streams the calls made to plugin ref's socket as JSON lines
 // (tracer.Record), through a recording proxy that lives as long as the
 // request. The first line, sent once the proxy is in place, is
 // tracer.StartRecord, as is the line sent once the proxy follows a restarted
 // plugin's new socket; errors before the first are ordinary error answers.
-func (s *Server) trace(w http.ResponseWriter, r *http.Request, name string) {
+func (s *Server) trace(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	st := newTraceStream(w)
-	err := s.m.Trace(r.Context(), name, func(sock string) { _ = st.started(sock) }, st.send)
+	err := b.Trace(r.Context(), ref, func(sock string) { _ = st.started(sock) }, st.send)
 	if err != nil && !st.begun {
 		writeErr(w, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
+	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
@@ -63,10 +64,20 @@ func ShortTempDir(t testing.TB) string {
 // server stops when the test ends.
 func Serve(t testing.TB) string {
 	t.Helper()
-	return serve(t, noRunExecutor{})
+	return serve(t, noRunExecutor{}, nil)
 }
 
-func serve(t testing.TB, x manager.Executor) string {
+// ServeDocker is Serve with h as the dockerd whose plugins are the
+// "docker:NAME" targets. h.API may be another apitest server: it answers
+// the Engine API paths dockerd.Host reads of a plugin (GET /plugins,
+// /plugins/NAME/json), so that a test can stand in for dockerd with
+// ServeRunning.
+func ServeDocker(t testing.TB, h *dockerd.Host) string {
+	t.Helper()
+	return serve(t, noRunExecutor{}, h)
+}
+
+func serve(t testing.TB, x manager.Executor, docker *dockerd.Host) string {
 	t.Helper()
 	dir := ShortTempDir(t)
 	log := logrus.New()
@@ -82,7 +93,7 @@ func serve(t testing.TB, x manager.Executor) string {
 	socket := filepath.Join(dir, "api.sock")
 	ln, err := api.Listen(socket)
 	require.NoError(t, err)
-	srv := &http.Server{Handler: api.New(m, log)}
+	srv := &http.Server{Handler: api.New(m, log).WithDocker(docker, nil)}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return socket

@@ -32,7 +32,7 @@ func ServeRunning(t testing.TB, socket string) string {
 	t.Helper()
 	x := &echoExecutor{socket: socket, runs: map[string]*echoRun{}}
 	t.Cleanup(x.stopAll)
-	return serve(t, x)
+	return serve(t, x, nil)
 }
 
 type echoExecutor struct {
