@@ -407,7 +407,13 @@ func TestExecCtrlD(t *testing.T) {
 	out.waitFor(t, 0, "/ # ")
 	_, err = master.Write([]byte("printf 'M%s\\n' up\n"))
 	require.NoError(t, err)
-	out.waitFor(t, 0, "Mup")
+	// The prompt after the output, not the output: busybox's line editor
+	// puts the terminal in raw mode and only then prints its prompt. A ^D
+	// that reaches the terminal while it is still canonical is queued as an
+	// end of line, which the raw read that follows returns as a NUL byte,
+	// and the shell would wait on.
+	at := out.waitFor(t, 0, "Mup")
+	out.waitFor(t, at, "/ # ")
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	_, err = master.Write([]byte{4})
