@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,7 +20,13 @@ import (
 // line.
 const flushInterval = 10 * time.Millisecond
 
-// logs streams plugin lines as JSON objects, one per line (manager.LogLine).
+// Follower streams the lines of plugins (follow.Follower): see
+// follow.Follower.Logs.
+type Follower interface {
+	Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error
+}
+
+// logs streams plugin lines as JSON objects, one per line (types.LogLine).
 // Query: follow, since, until (RFC 3339 or unix seconds), tail (a number or
 // "all"), stream (stdout|stderr), grep (a Go regexp, applied here so that
 // only matching lines cross the socket). name "" means every plugin.
@@ -49,7 +56,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, name string) {
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()
 	var buf []byte // Logs calls send from one goroutine
-	err = s.m.Logs(r.Context(), name, o, func(l types.LogLine) error {
+	err = s.follower.Logs(r.Context(), name, o, func(l types.LogLine) error {
 		buf = append(l.AppendJSON(buf[:0]), '\n')
 		_, err := fw.Write(buf)
 		return err

@@ -36,15 +36,18 @@ import (
 
 // Server is the daemon's API.
 type Server struct {
-	m   *manager.Manager
-	log *logrus.Logger
+	m        *manager.Manager
+	follower Follower
+	log      *logrus.Logger
 
 	docker  *dockerd.Host      // dockerd whose plugins are "docker:NAME" (docker.go); nil: none
 	toolbox *container.Toolbox // for exec into dockerd's plugins
 }
 
-// New returns the API for m.
-func New(m *manager.Manager, log *logrus.Logger) *Server { return &Server{m: m, log: log} }
+// New returns the API for m, whose plugins' lines f streams.
+func New(m *manager.Manager, f Follower, log *logrus.Logger) *Server {
+	return &Server{m: m, follower: f, log: log}
+}
 
 // versionPrefix is compiled on first use: every CLI process links this
 // package, and compiling at init would cost each of them.
