@@ -18,6 +18,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/internal/flushio"
 	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/logs/follow"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
@@ -130,7 +131,9 @@ func Run(ctx context.Context, o Options) error {
 		UserAgent:          "plugdbg/" + version.Version,
 		Timeout:            o.RegistryTimeout,
 	})
+	hub := new(logs.Hub)
 	m, err := manager.New(manager.Options{
+		LogHub:      hub,
 		PublishDir:  o.Docker.PluginsDir,
 		PublishAll:  o.Docker.PublishAll,
 		DataRoot:    o.DataRoot,
@@ -151,6 +154,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
+	follower := follow.New(m, hub)
 	start := time.Now()
 	if err := m.Restore(ctx); err != nil {
 		log.WithError(err).Warn("restore")
@@ -158,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 	m.RepublishAll()
 	log.Infof("plugdbgd listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
-		stopUI, err := startWebUI(o, m, log)
+		stopUI, err := startWebUI(o, backend{m, follower}, log)
 		if err != nil {
 			log.WithError(err).Warn("web UI disabled")
 		} else {
@@ -167,7 +171,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	_ = out.Flush() // what restore did is in the log before the first request
 
-	handler := api.New(m, log)
+	handler := api.New(m, follower, log)
 	handler.WithRegistry(reg)
 	if dh, err := o.Docker.host(); err != nil {
 		log.WithError(err).Warn("docker interop disabled")

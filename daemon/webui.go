@@ -8,14 +8,22 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/plugdbg/plugdbg/logs/follow"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/webui"
 )
 
+// backend is what the web UI shows and drives: the manager's plugins and
+// their lifecycle, and their lines as the follower reads them.
+type backend struct {
+	*manager.Manager
+	*follow.Follower
+}
+
 // startWebUI serves the web UI on o.UIAddr until the returned function is
 // called. The UI is an aid, not the runtime: if its address is taken the
 // daemon runs on without it, and says so.
-func startWebUI(o Options, m *manager.Manager, log *logrus.Logger) (stop func(), err error) {
+func startWebUI(o Options, b backend, log *logrus.Logger) (stop func(), err error) {
 	token, err := webui.NewToken()
 	if err != nil {
 		return nil, err
@@ -30,7 +38,7 @@ func startWebUI(o Options, m *manager.Manager, log *logrus.Logger) (stop func(),
 		ln.Close()
 		return nil, err
 	}
-	srv, err := webui.New(webui.Options{Backend: m, Token: token, Assets: webui.Assets(), Log: log, Addr: addr})
+	srv, err := webui.New(webui.Options{Backend: b, Token: token, Assets: webui.Assets(), Log: log, Addr: addr})
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -6,13 +6,17 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds Entry's hand-written JSON codec. The monitor encodes every
-// line a plugin writes and the daemon decodes every line it reads back, so
-// both avoid reflection. The encoder produces exactly the bytes
-// json.Marshal(wireEntry) produces (TestAppendJSONMatchesEncodingJSON and
-// FuzzAppendJSON hold it to that); the decoder has a fast path for that
-// canonical form and hands anything else to encoding/json, so every record
-// encoding/json accepts is still accepted.
+// This file holds the hand-written JSON codec of a log line. The monitor
+// encodes every line a plugin writes, the daemon decodes every line it
+// reads back, and the API encodes every line it streams, so all avoid
+// reflection. One encoder, Record.AppendJSON, writes both forms of a line:
+// the log file's, exactly the bytes json.Marshal(wireEntry) produces, and
+// the API's, exactly those of json.Marshal(api/types.LogLine)
+// (TestAppendJSONMatchesEncodingJSON and FuzzAppendJSON here, and
+// api/types' TestLogLineAppendJSONMatchesEncodingJSON and
+// FuzzLogLineAppendJSON hold it to that). The decoder, of the file's form, has a
+// fast path for that canonical form and hands anything else to
+// encoding/json, so every record encoding/json accepts is still accepted.
 
 const hexDigits = "0123456789abcdef"
 
@@ -35,24 +39,80 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // allocate beyond growing dst. Writers of log files should use it rather
 // than json.Marshal, which re-validates the output of every MarshalJSON.
 func (e Entry) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"seq":`...)
-	dst = strconv.AppendUint(dst, e.Seq, 10)
-	dst = append(dst, `,"time":`...)
-	dst = strconv.AppendInt(dst, e.Time, 10)
-	dst = append(dst, `,"stream":`...)
-	dst = appendJSONString(dst, e.Stream)
+	r := Record{Seq: e.Seq, Time: e.Time, Stream: e.Stream, Line: e.Line, Partial: e.Partial}
+	return r.AppendJSON(dst, FileForm)
+}
+
+// Form is one of the two JSON forms of a log line that Record writes.
+type Form uint8
+
+const (
+	// FileForm is a record of the log file, wireEntry's form: seq, time
+	// and stream, always; then the raw Line as "line" if it is valid
+	// UTF-8 and base64-encoded as "line_b64" if not, so that the file
+	// keeps it byte-exact; then partial. Plugin, Name, LineB64 and
+	// Skipped are not written.
+	FileForm Form = iota
+	// APIForm is a line of the API's stream, api/types.LogLine's form:
+	// plugin and name, then the other fields only when they are not zero,
+	// Line and LineB64 as they are, and skipped last.
+	APIForm
+)
+
+// Record is a log line as its JSON forms hold it. The log file and the
+// API's stream write the same fields in the same order, so one encoder
+// serves both, and each form is byte for byte what encoding/json writes
+// for its struct (wireEntry, api/types.LogLine).
+type Record struct {
+	Plugin  string // APIForm only
+	Name    string // APIForm only
+	Seq     uint64
+	Time    int64 // unix nanoseconds
+	Stream  string
+	Line    string // FileForm: raw bytes; APIForm: the text, as it is
+	LineB64 string // APIForm only: the line, base64-encoded
+	Partial bool
+	Skipped uint64 // APIForm only
+}
+
+// AppendJSON appends r's JSON object in form f to dst, without a trailing
+// newline, and returns the extended slice. It does not allocate beyond
+// growing dst: the monitor encodes every line a plugin writes, the API
+// every line it streams.
+func (r *Record) AppendJSON(dst []byte, f Form) []byte {
+	api := f == APIForm
+	if api {
+		dst = appendJSONString(append(dst, `{"plugin":`...), r.Plugin)
+		dst = appendJSONString(append(dst, `,"name":`...), r.Name)
+		if r.Seq != 0 {
+			dst = strconv.AppendUint(append(dst, `,"seq":`...), r.Seq, 10)
+		}
+	} else {
+		dst = strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10)
+	}
+	if !api || r.Time != 0 {
+		dst = strconv.AppendInt(append(dst, `,"time":`...), r.Time, 10)
+	}
+	if !api || r.Stream != "" {
+		dst = appendJSONString(append(dst, `,"stream":`...), r.Stream)
+	}
 	switch {
-	case e.Line == "":
-	case utf8.ValidString(e.Line):
-		dst = append(dst, `,"line":`...)
-		dst = appendJSONString(dst, e.Line)
+	case r.Line == "":
+	case api || utf8.ValidString(r.Line):
+		dst = appendJSONString(append(dst, `,"line":`...), r.Line)
 	default:
 		dst = append(dst, `,"line_b64":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, []byte(e.Line))
+		dst = base64.StdEncoding.AppendEncode(dst, []byte(r.Line))
 		dst = append(dst, '"')
 	}
-	if e.Partial {
+	if api && r.LineB64 != "" {
+		dst = appendJSONString(append(dst, `,"line_b64":`...), r.LineB64)
+	}
+	if r.Partial {
 		dst = append(dst, `,"partial":true`...)
+	}
+	if api && r.Skipped != 0 {
+		dst = strconv.AppendUint(append(dst, `,"skipped":`...), r.Skipped, 10)
 	}
 	return append(dst, '}')
 }

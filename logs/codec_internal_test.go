@@ -168,3 +168,15 @@ func FuzzDecodeEntry(f *testing.F) {
 		require.Equal(t, slow, fast)
 	})
 }
+
+// TestRecordAppendJSONDoesNotAllocate: both forms write into dst alone,
+// a line that goes base64 included.
+func TestRecordAppendJSONDoesNotAllocate(t *testing.T) {
+	buf := make([]byte, 0, 1024)
+	file := Record{Seq: 1, Time: 2, Stream: Stdout, Line: "a\xffb <&> \u2028", Partial: true}
+	api := Record{Plugin: "abc", Name: "p", Seq: 1, Time: 2, Stream: Stdout, Line: "x\n", LineB64: "/w==", Skipped: 3}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { buf = file.AppendJSON(buf[:0], FileForm) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { buf = api.AppendJSON(buf[:0], APIForm) }))
+	assert.Equal(t, `{"seq":1,"time":2,"stream":"stdout","line_b64":"Yf9iIDwmPiDigKg=","partial":true}`, string(file.AppendJSON(nil, FileForm)))
+	assert.Equal(t, `{"plugin":"abc","name":"p","seq":1,"time":2,"stream":"stdout","line":"x\n","line_b64":"/w==","skipped":3}`, string(api.AppendJSON(nil, APIForm)))
+}

@@ -1,6 +1,8 @@
 // Package logs holds the per-plugin log format that monitors write and the
-// daemon reads, its size-based rotation and the reading of its history, and
-// the tagging of plugin lines in the daemon's own log.
+// daemon reads (and the API's JSON form of a line, from the same encoder),
+// its size-based rotation and the reading of its history, the hub the
+// daemon publishes live lines to, and the tagging of plugin lines in the
+// daemon's own log. Following them is logs/follow.
 package logs
 
 import (

@@ -30,7 +30,9 @@ import (
 // loopback only.
 const DefaultAddr = "127.0.0.1:7777"
 
-// Backend is what the UI needs of the plugin manager (*manager.Manager).
+// Backend is what the UI needs of the daemon: the plugin manager
+// (*manager.Manager) for the lifecycle, a log follower (*follow.Follower)
+// for Logs.
 // All methods must be safe for concurrent use.
 type Backend interface {
 	List() []types.Inspect

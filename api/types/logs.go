@@ -3,7 +3,6 @@ package types
 import (
 	"encoding/base64"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/plugdbg/plugdbg/logs"
@@ -52,34 +51,12 @@ type LogLine struct {
 }
 
 // AppendJSON appends l's JSON form, the one encoding/json writes for it,
-// without allocating: the API encodes every followed line.
+// without allocating: the API encodes every followed line. It is the log
+// file's encoder too (logs.Record).
 func (l LogLine) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"plugin":`...)
-	dst = logs.AppendJSONString(dst, l.Plugin)
-	dst = append(dst, `,"name":`...)
-	dst = logs.AppendJSONString(dst, l.Name)
-	if l.Seq != 0 {
-		dst = strconv.AppendUint(append(dst, `,"seq":`...), l.Seq, 10)
-	}
-	if l.Time != 0 {
-		dst = strconv.AppendInt(append(dst, `,"time":`...), l.Time, 10)
-	}
-	if l.Stream != "" {
-		dst = logs.AppendJSONString(append(dst, `,"stream":`...), l.Stream)
-	}
-	if l.Line != "" {
-		dst = logs.AppendJSONString(append(dst, `,"line":`...), l.Line)
-	}
-	if l.LineB64 != "" {
-		dst = logs.AppendJSONString(append(dst, `,"line_b64":`...), l.LineB64)
-	}
-	if l.Partial {
-		dst = append(dst, `,"partial":true`...)
-	}
-	if l.Skipped != 0 {
-		dst = strconv.AppendUint(append(dst, `,"skipped":`...), l.Skipped, 10)
-	}
-	return append(dst, '}')
+	r := logs.Record{Plugin: l.Plugin, Name: l.Name, Seq: l.Seq, Time: l.Time, Stream: l.Stream,
+		Line: l.Line, LineB64: l.LineB64, Partial: l.Partial, Skipped: l.Skipped}
+	return r.AppendJSON(dst, logs.APIForm)
 }
 
 // Text returns the line's bytes, exactly as the plugin wrote them.

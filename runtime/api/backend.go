@@ -83,10 +83,14 @@ type Runtime interface {
 	Lifecycle
 }
 
-// managerRuntime is the manager as a Runtime. Its lifecycle methods, Logs
-// and Trace are the manager's own; the rest only drop the context, which
-// the manager has no use for (its lookups are in memory).
-type managerRuntime struct{ *manager.Manager }
+// managerRuntime is the manager as a Runtime, with the follower of its
+// plugins' logs. Its lifecycle methods and Trace are the manager's own, Logs
+// the follower's; the rest only drop the context, which the manager has no
+// use for (its lookups are in memory).
+type managerRuntime struct {
+	*manager.Manager
+	Follower
+}
 
 var (
 	_ Runtime = managerRuntime{}

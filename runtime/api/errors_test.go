@@ -57,8 +57,8 @@ func TestErrorStatuses(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	// The docker routes never reach the manager.
-	withDocker := api.New(nil, log).WithDocker(fakeDockerd(t, dockerAPI), nil)
-	without := api.New(nil, log)
+	withDocker := api.New(nil, nil, log).WithDocker(fakeDockerd(t, dockerAPI), nil)
+	without := api.New(nil, nil, log)
 
 	tests := []struct {
 		name       string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +20,12 @@ import (
 // buffer; batching the flushes keeps a fast plugin from costing a write per
 // line.
 const flushInterval = 10 * time.Millisecond
+
+// Follower streams the lines of plugins (follow.Follower): see
+// follow.Follower.Logs.
+type Follower interface {
+	Logs(ctx context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error
+}
 
 // logs streams the lines of plugin ref of b as JSON objects, one per line
 // (types.LogLine). Query: follow, since, until (RFC 3339 or unix seconds),

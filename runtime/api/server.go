@@ -44,9 +44,9 @@ type Server struct {
 	registry *distribution.Registry // logins are checked against it (auth.go); nil: a default one
 }
 
-// New returns the API for m.
-func New(m *manager.Manager, log *logrus.Logger) *Server {
-	return &Server{local: managerRuntime{m}, log: log}
+// New returns the API for m, whose plugins' lines f streams.
+func New(m *manager.Manager, f Follower, log *logrus.Logger) *Server {
+	return &Server{local: managerRuntime{m, f}, log: log}
 }
 
 // errNoDocker answers a docker:NAME target or ?docker=1 when the daemon

@@ -70,6 +70,10 @@ type Options struct {
 	// ContextLimits bound the build context of Create; zero fields mean
 	// archive.DefaultContextLimits.
 	ContextLimits archive.ContextLimits
+	// LogHub receives every line the plugins write, as the daemon reads
+	// them, for followers (follow.Follower); a hub of its own, that no one
+	// follows, if nil.
+	LogHub *logs.Hub
 }
 
 // Manager runs managed plugins. All methods are safe for concurrent use;
@@ -85,7 +89,7 @@ type Manager struct {
 	closing  bool
 
 	events eventHub
-	hub    logs.Hub // live plugin lines, for followers
+	hub    *logs.Hub // live plugin lines, for followers
 
 	traces  traceSessions // live traces of plugin sockets (trace.go)
 	usage   usageTrackers // what traces saw holding each plugin (interop.go)
@@ -156,6 +160,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.Registry == nil {
 		opts.Registry = distribution.New(distribution.Options{})
 	}
+	if opts.LogHub == nil {
+		opts.LogHub = new(logs.Hub)
+	}
 	st, err := store.Open(filepath.Join(opts.DataRoot, "plugins"))
 	if err != nil {
 		return nil, err
@@ -164,7 +171,7 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("create exec root: %w", err)
 	}
 	return &Manager{
-		opts: opts, store: st, log: opts.Log,
+		opts: opts, store: st, log: opts.Log, hub: opts.LogHub,
 		plugins: map[string]*entry{}, creating: map[string]bool{},
 	}, nil
 }

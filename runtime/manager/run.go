@@ -623,43 +623,15 @@ func (m *Manager) recover(ctx context.Context, e *entry, left monitor.Leftover) 
 }
 
 // fromHistory logs and publishes the n lines after seq after from the
-// plugin's log file: lines its monitor could not keep in memory for a
-// daemon that was away or slower than the plugin. Lines no longer there
-// (rotated away meanwhile, or never stored) are counted in the daemon log,
-// and followers learn of the gap.
+// plugin's log file (logs.Hub.FromHistory), and says in the daemon log
+// what it could not.
 func (m *Manager) fromHistory(id string, joiner *logs.Joiner, after, n uint64) {
-	const batchMax = 1024
-	batch := make([]logs.Entry, 0, batchMax)
-	var whole []logs.Entry
-	publish := func() {
-		logs.TagBatch(m.log, id, whole)
-		whole = whole[:0]
-		m.hub.Publish(logs.Batch{Plugin: id, Entries: batch})
-		batch = make([]logs.Entry, 0, batchMax) // the hub shares published entries
-	}
-	var found uint64
-	_, err := logs.ReadHistory(m.logPath(id), logs.Filter{AfterSeq: after}, 0, func(l logs.Entry) error {
-		if l.Seq > after+n {
-			return errStopped
-		}
-		found++
-		if l, ok := joiner.Add(l); ok {
-			whole = append(whole, l)
-		}
-		if batch = append(batch, l); len(batch) == batchMax {
-			publish()
-		}
-		return nil
-	})
-	if len(batch) > 0 {
-		publish()
-	}
+	found, err := m.hub.FromHistory(m.log, id, m.logPath(id), joiner, after, n)
 	log := m.log.WithField("plugin", id)
-	if err != nil && !errors.Is(err, errStopped) {
+	if err != nil {
 		log.WithError(err).Warn("read plugin output the monitor did not keep")
 	}
 	if found < n {
-		m.hub.MarkLagged(id)
 		log.Warnf("%d lines of plugin output are missing from the daemon log: its monitor could not keep them and they are no longer in %s", n-found, m.logPath(id))
 	}
 }

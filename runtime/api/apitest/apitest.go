@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/logs"
+	"github.com/plugdbg/plugdbg/logs/follow"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
@@ -82,7 +84,9 @@ func serve(t testing.TB, x manager.Executor, docker *dockerd.Host) string {
 	dir := ShortTempDir(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	hub := new(logs.Hub)
 	m, err := manager.New(manager.Options{
+		LogHub:   hub,
 		DataRoot: filepath.Join(dir, "data"),
 		ExecRoot: filepath.Join(dir, "exec"),
 		Executor: x,
@@ -93,7 +97,7 @@ func serve(t testing.TB, x manager.Executor, docker *dockerd.Host) string {
 	socket := filepath.Join(dir, "api.sock")
 	ln, err := api.Listen(socket)
 	require.NoError(t, err)
-	srv := &http.Server{Handler: api.New(m, log).WithDocker(docker, nil)}
+	srv := &http.Server{Handler: api.New(m, follow.New(m, hub), log).WithDocker(docker, nil)}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return socket
