@@ -12,7 +12,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 )
@@ -90,22 +89,22 @@ type InstallOptions struct {
 // is removed again: a failed install leaves nothing behind. It returns the
 // local name.
 func (c *Client) Install(ctx context.Context, o InstallOptions) (string, error) {
-	ref, err := reference.ParseNormalizedNamed(o.Remote)
+	ref, err := parseRef(o.Remote)
 	if err != nil {
 		return "", fmt.Errorf("invalid reference %q: %w", o.Remote, err)
 	}
 	name := ""
 	if o.Alias != "" {
-		a, err := reference.ParseNormalizedNamed(o.Alias)
+		a, err := parseRef(o.Alias)
 		if err != nil {
 			return "", fmt.Errorf("invalid alias %q: %w", o.Alias, err)
 		}
-		if _, ok := a.(reference.Canonical); ok {
+		if a.canonical() {
 			return "", fmt.Errorf("invalid name: %s", o.Alias)
 		}
-		name = reference.FamiliarString(reference.TagNameOnly(a))
+		name = a.tagged().Familiar()
 	}
-	auth, err := RegistryAuth(reference.Domain(ref))
+	auth, err := RegistryAuth(ref.domain)
 	if err != nil {
 		return "", err
 	}
@@ -163,19 +162,19 @@ type PushOptions struct {
 // `docker plugin push` does, and returns what the registry stored.
 func (c *Client) Push(ctx context.Context, o PushOptions) (types.PushResult, error) {
 	var res types.PushResult
-	named, err := reference.ParseNormalizedNamed(o.Name)
+	named, err := parseRef(o.Name)
 	if err != nil {
 		return res, fmt.Errorf("invalid plugin name %q: %w", o.Name, err)
 	}
-	if _, ok := named.(reference.Canonical); ok {
+	if named.canonical() {
 		return res, fmt.Errorf("invalid name: %s", o.Name)
 	}
-	named = reference.TagNameOnly(named)
-	auth, err := RegistryAuth(reference.Domain(named))
+	named = named.tagged()
+	auth, err := RegistryAuth(named.domain)
 	if err != nil {
 		return res, err
 	}
-	resp, err := c.stream(ctx, "/plugins/"+reference.FamiliarString(named)+"/push", nil, nil, auth)
+	resp, err := c.stream(ctx, "/plugins/"+named.Familiar()+"/push", nil, nil, auth)
 	if err != nil {
 		return res, err
 	}
@@ -223,17 +222,17 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (string, error) 
 	if remote == "" {
 		remote = p.PluginReference
 	}
-	newRef, err := reference.ParseNormalizedNamed(remote)
+	newRef, err := parseRef(remote)
 	if err != nil {
 		return "", fmt.Errorf("error parsing remote upgrade image reference: %w", err)
 	}
-	newRef = reference.TagNameOnly(newRef)
-	oldRef, err := reference.ParseNormalizedNamed(p.PluginReference)
+	newRef = newRef.tagged()
+	oldRef, err := parseRef(p.PluginReference)
 	if err != nil {
 		return "", fmt.Errorf("error parsing current image reference: %w", err)
 	}
-	oldRef = reference.TagNameOnly(oldRef)
-	o.Progress.Printf("Upgrading plugin %s from %s to %s\n", p.Name, reference.FamiliarString(oldRef), reference.FamiliarString(newRef))
+	oldRef = oldRef.tagged()
+	o.Progress.Printf("Upgrading plugin %s from %s to %s\n", p.Name, oldRef.Familiar(), newRef.Familiar())
 	if !o.SkipRemoteCheck && newRef.String() != oldRef.String() {
 		ok := false
 		if o.Confirm != nil {
@@ -245,7 +244,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (string, error) 
 			return "", errors.New("plugin upgrade has been cancelled")
 		}
 	}
-	auth, err := RegistryAuth(reference.Domain(newRef))
+	auth, err := RegistryAuth(newRef.domain)
 	if err != nil {
 		return "", err
 	}

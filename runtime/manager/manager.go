@@ -25,6 +25,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/format/archive"
 	"github.com/plugdbg/plugdbg/format/config"
+	"github.com/plugdbg/plugdbg/format/pluginname"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/store"
@@ -200,7 +201,7 @@ func (m *Manager) find(ref string) (*entry, error) {
 	if e, ok := m.plugins[ref]; ok {
 		return e, nil
 	}
-	if name, err := config.NormalizeName(ref); err == nil {
+	if name, err := pluginname.Normalize(ref); err == nil {
 		for _, e := range m.plugins {
 			if e.p.Name == name {
 				return e, nil
@@ -282,7 +283,7 @@ func (m *Manager) Create(ctx context.Context, name string, context io.Reader) (i
 	if name == "" {
 		return "", errkind.Invalid(errors.New("a plugin name is required"))
 	}
-	name, err := config.NormalizeName(name)
+	name, err := pluginname.Normalize(name)
 	if err != nil {
 		return "", errkind.Invalid(err)
 	}
