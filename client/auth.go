@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,9 +12,11 @@ import (
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/types"
-	"github.com/moby/moby/api/pkg/authconfig"
-	"github.com/moby/moby/api/types/registry"
 )
+
+// authHeader carries a request's registry credentials (moby's
+// registry.AuthHeader).
+const registryAuthHeader = "X-Registry-Auth"
 
 // dockerHub is the key docker login uses for the default registry.
 const dockerHub = "https://index.docker.io/v1/"
@@ -48,11 +52,24 @@ func RegistryAuth(domain string) (string, error) {
 	if a.Username == "" && a.Password == "" && a.Auth == "" && a.IdentityToken == "" && a.RegistryToken == "" {
 		return "", nil
 	}
-	return authconfig.Encode(registry.AuthConfig{
+	return encodeAuth(types.AuthConfig{
 		Username: a.Username, Password: a.Password, Auth: a.Auth,
 		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken,
 		ServerAddress: domain,
 	})
+}
+
+// encodeAuth is the X-Registry-Auth form of a: base64url of its JSON, as
+// moby's authconfig.Encode writes it. The docker CLI config's AuthConfig
+// has the JSON shape of moby's registry.AuthConfig; the client uses it so
+// as not to link moby's registry types, which bring image-spec and
+// go-digest, and their init, into every CLI process.
+func encodeAuth(a types.AuthConfig) (string, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode registry credentials: %w", err)
+	}
+	return base64.URLEncoding.EncodeToString(b), nil
 }
 
 // loadAuthConfigFile finds credentials where the docker CLI, and
@@ -108,8 +125,8 @@ type LoginOptions struct {
 // login` does. It returns the server key they were stored under.
 func (c *Client) Login(ctx context.Context, o LoginOptions) (string, error) {
 	key := authKey(o.Server)
-	var ok registry.AuthResponse
-	in := registry.AuthConfig{Username: o.Username, Password: o.Password, ServerAddress: key}
+	var ok struct{ Status, IdentityToken string } // moby's registry.AuthResponse
+	in := types.AuthConfig{Username: o.Username, Password: o.Password, ServerAddress: key}
 	if err := c.do(ctx, http.MethodPost, "/auth", nil, in, &ok); err != nil {
 		return "", err
 	}

@@ -19,8 +19,6 @@ import (
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
 
-	"github.com/moby/moby/api/types/system"
-
 	"github.com/plugdbg/plugdbg/logs"
 )
 
@@ -198,8 +196,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // Version returns the daemon's version.
-func (c *Client) Version(ctx context.Context) (system.VersionResponse, error) {
-	var v system.VersionResponse
+func (c *Client) Version(ctx context.Context) (types.Version, error) {
+	var v types.Version
 	return v, c.do(ctx, http.MethodGet, "/version", nil, nil, &v)
 }
 

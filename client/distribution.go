@@ -13,7 +13,6 @@ import (
 	"github.com/plugdbg/plugdbg/api/types"
 
 	"github.com/moby/moby/api/types/plugin"
-	"github.com/moby/moby/api/types/registry"
 )
 
 // Privileges asks the daemon which privileges the plugin at remote wants.
@@ -34,7 +33,7 @@ func (c *Client) Privileges(ctx context.Context, remote, auth string) (plugin.Pr
 func authHeader(auth string) http.Header {
 	h := http.Header{}
 	if auth != "" {
-		h.Set(registry.AuthHeader, auth)
+		h.Set(registryAuthHeader, auth)
 	}
 	return h
 }

@@ -80,7 +80,8 @@ func TestDisplay(t *testing.T) {
 	_, err = (&client.Display{Out: &out, TTY: true}).Show(strings.NewReader(stream))
 	require.NoError(t, err)
 	assert.Contains(t, out.String(), "abc: Downloading")
-	assert.Contains(t, out.String(), "100 B", "a progress bar with byte counts")
+	assert.Contains(t, out.String(), "abc: Downloading [=====>                                             ]      10B/100B", "docker's progress bar")
+	assert.Contains(t, out.String(), "\r\x1b[2Kabc: Downloading [==================================================>]     100B/100B\n", "redrawn in place, ended with the line")
 }
 
 const privilegedConfig = `{

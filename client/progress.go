@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/jsonstream"
-	"github.com/schollz/progressbar/v3"
 )
 
 // Display shows a daemon's JSON progress stream (pull, push, upgrade). On
@@ -35,13 +36,11 @@ func (d *Display) Show(r io.Reader) (*json.RawMessage, error) {
 	}
 	dec := json.NewDecoder(r)
 	var aux *json.RawMessage
-	var bar *progressbar.ProgressBar
-	barKey, lastKey := "", ""
+	barKey, lastKey := "", "" // barKey: the ID and status of the bar being redrawn, if any
 	endBar := func() {
-		if bar != nil {
-			_ = bar.Finish()
+		if barKey != "" {
 			fmt.Fprintln(out)
-			bar, barKey = nil, ""
+			barKey = ""
 		}
 	}
 	defer endBar()
@@ -66,19 +65,9 @@ func (d *Display) Show(r io.Reader) (*json.RawMessage, error) {
 		}
 		key := m.ID + "\x00" + m.Status
 		if tty && m.Progress != nil && m.Progress.Total > 0 {
-			if key != barKey {
-				endBar()
-				bar = progressbar.NewOptions64(m.Progress.Total,
-					progressbar.OptionSetWriter(out),
-					progressbar.OptionSetDescription(fmt.Sprintf("%s: %-11s", m.ID, m.Status)),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionShowCount(),
-					progressbar.OptionSetWidth(30),
-					progressbar.OptionFullWidth(),
-				)
-				barKey, lastKey = key, key
-			}
-			_ = bar.Set64(min(m.Progress.Current, m.Progress.Total))
+			// Redrawn in place, in docker's own form (jsonmessage).
+			fmt.Fprintf(out, "\r\x1b[2K%s: %s %s", m.ID, m.Status, progressBar(m.Progress.Current, m.Progress.Total))
+			barKey, lastKey = key, key
 			continue
 		}
 		if key == lastKey {
@@ -92,4 +81,13 @@ func (d *Display) Show(r io.Reader) (*json.RawMessage, error) {
 			fmt.Fprintln(out, m.Status)
 		}
 	}
+}
+
+// progressBar draws current of total bytes as the docker CLI does:
+// "[=========>          ]  1.2MB/3.4MB", the bar 50 columns wide.
+func progressBar(current, total int64) string {
+	current = min(max(current, 0), total)
+	done := int(current * 50 / total)
+	bar := strings.Repeat("=", done) + ">" + strings.Repeat(" ", 50-done)
+	return fmt.Sprintf("[%s] %8v/%v", bar, units.HumanSize(float64(current)), units.HumanSize(float64(total)))
 }
