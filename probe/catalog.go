@@ -61,14 +61,45 @@ type empty struct{}
 // pay for it.
 var catalog = sync.OnceValue(buildCatalog)
 
+// lazyInterface is one interface of the catalog whose methods are built
+// (their schemas, by reflection: the costly part) on the first use of that
+// interface: one `plugdbg probe` call looks up one method, and building
+// the whole catalog for it was ~4 % of the process.
+type lazyInterface struct {
+	spec  interfaceSpec
+	build func() catalogIndex
+}
+
+// lazyInterfaces are the catalog's interfaces in its order. Lookup builds
+// the one it needs, buildCatalog all of them: both share what is built.
+var lazyInterfaces = sync.OnceValue(func() []*lazyInterface {
+	out := make([]*lazyInterface, 0, len(interfaces))
+	for _, specOf := range interfaces {
+		l := &lazyInterface{spec: specOf()}
+		l.build = sync.OnceValue(func() catalogIndex {
+			idx := catalogIndex{methods: map[string]*Method{}}
+			idx.add(l.spec)
+			return idx
+		})
+		out = append(out, l)
+	}
+	return out
+})
+
 // Catalog returns every interface plugdbg knows, Plugin first. The result is
 // shared: do not modify it.
 func Catalog() []*Interface { return catalog().ifaces }
 
 // Lookup returns the method named "Interface.Method", exactly as spelt.
 func Lookup(name string) (*Method, bool) {
-	m, ok := catalog().methods[name]
-	return m, ok
+	prefix, _, _ := strings.Cut(name, ".")
+	for _, l := range lazyInterfaces() {
+		if l.spec.iface.Name == prefix {
+			m, ok := l.build().methods[name]
+			return m, ok
+		}
+	}
+	return nil, false
 }
 
 // InterfaceByImplements returns the interface Plugin.Activate names impl.
@@ -118,8 +149,12 @@ var interfaces = []func() interfaceSpec{
 
 func buildCatalog() catalogIndex {
 	idx := catalogIndex{methods: map[string]*Method{}}
-	for _, spec := range interfaces {
-		idx.add(spec())
+	for _, l := range lazyInterfaces() {
+		built := l.build()
+		idx.ifaces = append(idx.ifaces, built.ifaces...)
+		for name, m := range built.methods {
+			idx.methods[name] = m
+		}
 	}
 	return idx
 }

@@ -46,7 +46,7 @@ type inMsg struct {
 	Tail   int                    `json:"tail,omitempty"`
 	Resume map[string]resumePoint `json:"resume,omitempty"`
 	// Before names the line a history page ends before: its time (unix
-	// ns), plugin ID and seq (manager.LogPosition).
+	// ns), plugin ID and seq (types.LogPosition).
 	Before       int64  `json:"before,omitempty"`
 	BeforePlugin string `json:"beforePlugin,omitempty"`
 	BeforeSeq    uint64 `json:"beforeSeq,omitempty"`
