@@ -37,6 +37,16 @@ func eventually(t *testing.T, cond func() bool, timeout time.Duration, msgAndArg
 	}
 }
 
+// eventuallyShow is eventually whose failure message, show(), is made when
+// the wait has failed, so that it tells the state at the end, not at the
+// start.
+func eventuallyShow(t *testing.T, cond func() bool, timeout time.Duration, show func() string) {
+	t.Helper()
+	if !poll(cond, timeout) {
+		require.Fail(t, fmt.Sprintf("condition not met within %s", timeout), show())
+	}
+}
+
 // poll checks cond every 20 ms until it holds or timeout has passed, and
 // reports whether it held: for states that nothing announces (/proc, the
 // output of top), where the caller reports what is still wrong itself.

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,9 +50,11 @@ func TestLogsPerPluginRotation(t *testing.T) {
 	write("small", 4)
 	write("other", 4)
 	eventually(t, func() bool { return len(d.apiLogs(t, "other", nil)) == 4 }, waitTimeout, "other's lines stored")
-	eventually(t, func() bool {
+	eventuallyShow(t, func() bool {
 		return assert.ObjectsAreEqual([]string{"plugin.log", "plugin.log.1"}, files(small.ID))
-	}, waitTimeout, "small keeps 2 files; has %v", files(small.ID))
+	}, waitTimeout, func() string {
+		return fmt.Sprintf("small keeps 2 files; has %v, state %+v", files(small.ID), d.inspect(t, "small").State)
+	})
 	assert.Equal(t, []string{"plugin.log"}, files(other.ID))
 
 	// Changed while it runs: the monitor takes the new limits within
@@ -60,18 +63,22 @@ func TestLogsPerPluginRotation(t *testing.T) {
 	_, stderr, code = d.cli(t, "set", "--log-opt", "max-file=4", "small")
 	require.Equal(t, 0, code, stderr)
 	writes := 0
-	eventually(t, func() bool {
+	eventuallyShow(t, func() bool {
 		write("small", 1)
 		writes++
 		return len(files(small.ID)) == 4
-	}, waitTimeout, "small keeps 4 files; has %v", files(small.ID))
+	}, waitTimeout, func() string {
+		return fmt.Sprintf("small keeps 4 files; has %v, state %+v", files(small.ID), d.inspect(t, "small").State)
+	})
 	t.Logf("4 files after %d writes (2 are needed once the new limit applies)", writes)
 	write("small", 3)
 	// Never more than 4 files (a rotation's fresh file, plugin.log.new,
 	// aside).
-	eventually(t, func() bool {
+	eventuallyShow(t, func() bool {
 		return assert.ObjectsAreEqual([]string{"plugin.log", "plugin.log.1", "plugin.log.2", "plugin.log.3"}, files(small.ID))
-	}, waitTimeout, "small keeps 4 files; has %v", files(small.ID))
+	}, waitTimeout, func() string {
+		return fmt.Sprintf("small keeps 4 files; has %v, state %+v", files(small.ID), d.inspect(t, "small").State)
+	})
 	assert.Equal(t, "4", d.inspect(t, "small").LogConfig.Config["max-file"])
 
 	// Refused: nothing changes.
