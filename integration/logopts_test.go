@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,13 +39,33 @@ func TestLogsPerPluginRotation(t *testing.T) {
 		}
 		return names
 	}
+	// lastSeq is the seq of the newest record in id's current log file
+	// (0: none yet): a batch is written whole into the current file, after
+	// a rotation if there is one.
+	lastSeq := func(id string) uint64 {
+		t.Helper()
+		data, err := os.ReadFile(d.logPath(id))
+		if errors.Is(err, fs.ErrNotExist) { // between the two renames of a rotation
+			return 0
+		}
+		require.NoError(t, err)
+		records := strings.Split(strings.TrimSpace(string(data)), "\n")
+		var last struct{ Seq uint64 }
+		_ = json.Unmarshal([]byte(records[len(records)-1]), &last)
+		return last.Seq
+	}
 	// Each 3,000-byte line is a record of over 3 KiB: one per file at 4k.
+	// The monitor writes what it has read at once as one batch, and a
+	// batch is never split between files: each line is written only once
+	// the one before it is stored, as its own batch.
 	line := strings.Repeat("x", 3000) + "\n"
 	write := func(ref string, n int) {
 		t.Helper()
-		sock := d.inspect(t, ref).State.Socket
+		p := d.inspect(t, ref)
 		for range n {
-			echoWrite(t, sock, "stdout", line)
+			before := lastSeq(p.ID)
+			echoWrite(t, p.State.Socket, "stdout", line)
+			eventually(t, func() bool { return lastSeq(p.ID) > before }, waitTimeout, "the line after seq %d stored", before)
 		}
 	}
 	d.enable(t, "small")
