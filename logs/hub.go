@@ -39,14 +39,28 @@ func (s *Sub) Lagged() bool { return s.lagged.Swap(false) }
 // Subscribe starts following plugin ("" for all) with room for buffer
 // batches.
 func (h *Hub) Subscribe(plugin string, buffer int) *Sub {
+	s, _ := h.SubscribeAt(plugin, buffer, nil)
+	return s
+}
+
+// SubscribeAt is Subscribe that also returns, for each of ids, the seq of
+// the last line published before the subscription (0: none): every later
+// line of theirs reaches s, or marks it lagging, and none before does.
+// Publish offers a batch and records its seq under the read lock, so the
+// write lock taken here sees both or neither.
+func (h *Hub) SubscribeAt(plugin string, buffer int, ids []string) (*Sub, map[string]uint64) {
 	s := &Sub{plugin: plugin, ch: make(chan Batch, buffer)}
+	at := make(map[string]uint64, len(ids))
 	h.mu.Lock()
 	if h.subs == nil {
 		h.subs = map[*Sub]struct{}{}
 	}
 	h.subs[s] = struct{}{}
+	for _, id := range ids {
+		at[id] = h.LastSeq(id)
+	}
 	h.mu.Unlock()
-	return s
+	return s, at
 }
 
 // Unsubscribe stops s and closes its channel.

@@ -65,8 +65,13 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 		return err
 	}
 	var sub *logs.Sub
+	var subscribedAt map[string]uint64
 	if o.Follow {
-		sub = f.hub.Subscribe(subscription(ref, targets), followBuffer)
+		ids := make([]string, len(targets))
+		for i, t := range targets {
+			ids[i] = t.ID
+		}
+		sub, subscribedAt = f.hub.SubscribeAt(subscription(ref, targets), followBuffer, ids)
 		defer f.hub.Unsubscribe(sub)
 	}
 	if o.Started != nil {
@@ -76,6 +81,15 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 	last, err := history(targets, filter, o.Before, o.Tail, send)
 	if err != nil || !o.Follow {
 		return err
+	}
+	if o.Tail < 0 {
+		// No history is sent, so the follow starts where the subscription
+		// did, not at the history's end: read after Started, that end may
+		// hold lines written since, which would then reach the follower
+		// neither from the history nor live.
+		for id, seq := range subscribedAt {
+			last[id] = seq
+		}
 	}
 
 	var untilC <-chan time.Time

@@ -263,6 +263,38 @@ func TestFollowJoinsHistoryWithoutGapOrRepeat(t *testing.T) {
 	assert.Equal(t, []string{"one", "two", "three", "four"}, seen)
 }
 
+// TestFollowWithoutHistoryMissesNothingAfterStarted: with Tail < 0 (only
+// what follows), a line stored and published between Started and the
+// follower's look at the history still reaches it, live.
+func TestFollowWithoutHistoryMissesNothingAfterStarted(t *testing.T) {
+	p := newFakePlugins(t)
+	id := p.add(t, "a", line(1, 10, "old"))
+	hub := new(logs.Hub)
+	hub.Publish(logs.Batch{Plugin: id, Entries: []logs.Entry{line(1, 10, "old")}})
+	f := New(p, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan types.LogLine, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Logs(ctx, "a", types.LogOptions{Follow: true, Tail: -1, Started: func() {
+			// Written now: stored first, as the monitor does, then published.
+			f, err := os.OpenFile(p.all["a"].Path, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.Write(append(line(2, 20, "new").AppendJSON(nil), '\n'))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			hub.Publish(logs.Batch{Plugin: id, Entries: []logs.Entry{line(2, 20, "new")}})
+		}}, func(l types.LogLine) error {
+			got <- l
+			return nil
+		})
+	}()
+	assert.Equal(t, "new", next(t, got).Line, "no history, then the line written after Started")
+	cancel()
+	require.NoError(t, <-done)
+}
+
 // TestFollowFiltersMakeNoGap: a line the filter drops still counts, so the
 // next one that matches comes without a Skipped marker.
 func TestFollowFiltersMakeNoGap(t *testing.T) {
