@@ -490,7 +490,12 @@ func TestLogsFollowLive(t *testing.T) {
 // small history: no line is missed or repeated.
 func TestLogsFollowAcrossRotation(t *testing.T) {
 	const rate, lines = 5000, 10000
-	d := startDaemonWith(t, "--log-max-size", "65536", "--log-max-files", "3")
+	// 40 files of 64 KiB hold the whole flood (~1.7 MB): the files rotate
+	// some 25 times while the follower reads, yet however far it lags (a
+	// race build on a loaded machine lagged past 3 files) no line is gone
+	// before it reads it. Lines rotated away from a lagging follower are
+	// TestLogsSlowFollowerRotated's.
+	d := startDaemonWith(t, "--log-max-size", "65536", "--log-max-files", "40")
 	id := d.create(t, "fl", "flood", "RATE="+strconv.Itoa(rate), "DURATION=2s", "START_DELAY=1s").ID
 	d.enable(t, "fl")
 	f := d.followCLI(t, "fl")
@@ -506,11 +511,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		assert.NotContains(t, l, "skipped")
 	}
 	rotated, _ := filepath.Glob(d.logPath(id) + ".*")
-	assert.Len(t, rotated, 2, "rotations happened while following")
-	out, _, _ := d.cli(t, "logs", "fl")
-	kept := floodSeqs(strings.Split(out, "\n"), "stdout")
-	require.NotEmpty(t, kept)
-	assert.Greater(t, kept[0], uint64(lines/2), "most of the lines were rotated away while the follower read them")
+	assert.GreaterOrEqual(t, len(rotated), 10, "rotations happened while following")
 }
 
 func texts(ls []followed) []string {
