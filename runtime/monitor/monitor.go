@@ -138,6 +138,7 @@ type monitor struct {
 	unackedB int          // bytes of lines in unacked
 	exit     *types.PluginExit
 	session  *session
+	attached bool // a daemon has attached during this run
 	stopping bool
 }
 
@@ -192,6 +193,23 @@ func (m *monitor) run() int {
 	m.mu.Lock()
 	m.exit = &exit
 	m.cond.Broadcast()
+	// The daemon that started this run attaches just after it reads the
+	// start result. A plugin that exits at once must not take its monitor
+	// with it before then, or that daemon learns only that no monitor
+	// runs, not how the plugin ended and what it wrote. A daemon that died
+	// meanwhile leaves the exit file to the next one.
+	if !m.attached {
+		wake := time.AfterFunc(exitDeliveryTimeout, func() {
+			m.mu.Lock()
+			m.attached = true // no daemon came: stop waiting
+			m.cond.Broadcast()
+			m.mu.Unlock()
+		})
+		for !m.attached {
+			m.cond.Wait()
+		}
+		wake.Stop()
+	}
 	s := m.session
 	m.mu.Unlock()
 	if s != nil {

@@ -48,6 +48,7 @@ func (m *monitor) handle(conn net.Conn) {
 		old.conn.Close()
 	}
 	m.session = s
+	m.attached = true
 	// Resume after the last line the previous daemon acknowledged: lines
 	// dropped from memory since then are reported as Skipped, so that the
 	// daemon reads them from the log file.
