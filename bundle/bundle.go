@@ -17,11 +17,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/probe/conformance"

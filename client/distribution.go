@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/plugin"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Privileges asks the daemon which privileges the plugin at remote wants.

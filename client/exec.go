@@ -12,9 +12,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // ExecSession is an exec stream to the daemon (see package execproto). Its

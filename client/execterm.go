@@ -7,11 +7,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/containerd/console"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // ExecStreams are the terminal or pipes an attached exec uses.

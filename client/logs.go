@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // LogsOptions select the lines Logs streams.

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // TestCrashBackoff lets the crasher plugin die 150 ms after each start: the

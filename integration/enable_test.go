@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // maxEnableFailure is more than any failing enable takes on a busy machine,

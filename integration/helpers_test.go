@@ -18,13 +18,12 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )

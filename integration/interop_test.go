@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // dockerPluginRoot is dockerd's plugin exec root and legacy discovery dir:

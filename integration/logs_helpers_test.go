@@ -21,10 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 )

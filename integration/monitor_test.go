@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/runtime/manager"

@@ -5,11 +5,11 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // TestDisableWithDataRootFull: a plugin whose output fills the data root's

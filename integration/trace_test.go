@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/probe"
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/plugdbg/plugdbg/logs"
 )
 

@@ -17,13 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/gorilla/websocket"
 	"github.com/moby/moby/api/types/events"
 	"github.com/sirupsen/logrus"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // DefaultAddr is where the daemon serves the UI unless told otherwise:

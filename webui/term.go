@@ -9,9 +9,8 @@ import (
 	"io"
 	"sync"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // maxTerms bounds the terminals one page may hold open.

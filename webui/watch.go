@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/version"
 )
 

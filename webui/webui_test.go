@@ -16,14 +16,13 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/gorilla/websocket"
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // fakeBackend is a manager with one plugin, "p1", whose log is an

@@ -3,9 +3,9 @@ package execproto_test
 import (
 	"testing"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 func TestConfigValidate(t *testing.T) {

@@ -6,10 +6,9 @@ import (
 	"path"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 )
 

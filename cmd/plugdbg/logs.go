@@ -9,11 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/logs"
 )

@@ -9,10 +9,9 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 )
 

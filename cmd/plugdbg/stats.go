@@ -6,11 +6,10 @@ import (
 	"os"
 	"text/tabwriter"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
 )
 

@@ -5,13 +5,12 @@ import (
 	"io"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )

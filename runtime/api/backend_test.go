@@ -14,15 +14,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 )
 

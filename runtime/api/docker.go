@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
 	"github.com/plugdbg/plugdbg/runtime/tracer"

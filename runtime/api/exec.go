@@ -7,12 +7,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/container"
 )
 

@@ -16,12 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/api/apitest"
 	"github.com/plugdbg/plugdbg/version"

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 func skipIfNotRoot(t *testing.T) {

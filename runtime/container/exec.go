@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/containerd/console"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
@@ -25,6 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // ErrNotRunning is an exec, top or stats on a container that does not run;

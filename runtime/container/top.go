@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on Linux.

@@ -8,11 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/plugin"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/container"
 )
 

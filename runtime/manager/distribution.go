@@ -8,14 +8,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 )

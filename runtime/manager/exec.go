@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
-
-	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 )

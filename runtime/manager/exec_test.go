@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 )
 

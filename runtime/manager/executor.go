@@ -5,11 +5,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )

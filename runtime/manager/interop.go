@@ -5,10 +5,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/moby/moby/api/types/plugin"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/runtime/discovery"
 	"github.com/plugdbg/plugdbg/runtime/usage"

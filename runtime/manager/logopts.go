@@ -7,11 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/logs"
 )
 

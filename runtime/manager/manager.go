@@ -16,13 +16,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
 
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/format/archive"
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/format/pluginname"

@@ -13,7 +13,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/monitor"

@@ -11,7 +11,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
-
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
 )

@@ -13,12 +13,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
 )

@@ -17,10 +17,9 @@ package monitor
 import (
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/logs"
 )
 

@@ -22,9 +22,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // StartRecord is the first line of a trace stream of socket: Time is now.

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 func TestTracker(t *testing.T) {

@@ -12,13 +12,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/plugdbg/plugdbg/api/types"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/logs/follow"
 	"github.com/plugdbg/plugdbg/runtime/api"
