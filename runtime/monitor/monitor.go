@@ -198,13 +198,14 @@ func (m *monitor) run() int {
 	// runs, not how the plugin ended and what it wrote. A daemon that died
 	// meanwhile leaves the exit file to the next one.
 	if !m.attached {
+		expired := false // guarded by m.mu
 		wake := time.AfterFunc(exitDeliveryTimeout, func() {
 			m.mu.Lock()
-			m.attached = true // no daemon came: stop waiting
+			expired = true
 			m.cond.Broadcast()
 			m.mu.Unlock()
 		})
-		for !m.attached {
+		for !m.attached && !expired {
 			m.cond.Wait()
 		}
 		wake.Stop()
