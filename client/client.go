@@ -23,17 +23,40 @@ import (
 
 // Client is a daemon client. It is safe for concurrent use.
 type Client struct {
-	// Socket is the daemon's unix socket path.
+	// Host is the daemon's address as messages show it
+	// (unix:///run/plugdbg/plugdbg.sock, tcp://…, ssh://…).
+	Host string
+	// Socket is the daemon's unix socket path for a unix:// host, ""
+	// for a remote one.
 	Socket string
+	dial   dialer
+	err    error // an unusable host: every call returns it
 	http   *http.Client
 }
 
-// New returns a client for host, "unix:///path" or a bare path.
+// New returns a client for host, "unix:///path", a bare path,
+// "tcp://host:port" (plain TCP) or "ssh://[user@]host[:port][/path]". A
+// host that cannot be used makes every call fail with the reason.
 func New(host string) *Client {
-	sock := strings.TrimPrefix(host, "unix://")
+	c, err := NewWithOptions(Options{Host: host})
+	if err != nil {
+		return &Client{Host: host, err: err, http: &http.Client{}}
+	}
+	return c
+}
+
+// NewWithOptions returns a client for o.Host, with TLS for a tcp:// one.
+func NewWithOptions(o Options) (*Client, error) {
+	dial, shown, err := parseHost(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{Host: shown, dial: dial}
+	if s, ok := strings.CutPrefix(shown, "unix://"); ok {
+		c.Socket = s
+	}
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "unix", sock)
+		conn, err := dial(ctx)
 		if err != nil {
 			// Marked, so that send tells "no daemon" from "the daemon
 			// went away while answering".
@@ -41,8 +64,36 @@ func New(host string) *Client {
 		}
 		return conn, nil
 	}}
-	return &Client{Socket: sock, http: &http.Client{Transport: tr}}
+	c.http = &http.Client{Transport: tr}
+	return c, nil
 }
+
+// Dial opens a new connection to the daemon's API, over whatever the
+// host's transport is: for a stream that takes the connection over (exec)
+// or is relayed as is (plugdbg dial-stdio, plugdbg ui).
+func (c *Client) Dial(ctx context.Context) (net.Conn, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, c.requestError(ctx, "", "", dialError{err})
+	}
+	return conn, nil
+}
+
+// Transport is the HTTP transport to the daemon, for a caller that relays
+// requests (plugdbg ui): its requests' URL host does not matter.
+func (c *Client) Transport() http.RoundTripper {
+	if c.err != nil {
+		return errTransport{c.err}
+	}
+	return c.http.Transport
+}
+
+type errTransport struct{ err error }
+
+func (t errTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, t.err }
 
 // Error is an error answer of the daemon. Its kind is its status's in
 // errkind's table, the one the daemon answered from: errdefs.IsNotFound,
@@ -65,12 +116,20 @@ func IsNotFound(err error) bool {
 
 // DaemonError is a failure to reach the daemon at all.
 type DaemonError struct {
-	Socket string
-	Err    error
+	Host string // as Client.Host
+	Err  error
 }
 
 func (e *DaemonError) Error() string {
-	return fmt.Sprintf("cannot connect to the plugdbg daemon at unix://%s: %v (is plugdbgd running, and are you root?)", e.Socket, e.Err)
+	var se *SSHError
+	if errors.As(e.Err, &se) {
+		return fmt.Sprintf("cannot connect to the plugdbg daemon at %s: %v", e.Host, e.Err)
+	}
+	hint := "is plugdbgd running there, and does it listen on tcp with this TLS setup?"
+	if strings.HasPrefix(e.Host, "unix://") {
+		hint = "is plugdbgd running, and are you root or in the socket's group?"
+	}
+	return fmt.Sprintf("cannot connect to the plugdbg daemon at %s: %v (%s)", e.Host, e.Err, hint)
 }
 
 func (e *DaemonError) Unwrap() error { return e.Err }
@@ -108,7 +167,13 @@ func (c *Client) requestError(ctx context.Context, method, path string, err erro
 	err = unwrapURL(err)
 	var de dialError
 	if errors.As(err, &de) {
-		return &DaemonError{Socket: c.Socket, Err: de.err}
+		return &DaemonError{Host: c.Host, Err: de.err}
+	}
+	// Over ssh the dial is only the start of a process: whether it
+	// reached the daemon shows when the first answer should come.
+	var se *SSHError
+	if errors.As(err, &se) {
+		return &DaemonError{Host: c.Host, Err: se}
 	}
 	// The transport's own "connection broken" would say it twice.
 	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "net/http: HTTP/1.x transport connection broken: ") {
@@ -131,6 +196,9 @@ func (c *Client) sendHeader(ctx context.Context, method, path string, query url.
 	u := "http://plugdbg" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
+	}
+	if c.err != nil {
+		return nil, c.err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {

@@ -245,7 +245,7 @@ func TestDaemonUnreachable(t *testing.T) {
 			require.Error(t, err)
 			var de *client.DaemonError
 			require.True(t, errors.As(err, &de), "want *client.DaemonError, got %T: %v", err, err)
-			assert.Equal(t, tt.socket, de.Socket)
+			assert.Equal(t, "unix://"+tt.socket, de.Host)
 			assert.Contains(t, err.Error(), "is plugdbgd running")
 			assert.Contains(t, err.Error(), "unix://"+tt.socket)
 			assert.ErrorIs(t, err, tt.wantErr)

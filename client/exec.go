@@ -31,10 +31,9 @@ func (c *Client) Exec(ctx context.Context, ref string, cfg types.ExecConfig) (*E
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	conn, err := c.Dial(ctx)
 	if err != nil {
-		return nil, c.requestError(ctx, http.MethodPost, "/plugins/"+ref+"/exec", dialError{err})
+		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()

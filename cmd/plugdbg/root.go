@@ -81,6 +81,7 @@ func newRootCmd() *cobra.Command {
 		newUsageCmd(opts),
 		newPublishCmd(opts),
 		newBundleCmd(opts),
+		newDialStdioCmd(opts),
 	)
 	return root
 }

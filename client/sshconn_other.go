@@ -1,0 +1,7 @@
+//go:build !linux && !windows
+
+package client
+
+import "syscall"
+
+func setParentDeath(*syscall.SysProcAttr) {}
