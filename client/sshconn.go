@@ -78,10 +78,16 @@ func containsPrefix(list []string, sub string) bool {
 // remote end answered: ssh could not run, could not log in, or the remote
 // `plugdbg dial-stdio` could not run or reach its daemon. Its message says
 // which, with what ssh or the remote side wrote on stderr.
+//
+// Its chain never holds an *exec.ExitError: that has an ExitCode method,
+// and plugdbg would exit with ssh's status (255, or 127 from the remote
+// shell), which `exec` gives the plugin's process alone. ssh's status is
+// Status instead.
 type SSHError struct {
 	Host   string // the ssh host
 	Reason string // what went wrong, in words
 	Stderr string // the last lines ssh and the remote command wrote
+	Status int    // ssh's exit status; -1 if it did not exit or was killed
 	Err    error
 }
 
@@ -119,7 +125,7 @@ type commandConn struct {
 func newCommandConn(_ context.Context, name string, args []string, host string) (net.Conn, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, &SSHError{Host: host, Reason: "no ssh client: " + name + " is not in PATH (ssh:// hosts are reached through the system ssh)", Err: err}
+		return nil, &SSHError{Host: host, Reason: "no ssh client: " + name + " is not in PATH (ssh:// hosts are reached through the system ssh)", Status: -1, Err: err}
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Env = os.Environ()
@@ -133,7 +139,7 @@ func newCommandConn(_ context.Context, name string, args []string, host string) 
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, &SSHError{Host: host, Reason: "cannot run " + name, Err: err}
+		return nil, &SSHError{Host: host, Reason: "cannot run " + name, Status: -1, Err: err}
 	}
 	go func() {
 		c.waitErr = cmd.Wait()
@@ -178,12 +184,13 @@ func (c *commandConn) ended(err error) error {
 // exitError explains how ssh ended.
 func (c *commandConn) exitError(werr error) error {
 	stderr := strings.TrimSpace(c.stderr.String())
-	e := &SSHError{Host: c.host, Stderr: stderr, Err: werr}
 	code := -1
 	var ee *exec.ExitError
 	if errors.As(werr, &ee) {
 		code = ee.ExitCode()
+		werr = errors.New(ee.Error()) // "exit status N", without ExitCode
 	}
+	e := &SSHError{Host: c.host, Stderr: stderr, Status: code, Err: werr}
 	switch {
 	case code == DialStdioExitNoDaemon:
 		e.Reason = "no plugdbg daemon answers on " + c.host
