@@ -112,7 +112,6 @@ type commandConn struct {
 	stdout io.ReadCloser
 	stderr *tailBuffer
 
-	waitOnce sync.Once
 	waitDone chan struct{}
 	waitErr  error
 
@@ -131,18 +130,41 @@ func newCommandConn(_ context.Context, name string, args []string, host string) 
 	cmd.Env = os.Environ()
 	setSession(cmd)
 	c := &commandConn{cmd: cmd, host: host, stderr: &tailBuffer{max: 4 << 10}, waitDone: make(chan struct{})}
+	// stderr is copied by exec, so that Wait returns once all of it is
+	// in the buffer; WaitDelay bounds that wait should a child of ssh (a
+	// ProxyCommand, an old ssh's ControlPersist master) keep it open.
 	cmd.Stderr = c.stderr
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, err
+	cmd.WaitDelay = 2 * time.Second
+	// stdin and stdout are pipes of our own, not StdinPipe/StdoutPipe:
+	// Wait closes those as soon as the command exits, and a Read blocked
+	// on one would then fail with "file already closed" instead of
+	// telling how ssh ended.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe for %s: %w", name, err)
 	}
-	if c.stdout, err = cmd.StdoutPipe(); err != nil {
-		return nil, err
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, fmt.Errorf("pipe for %s: %w", name, err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin, cmd.Stdout = inR, outW
+	err = cmd.Start()
+	inR.Close() // the command's ends: it has its own copies now
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
 		return nil, &SSHError{Host: host, Reason: "cannot run " + name, Status: -1, Err: err}
 	}
+	c.stdin, c.stdout = inW, outR
 	go func() {
-		c.waitErr = cmd.Wait()
+		err := cmd.Wait()
+		if errors.Is(err, exec.ErrWaitDelay) {
+			err = nil // it exited 0; something it started holds its stderr
+		}
+		c.waitErr = err
 		close(c.waitDone)
 	}()
 	return c, nil

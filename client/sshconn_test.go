@@ -49,6 +49,21 @@ func TestCommandConnExit(t *testing.T) {
 		})
 	}
 
+	// A Read waiting when the command exits learns how it ended: its
+	// pipe is not closed under it (exec's StdoutPipe would be, by Wait,
+	// racing the EOF).
+	t.Run("read waiting at the exit", func(t *testing.T) {
+		for range 200 {
+			conn, err := newCommandConn(context.Background(), "sh", []string{"-c", "exit 255"}, "h")
+			require.NoError(t, err)
+			_, err = conn.Read(make([]byte, 16))
+			conn.Close()
+			var se *SSHError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, 255, se.Status)
+		}
+	})
+
 	t.Run("clean exit is EOF", func(t *testing.T) {
 		conn, err := newCommandConn(context.Background(), "sh", []string{"-c", "echo hi"}, "h")
 		require.NoError(t, err)
