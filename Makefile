@@ -8,7 +8,7 @@ GO     ?= go
 BUILD  := build
 PREFIX ?= /usr/local
 
-.PHONY: all build install cross plugins clean run test bench bench-logs bench-exec webui bench-webui
+.PHONY: all build install cross plugins clean run test bench bench-logs bench-exec webui bench-webui bench-remote
 
 all: build plugins
 
@@ -74,6 +74,11 @@ bench-exec: build plugins
 # daemon's memory with 20 pages open (root, chromium).
 bench-webui: build plugins
 	bench/webui.sh
+
+# The latency an ssh:// host adds to a probe (or ls), with and without a
+# ControlMaster, beside the local socket (root, openssh-server).
+bench-remote: build plugins
+	bench/remote.sh
 
 # The binary is named after the entrypoint in config.json, so the two cannot
 # drift apart. This expects the entrypoint array on one line.
