@@ -178,7 +178,7 @@ func checkTCP(e Endpoint, t TLS) error {
 	}
 	where := "a non-loopback address"
 	if host, _, _ := net.SplitHostPort(e.Addr); host == "" {
-		where = "every interface"
+		where = "an empty host (every interface)"
 	}
 	const need = "needs --tlsverify with --tlscacert, --tlscert and --tlskey (client certificates), as plugdbgd serves no unauthenticated remote API; plain tcp or --tls alone is for 127.0.0.1, ::1 or localhost only"
 	if t.Enable {
@@ -191,13 +191,14 @@ func checkTCP(e Endpoint, t TLS) error {
 // with go-connections' defaults (TLS 1.2 or later, its cipher suites), as
 // dockerd does.
 func serverConfig(t TLS) (*tls.Config, error) {
-	files := []struct{ flag, path string }{{"--tlscert", t.Cert}, {"--tlskey", t.Key}}
+	type file struct{ flag, path, base string }
+	files := []file{{"--tlscert", t.Cert, "cert.pem"}, {"--tlskey", t.Key, "key.pem"}}
 	if t.Verify {
-		files = append([]struct{ flag, path string }{{"--tlscacert", t.CACert}}, files...)
+		files = append([]file{{"--tlscacert", t.CACert, "ca.pem"}}, files...)
 	}
 	for _, f := range files {
 		if f.path == "" {
-			return nil, fmt.Errorf("%s is not set (nor PLUGDBG_CERT_PATH, where it would be the default)", f.flag)
+			return nil, fmt.Errorf("%s is needed and not set (nor is PLUGDBG_CERT_PATH, whose %s it defaults to)", f.flag, f.base)
 		}
 		if _, err := os.Stat(f.path); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.flag, err)
