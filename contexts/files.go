@@ -131,21 +131,29 @@ func decodeObject(b json.RawMessage) (object, error) {
 	return o, nil
 }
 
-// take removes from o the member named key, matched without regard to case
-// as encoding/json matches struct fields (docker's reader does), and
-// decodes it into v. It reports whether there was one.
+// take removes from o the member named key and decodes it into v. As
+// encoding/json matches struct fields (and docker's reader does), a member
+// whose name differs only in case counts when there is no exact one. It
+// reports whether there was a member.
 func (o object) take(key string, v any) (bool, error) {
-	for k, raw := range o {
-		if !strings.EqualFold(k, key) {
-			continue
+	k, found := key, false
+	if _, found = o[key]; !found {
+		for name := range o {
+			if strings.EqualFold(name, key) {
+				k, found = name, true
+				break
+			}
 		}
-		delete(o, k)
-		if err := json.Unmarshal(raw, v); err != nil {
-			return true, fmt.Errorf("%s: %w", key, err)
-		}
-		return true, nil
 	}
-	return false, nil
+	if !found {
+		return false, nil
+	}
+	raw := o[k]
+	delete(o, k)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("%s: %w", key, err)
+	}
+	return true, nil
 }
 
 // set adds member key with v's JSON encoding (<, > and & as they are).

@@ -192,6 +192,13 @@ func TestReadIsCaseInsensitiveAsDocker(t *testing.T) {
 	assert.Equal(t, "d", c.Description)
 	assert.Equal(t, "ssh://h", c.Host)
 	assert.JSONEq(t, `{"Name":"lower","Metadata":{"Description":"d"},"Endpoints":{"plugdbg":{"Host":"ssh://h","SkipTLSVerify":false}}}`, string(c.Object()))
+
+	// The exact name wins over one that differs in case, which stays as
+	// an unknown member.
+	c, err = decodeMeta([]byte(`{"name":"other","Name":"exact","NAME":"third"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "exact", c.Name)
+	assert.JSONEq(t, `{"name":"other","NAME":"third","Name":"exact","Metadata":{},"Endpoints":{"plugdbg":{"SkipTLSVerify":false}}}`, string(c.Object()))
 }
 
 func TestGetErrors(t *testing.T) {

@@ -340,12 +340,12 @@ func newContextInspectCmd(g *globalOptions) *cobra.Command {
 			return errors.Join(errs...)
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
+	c.Flags().StringVarP(&format, "format", "f", "", `format the output: "json" (one line each) or a Go template`)
 	return c
 }
 
 // printInspected writes objects as docker's inspect does: a JSON array
-// indented by four spaces, or format's lines.
+// indented by four spaces, or format's lines ("json": one object a line).
 func printInspected(out io.Writer, objects []json.RawMessage, format string) error {
 	if format == "" {
 		var list bytes.Buffer
@@ -364,6 +364,19 @@ func printInspected(out io.Writer, objects []json.RawMessage, format string) err
 		b.WriteByte('\n')
 		_, err := out.Write(b.Bytes())
 		return err
+	}
+	if format == "json" {
+		for _, o := range objects {
+			var b bytes.Buffer
+			if err := json.Compact(&b, o); err != nil {
+				return err
+			}
+			b.WriteByte('\n')
+			if _, err := out.Write(b.Bytes()); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tmpl, err := parseTemplate(format)
 	if err != nil {

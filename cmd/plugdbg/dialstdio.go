@@ -17,7 +17,8 @@ import (
 // client chose the machine, and a context there (PLUGDBG_CONTEXT, or
 // `plugdbg context use` of the account ssh logs into) pointing elsewhere
 // would make the connection hop on to another host unseen. --context is
-// refused rather than ignored.
+// refused rather than ignored; the TLS flags do not apply either (the
+// local daemon is a unix socket, or the host given with --host as is).
 func newDialStdioCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:    "dial-stdio",

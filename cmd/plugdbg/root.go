@@ -21,21 +21,18 @@ import (
 type globalOptions struct {
 	// host is -H, or else PLUGDBG_HOST, or else the default socket: the
 	// default context's daemon. dial-stdio uses it as it is.
-	host       string
-	context    string
-	tls        bool
-	tlsVerify  bool
-	tlsCACert  string
-	tlsCert    string
-	tlsKey     string
-	flags      interface{ Changed(string) bool } // which of the flags above the user gave
-	getenv     func(string) string
-	resolved   bool // cl and clErr are set
-	cl         *client.Client
-	clErr      error
-	chosen     contexts.Resolved
-	chosenErr  error
-	chosenDone bool
+	host      string
+	context   string
+	tls       bool
+	tlsVerify bool
+	tlsCACert string
+	tlsCert   string
+	tlsKey    string
+	flags     interface{ Changed(string) bool } // which of the flags above the user gave
+	getenv    func(string) string
+	resolved  bool // cl and clErr are set
+	cl        *client.Client
+	clErr     error
 }
 
 // contextFlags returns the flags that choose the daemon, as given.
@@ -63,45 +60,33 @@ func (g *globalOptions) contextFlags() contexts.Flags {
 	return f
 }
 
-// resolve returns the context and endpoint the flags and environment
-// choose (docker's precedence: --context, -H, PLUGDBG_HOST,
-// PLUGDBG_CONTEXT, plugdbg context use, default), resolved once.
-func (g *globalOptions) resolve() (contexts.Resolved, error) {
-	if !g.chosenDone {
-		g.chosen, g.chosenErr = contexts.Resolve(g.contextFlags(), g.getenv)
-		g.chosenDone = true
-	}
-	return g.chosen, g.chosenErr
-}
-
 // client returns the client of the daemon the flags and environment
-// choose, made once. Every command that talks to the daemon gets its
-// client here, except dial-stdio (see there).
+// choose (docker's precedence: --context, -H, PLUGDBG_HOST,
+// PLUGDBG_CONTEXT, plugdbg context use, the default socket), made once.
+// Every command that talks to the daemon gets its client here, except
+// dial-stdio (see there).
 func (g *globalOptions) client() (*client.Client, error) {
-	if g.resolved {
-		return g.cl, g.clErr
+	if !g.resolved {
+		g.cl, g.clErr = g.newClient()
+		g.resolved = true
 	}
-	g.resolved = true
-	g.cl, g.clErr = g.newClient()
 	return g.cl, g.clErr
 }
 
 func (g *globalOptions) newClient() (*client.Client, error) {
-	r, err := g.resolve()
+	r, err := contexts.Resolve(g.contextFlags(), g.getenv)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := r.Endpoint.TLSConfig()
-	if err == nil {
-		var cl *client.Client
-		if cl, err = client.NewWithOptions(client.Options{Host: r.Endpoint.Host, TLS: cfg}); err == nil {
-			return cl, nil
-		}
+	if err != nil {
+		return nil, err
 	}
-	if r.Name != contexts.DefaultName {
+	cl, err := client.NewWithOptions(client.Options{Host: r.Endpoint.Host, TLS: cfg})
+	if err != nil && r.Name != contexts.DefaultName {
 		return nil, fmt.Errorf("context %q: %w", r.Name, err)
 	}
-	return nil, err
+	return cl, err
 }
 
 // pluginSocket resolves a plugin's socket through the daemon, for probe
