@@ -82,6 +82,7 @@ func newRootCmd() *cobra.Command {
 		newPublishCmd(opts),
 		newBundleCmd(opts),
 		newDialStdioCmd(opts),
+		newUICmd(opts),
 	)
 	return root
 }
