@@ -3,8 +3,10 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +24,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/uirelay"
 	"github.com/plugdbg/plugdbg/webui"
 )
 
@@ -278,4 +282,55 @@ func TestUIRelayBrowser(t *testing.T) {
 	require.NoError(t, err)
 	_, err = net.Dial("tcp", u.Host)
 	assert.Error(t, err, "nothing listens once plugdbg ui is gone")
+}
+
+// TestUIRelayTLS: the daemon serves the UI on every API listener, its tcp
+// one with client certificates too; the relay reaches it over TLS (run in
+// process: the CLI's TLS flags are another change's), and without a
+// client certificate it cannot.
+func TestUIRelayTLS(t *testing.T) {
+	f := makeTLSFiles(t)
+	d := startDaemonWith(t, "--ui-addr", "", "-H", "tcp://127.0.0.1:0",
+		"--tlsverify", "--tlscacert", f.path("ca.pem"), "--tlscert", f.serverCert, "--tlskey", f.serverKey)
+	p := d.create(t, "uitls", "echo")
+	p = d.enable(t, p.Name)
+	host := tcpListener(t, d, "TLS, client certificates required")
+
+	c, err := client.NewWithOptions(client.Options{Host: host, TLS: &tls.Config{RootCAs: f.ca.Pool()}})
+	require.NoError(t, err)
+	err = uirelay.Run(testCtx(t), uirelay.Options{Addr: "127.0.0.1:0", Transport: c.Transport(), Daemon: c.Host}, io.Discard)
+	require.Error(t, err, "no client certificate")
+	assert.Contains(t, err.Error(), "the daemon at "+host+" is unreachable")
+
+	c, err = client.NewWithOptions(client.Options{Host: host, TLS: &tls.Config{RootCAs: f.ca.Pool(), Certificates: []tls.Certificate{f.client}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- uirelay.Run(ctx, uirelay.Options{Addr: "127.0.0.1:0", Transport: c.Transport(), Daemon: c.Host}, pw)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err, "the relay's URL")
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	u, err := url.Parse(strings.Fields(line)[2])
+	require.NoError(t, err, "in %q", line)
+	assert.Contains(t, line, "(daemon: "+host+")")
+
+	ws := uiSocket(t, u.Host, u.Query().Get("token"))
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": p.Name, "tail": 0}))
+	waitFollowing(t, ws, "L1")
+	echoWrite(t, p.State.Socket, "stdout", "over TLS\n")
+	assert.Equal(t, []string{"over TLS"}, uiTexts(readLines(t, ws, "over TLS")))
+	ws.Close()
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(stopTimeout):
+		require.FailNow(t, "the relay did not return after its context ended")
+	}
 }
