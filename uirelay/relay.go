@@ -22,6 +22,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/plugdbg/plugdbg/uiauth"
@@ -231,6 +232,9 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	ln, err := net.Listen("tcp", o.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("plugdbg ui: %w (a daemon on this machine serves its own UI there by default: open the URL it logs, or give plugdbg ui another --addr, port 0 for any)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("plugdbg ui: %w", err)
 	}

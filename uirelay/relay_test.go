@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -449,4 +450,15 @@ func TestRunRefuses(t *testing.T) {
 	err = Run(context.Background(), Options{Addr: "127.0.0.1:0", Transport: c.Transport(), Daemon: c.Host}, &out)
 	assert.ErrorContains(t, err, "serves no web UI")
 	assert.Empty(t, out.String())
+}
+
+func TestRunAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	d := startDaemonSide(t, socketPath(t), false)
+	c := client.New("unix://" + d.sock)
+	err = Run(context.Background(), Options{Addr: ln.Addr().String(), Transport: c.Transport(), Daemon: c.Host}, io.Discard)
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.ErrorContains(t, err, "another --addr")
 }
