@@ -136,9 +136,11 @@ func newCommandConn(_ context.Context, name string, args []string, host string) 
 	cmd.Stderr = c.stderr
 	cmd.WaitDelay = 2 * time.Second
 	// stdin and stdout are pipes of our own, not StdinPipe/StdoutPipe:
-	// Wait closes those as soon as the command exits, and a Read blocked
-	// on one would then fail with "file already closed" instead of
-	// telling how ssh ended.
+	// Wait, which runs from the start, closes those as soon as the
+	// command exits, dropping what ssh wrote last and is not read yet
+	// (the tail of an exec's output, its exit status), and a Read blocked
+	// on one would fail with "file already closed" instead of telling how
+	// ssh ended.
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe for %s: %w", name, err)
@@ -189,6 +191,8 @@ func (c *commandConn) Write(p []byte) (int, error) {
 // ended turns the end of a pipe into the command's story: a clean exit
 // is io.EOF, a failed one an *SSHError.
 func (c *commandConn) ended(err error) error {
+	// The pipes are ours (see newCommandConn): only Close, CloseRead or
+	// CloseWrite closes them.
 	if errors.Is(err, os.ErrClosed) {
 		return net.ErrClosed
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 )
 
@@ -33,7 +32,7 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
 			o.Stdin = cmd.InOrStdin()
-			o.Resolve = client.New(g.host).PluginSocket
+			o.Resolve = g.pluginSocket
 			return withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
