@@ -37,8 +37,8 @@ func (d *daemon) via(host string) *daemon {
 // TestSSH drives a daemon through `-H ssh://root@127.0.0.1:PORT/<socket>`:
 // a private sshd, the system ssh with the test's keys, and the plugdbg
 // under test as the remote `plugdbg dial-stdio`. Every command, streams
-// included, works as on the local socket, and each leaves no ssh process
-// or session behind.
+// and `plugdbg ui` included, works as on the local socket, and each
+// leaves no ssh process or session behind.
 func TestSSH(t *testing.T) {
 	s := startSSHD(t)
 	key := s.newKey(t, "admin")
@@ -47,7 +47,7 @@ func TestSSH(t *testing.T) {
 	// Every CLI the helpers start finds the wrapper, and so the test's keys.
 	t.Setenv("PATH", c.dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
-	d := startDaemon(t)
+	d := startDaemonWith(t, "--ui-addr", "") // its own UI is not what is tested
 	d.create(t, "vol", "volume")
 	vol := d.enable(t, "vol")
 	d.create(t, "ech", "echo")
@@ -182,6 +182,22 @@ func TestSSH(t *testing.T) {
 		assert.Contains(t, out, "Download complete")
 		assert.Contains(t, out, "Installed plugin "+ref+"\n")
 		assert.True(t, d.inspect(t, "fromreg").Enabled)
+	})
+
+	t.Run("ui", func(t *testing.T) {
+		ui := startUIRelay(t, host)
+		page, err := http.Get(ui.url)
+		require.NoError(t, err)
+		page.Body.Close()
+		assert.Equal(t, http.StatusOK, page.StatusCode, "the page")
+		ws := uiSocket(t, ui.addr, ui.token)
+		require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L1", "plugin": ech.Name, "tail": 0}))
+		waitFollowing(t, ws, "L1")
+		echoWrite(t, ech.State.Socket, "stdout", "through ssh and the relay\n")
+		assert.Equal(t, []string{"through ssh and the relay"}, uiTexts(readLines(t, ws, "through ssh and the relay")))
+		ws.Close()
+		ui.stop(t, syscall.SIGINT)
+		s.requireNoLeftovers(t)
 	})
 
 	tunnel := hasConnect(t, d, "vol")
