@@ -29,7 +29,7 @@ Exit status 0 only when every check passed (or was skipped).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
-			o.Resolve = client.New(g.host).PluginSocket
+			o.Resolve = pluginTarget(client.New(g.host))
 			return conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
