@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/cli/cli/connhelper/ssh"
@@ -111,6 +112,7 @@ type commandConn struct {
 	waitErr  error
 
 	closeOnce sync.Once
+	closed    atomic.Bool // Close was called
 }
 
 // newCommandConn starts name with args. The command is not tied to ctx:
@@ -161,7 +163,9 @@ func (c *commandConn) Write(p []byte) (int, error) {
 // ended turns the end of a pipe into the command's story: a clean exit
 // is io.EOF, a failed one an *SSHError.
 func (c *commandConn) ended(err error) error {
-	if errors.Is(err, os.ErrClosed) {
+	// exec.Cmd.Wait closes the pipes once ssh has exited, so a closed
+	// pipe is news of ssh's end unless Close closed it.
+	if errors.Is(err, os.ErrClosed) && c.closed.Load() {
 		return net.ErrClosed
 	}
 	select {
@@ -210,6 +214,7 @@ func (c *commandConn) CloseRead() error { return c.stdout.Close() }
 // Close closes both pipes, which ends ssh; it is killed if it lingers.
 func (c *commandConn) Close() error {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.stdin.Close()
 		c.stdout.Close()
 		go func() {

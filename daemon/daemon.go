@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,6 +22,7 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
+	"github.com/plugdbg/plugdbg/runtime/listen"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/version"
@@ -39,7 +40,10 @@ const (
 
 // Options configure the daemon.
 type Options struct {
-	Host      string // unix:///path
+	// Hosts are the API's listeners (-H): unix:///path, tcp://host[:port].
+	Hosts []string
+	// TLS is for the tcp listeners (--tls, --tlsverify and their files).
+	TLS       listen.TLS
 	DataRoot  string
 	ExecRoot  string
 	LogLevel  string
@@ -70,9 +74,11 @@ func Run(ctx context.Context, o Options) error {
 	if os.Geteuid() != 0 {
 		return errors.New("plugdbgd must run as root: it creates containers, mounts and cgroups")
 	}
-	sock, ok := strings.CutPrefix(o.Host, "unix://")
-	if !ok {
-		return fmt.Errorf("invalid host %q: only unix:///path is supported", o.Host)
+	// Every address, rule and TLS file is checked before anything is
+	// touched: a refused configuration leaves nothing behind.
+	listeners, err := listen.New(o.Hosts, o.TLS)
+	if err != nil {
+		return err
 	}
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
@@ -100,18 +106,24 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("invalid --registry-timeout: %w", err)
 	}
 
-	// Claim the roots and the socket before touching the store: a second
-	// daemon started by mistake must change nothing.
+	// Claim the roots and the listeners before touching the store: a
+	// second daemon started by mistake must change nothing. Open closes
+	// what it opened if one fails (a tcp address in use), and the
+	// deferred unlock releases the roots.
 	unlock, err := lockRoots(o.DataRoot, o.ExecRoot)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	ln, err := api.Listen(sock)
+	lns, err := listeners.Open()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(sock)
+	defer func() {
+		for _, ln := range lns {
+			ln.Close() // a unix socket's file goes with it, once
+		}
+	}()
 
 	self, err := os.Executable()
 	if err != nil {
@@ -151,7 +163,6 @@ func Run(ctx context.Context, o Options) error {
 		},
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	follower := follow.New(m, hub)
@@ -160,7 +171,7 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	m.RepublishAll()
-	log.Infof("plugdbgd listening on %s (restored plugins in %s)", sock, time.Since(start).Round(time.Millisecond))
+	log.Infof("plugdbgd listening on %s; restored plugins in %s", listen.Describe(lns), time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
 		stopUI, err := startWebUI(o, backend{m, follower}, log)
 		if err != nil {
@@ -178,22 +189,36 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		handler.WithDocker(dh, toolbox)
 	}
+	// Refused handshakes (no client certificate, a foreign CA) are the
+	// server's to report, in the daemon log.
+	errLog := log.WriterLevel(logrus.WarnLevel)
+	defer errLog.Close()
+	// One server for every listener: Shutdown closes them all.
 	srv := &http.Server{
 		// What the daemon logged about a request is out when it returns,
 		// not up to a flush interval later.
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Handler: api.RefuseBrowsers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			handler.ServeHTTP(w, r)
 			_ = out.Flush()
-		}),
+		})),
+		// Also bounds a tcp listener's TLS handshake.
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          stdlog.New(errLog, "api: ", 0),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve API on %s: %w", ln.URL, err)
+			}
+		}()
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
+		_ = srv.Close()
 		m.Shutdown()
-		return fmt.Errorf("serve API: %w", err)
+		return err
 	}
 	log.Info("daemon stopping; plugins keep running")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe/conformance"
 )
 
@@ -29,7 +28,7 @@ Exit status 0 only when every check passed (or was skipped).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
-			o.Resolve = pluginTarget(client.New(g.host))
+			o.Resolve = g.pluginTarget
 			return conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

@@ -61,7 +61,11 @@ plugin's rootfs and without restarting it.`,
 				AttachStdin: o.interactive,
 				Toolbox:     o.toolbox,
 			}
-			st, err := client.New(g.host).ExecAttached(cmd.Context(), args[0], cfg, client.ExecStreams{
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := cl.ExecAttached(cmd.Context(), args[0], cfg, client.ExecStreams{
 				Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Terminal: os.Stdin,
 			})
 			if err != nil {

@@ -35,7 +35,11 @@ func newInstallCmd(g *globalOptions) *cobra.Command {
 			prompt := &client.Prompt{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), TTY: stdinTTY(cmd)}
 			o.Accept = prompt.AcceptPrivileges
 			o.Progress = &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)}
-			if _, err := client.New(g.host).Install(cmd.Context(), o); err != nil {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if _, err = cl.Install(cmd.Context(), o); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Installed plugin", o.Remote)

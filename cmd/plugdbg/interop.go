@@ -11,7 +11,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/bundle"
-	"github.com/plugdbg/plugdbg/client"
 )
 
 // dockerRef is ref as a target of dockerd's plugins when docker is set.
@@ -37,7 +36,11 @@ a trace since the daemon started, that is unknown, and it says so.`,
   plugdbg usage myvol`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u, err := client.New(g.host).Usage(cmd.Context(), dockerRef(args[0], docker), false)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			u, err := cl.Usage(cmd.Context(), dockerRef(args[0], docker), false)
 			if err != nil {
 				return err
 			}
@@ -72,7 +75,11 @@ plugin is invisible to plugdbg: disabling it under dockerd's volumes breaks
 them (see plugdbg usage).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return client.New(g.host).Publish(cmd.Context(), args[0], !off)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return cl.Publish(cmd.Context(), args[0], !off)
 		},
 	}
 	c.Flags().BoolVar(&off, "off", false, "stop publishing the plugin")
@@ -97,7 +104,11 @@ errors.txt.`,
 			if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				return fmt.Errorf("bundle writes a tar.gz: redirect standard output to a file")
 			}
-			return bundle.Write(cmd.Context(), client.New(g.host), dockerRef(args[0], docker), o, cmd.OutOrStdout())
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return bundle.Write(cmd.Context(), cl, dockerRef(args[0], docker), o, cmd.OutOrStdout())
 		},
 	}
 	f := c.Flags()

@@ -35,7 +35,11 @@ func newLoginCmd(g *globalOptions) *cobra.Command {
 			if o.Username == "" || o.Password == "" {
 				return errors.New("a username (-u) and a password (-p or --password-stdin) are required")
 			}
-			if _, err := client.New(g.host).Login(cmd.Context(), o); err != nil {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if _, err = cl.Login(cmd.Context(), o); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded")

@@ -54,7 +54,11 @@ repeated line. --all merges every plugin's lines in time order.`,
 			// Flush whenever the stream pauses: each line shows at once,
 			// and a burst costs one write, not one per line.
 			lo.OnIdle = func() { _ = w.Flush() }
-			return client.New(g.host).Logs(cmd.Context(), ref, lo, func(l types.LogLine) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return cl.Logs(cmd.Context(), ref, lo, func(l types.LogLine) error {
 				printLogLine(w, l, o)
 				return nil
 			})
@@ -145,7 +149,11 @@ func newEventsCmd(g *globalOptions) *cobra.Command {
 				return fmt.Errorf("invalid --since: %w", err)
 			}
 			out := cmd.OutOrStdout()
-			return client.New(g.host).Events(cmd.Context(), t, func(ev events.Message) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return cl.Events(cmd.Context(), t, func(ev events.Message) error {
 				fmt.Fprintln(out, formatEvent(ev))
 				return nil
 			})

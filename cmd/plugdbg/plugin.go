@@ -22,7 +22,11 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 		Short: "Create a plugin from a directory with config.json and rootfs/",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := client.New(g.host).CreateFromDir(cmd.Context(), args[0], args[1], logOpts...); err != nil {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err = cl.CreateFromDir(cmd.Context(), args[0], args[1], logOpts...); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])
@@ -46,7 +50,11 @@ func newEnableCmd(g *globalOptions) *cobra.Command {
 			if timeout < 0 {
 				return fmt.Errorf("negative timeout %d is invalid", timeout)
 			}
-			if err := client.New(g.host).Enable(cmd.Context(), args[0], time.Duration(timeout)*time.Second); err != nil {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err = cl.Enable(cmd.Context(), args[0], time.Duration(timeout)*time.Second); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])
@@ -64,7 +72,11 @@ func newDisableCmd(g *globalOptions) *cobra.Command {
 		Short: "Stop a plugin (SIGTERM, then SIGKILL after a grace period)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := client.New(g.host).Disable(cmd.Context(), args[0], force); err != nil {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err = cl.Disable(cmd.Context(), args[0], force); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])
@@ -83,7 +95,10 @@ func newRemoveCmd(g *globalOptions) *cobra.Command {
 		Short:   "Remove one or more plugins",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl := client.New(g.host)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
 			var failed []string
 			for _, name := range args {
 				if err := cl.Remove(cmd.Context(), name, force); err != nil {
@@ -115,7 +130,10 @@ func newSetCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl := client.New(g.host)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
 			if len(args) > 1 {
 				if err := cl.Set(cmd.Context(), args[0], args[1:]); err != nil {
 					return err
@@ -138,7 +156,10 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 		Short: "Show plugins in detail (Docker's fields plus State)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl := client.New(g.host)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
 			var all []types.Inspect
 			for _, name := range args {
 				p, err := cl.Inspect(cmd.Context(), name)
@@ -191,7 +212,11 @@ func newListCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			lo.Docker = o.docker
-			plugins, err := client.New(g.host).List(cmd.Context(), lo)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			plugins, err := cl.List(cmd.Context(), lo)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/probe"
 )
 
@@ -36,7 +35,7 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
 			o.Stdin = cmd.InOrStdin()
-			o.Resolve = pluginTarget(client.New(g.host))
+			o.Resolve = g.pluginTarget
 			return withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
@@ -57,13 +56,16 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 
 // pluginTarget resolves a plugdbg plugin to where probe and check call it:
 // its socket, dialled directly when it is on this machine, else through a
-// tunnel the daemon opens to it for each connection.
-func pluginTarget(c *client.Client) func(ctx context.Context, ref string) (probe.Target, error) {
-	return func(ctx context.Context, ref string) (probe.Target, error) {
-		ep, err := c.PluginEndpoint(ctx, ref)
-		if err != nil {
-			return probe.Target{}, err
-		}
-		return probe.Target{Network: "unix", Addr: ep.Socket, Dial: ep.Dial, Via: ep.Via}, nil
+// tunnel the daemon opens to it for each connection. The daemon is needed
+// only for a plugin given by name.
+func (g *globalOptions) pluginTarget(ctx context.Context, ref string) (probe.Target, error) {
+	cl, err := g.client()
+	if err != nil {
+		return probe.Target{}, err
 	}
+	ep, err := cl.PluginEndpoint(ctx, ref)
+	if err != nil {
+		return probe.Target{}, err
+	}
+	return probe.Target{Network: "unix", Addr: ep.Socket, Dial: ep.Dial, Via: ep.Via}, nil
 }

@@ -12,7 +12,11 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 		Short: "Push a plugin to the registry its name points to (localhost:5000/name:tag)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := client.New(g.host).Push(cmd.Context(), client.PushOptions{
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			_, err = cl.Push(cmd.Context(), client.PushOptions{
 				Name:     args[0],
 				Progress: &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)},
 			})

@@ -7,16 +7,86 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/contexts"
 )
 
-// globalOptions are the flags every command shares.
+// globalOptions are the flags every command shares: which daemon to talk
+// to, and how.
 type globalOptions struct {
-	host string
+	// host is -H, or else PLUGDBG_HOST, or else the default socket: the
+	// default context's daemon. dial-stdio uses it as it is.
+	host      string
+	context   string
+	tls       bool
+	tlsVerify bool
+	tlsCACert string
+	tlsCert   string
+	tlsKey    string
+	flags     interface{ Changed(string) bool } // which of the flags above the user gave
+	getenv    func(string) string
+	resolved  bool // cl and clErr are set
+	cl        *client.Client
+	clErr     error
+}
+
+// contextFlags returns the flags that choose the daemon, as given.
+func (g *globalOptions) contextFlags() contexts.Flags {
+	f := contexts.Flags{Context: g.context}
+	given := func(name string) bool { return g.flags != nil && g.flags.Changed(name) }
+	if given("host") {
+		f.Host = g.host
+	}
+	if given("tls") {
+		f.TLS = &g.tls
+	}
+	if given("tlsverify") {
+		f.TLSVerify = &g.tlsVerify
+	}
+	if given("tlscacert") {
+		f.TLSCACert = g.tlsCACert
+	}
+	if given("tlscert") {
+		f.TLSCert = g.tlsCert
+	}
+	if given("tlskey") {
+		f.TLSKey = g.tlsKey
+	}
+	return f
+}
+
+// client returns the client of the daemon the flags and environment
+// choose (docker's precedence: --context, -H, PLUGDBG_HOST,
+// PLUGDBG_CONTEXT, plugdbg context use, the default socket), made once.
+// Every command that talks to the daemon gets its client here, except
+// dial-stdio (see there).
+func (g *globalOptions) client() (*client.Client, error) {
+	if !g.resolved {
+		g.cl, g.clErr = g.newClient()
+		g.resolved = true
+	}
+	return g.cl, g.clErr
+}
+
+func (g *globalOptions) newClient() (*client.Client, error) {
+	r, err := contexts.Resolve(g.contextFlags(), g.getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := r.Endpoint.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.NewWithOptions(client.Options{Host: r.Endpoint.Host, TLS: cfg})
+	if err != nil && r.Name != contexts.DefaultName {
+		return nil, fmt.Errorf("context %q: %w", r.Name, err)
+	}
+	return cl, err
 }
 
 // ExitCoder is an error that carries the process exit status.
@@ -27,14 +97,19 @@ type ExitCoder interface {
 
 // Execute runs the CLI and returns the process exit status.
 func Execute(ctx context.Context) int {
-	root := newRootCmd()
+	return run(ctx, newRootCmd(), os.Stderr)
+}
+
+// run executes root and returns the exit status, with the error's message
+// on stderr.
+func run(ctx context.Context, root *cobra.Command, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
 	// An error without a message carries only an exit status (exec's).
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(os.Stderr, "Error:", msg)
+		fmt.Fprintln(stderr, "Error:", msg)
 	}
 	var ec ExitCoder
 	if errors.As(err, &ec) {
@@ -44,18 +119,31 @@ func Execute(ctx context.Context) int {
 }
 
 func newRootCmd() *cobra.Command {
-	opts := &globalOptions{}
+	opts := &globalOptions{getenv: os.Getenv}
 	root := &cobra.Command{
 		Use:           "plugdbg",
 		Short:         "Run and debug Docker-style managed plugins",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// As docker, for every command, whether it talks to a daemon or not.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if opts.flags.Changed("host") && opts.context != "" {
+				return contexts.ErrConflict
+			}
+			return nil
+		},
 	}
-	host := os.Getenv("PLUGDBG_HOST")
-	if host == "" {
-		host = types.DefaultHost
-	}
-	root.PersistentFlags().StringVarP(&opts.host, "host", "H", host, "daemon socket to connect to (env PLUGDBG_HOST)")
+	f := root.PersistentFlags()
+	opts.flags = f
+	f.StringVarP(&opts.host, "host", "H", contexts.LocalHost(contexts.Flags{}, opts.getenv),
+		"daemon to connect to: unix:///path, tcp://host:port or ssh://[user@]host[:port][/path] (env PLUGDBG_HOST)")
+	f.StringVarP(&opts.context, "context", "c", "",
+		`context to use (env PLUGDBG_CONTEXT; overrides PLUGDBG_HOST and "plugdbg context use")`)
+	f.BoolVar(&opts.tls, "tls", false, "use TLS to a tcp:// host; implied by --tlsverify (env PLUGDBG_TLS)")
+	f.BoolVar(&opts.tlsVerify, "tlsverify", false, "use TLS to a tcp:// host and verify the daemon's certificate (env PLUGDBG_TLS_VERIFY)")
+	f.StringVar(&opts.tlsCACert, "tlscacert", "", "trust daemon certificates signed only by this CA (default $PLUGDBG_CERT_PATH/ca.pem, else in the config directory)")
+	f.StringVar(&opts.tlsCert, "tlscert", "", "client certificate (default $PLUGDBG_CERT_PATH/cert.pem, else in the config directory)")
+	f.StringVar(&opts.tlsKey, "tlskey", "", "client key (default $PLUGDBG_CERT_PATH/key.pem, else in the config directory)")
 	root.AddCommand(
 		newDaemonCmd(),
 		newCreateCmd(opts),
@@ -82,6 +170,7 @@ func newRootCmd() *cobra.Command {
 		newPublishCmd(opts),
 		newBundleCmd(opts),
 		newDialStdioCmd(opts),
+		newContextCmd(opts),
 	)
 	return root
 }

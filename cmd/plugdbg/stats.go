@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/client"
 )
 
 func newStatsCmd(g *globalOptions) *cobra.Command {
@@ -26,7 +25,11 @@ interrupted; --no-stream prints one sample.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			clear := !noStream && isTerminal(out)
-			err := client.New(g.host).Stats(cmd.Context(), args[0], !noStream, func(r types.StatsReport) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			err = cl.Stats(cmd.Context(), args[0], !noStream, func(r types.StatsReport) error {
 				if clear {
 					fmt.Fprint(out, "\033[2J\033[H")
 				}

@@ -6,8 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/plugdbg/plugdbg/client"
 )
 
 func newTopCmd(g *globalOptions) *cobra.Command {
@@ -19,7 +17,11 @@ user (named from the plugin's /etc/passwd where it has one), CPU time and
 command line.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			top, err := client.New(g.host).Top(cmd.Context(), args[0])
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			top, err := cl.Top(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

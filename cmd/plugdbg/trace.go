@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/api/types"
-	"github.com/plugdbg/plugdbg/client"
 )
 
 func newTraceCmd(g *globalOptions) *cobra.Command {
@@ -31,7 +30,11 @@ clients close them.`,
 			started := func(sock string) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "tracing %s (Ctrl-C to stop)\n", sock)
 			}
-			return client.New(g.host).Trace(cmd.Context(), args[0], started, func(r types.TraceRecord) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return cl.Trace(cmd.Context(), args[0], started, func(r types.TraceRecord) error {
 				if asJSON {
 					return enc.Encode(r)
 				}

@@ -22,7 +22,11 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 			prompt := &client.Prompt{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), TTY: stdinTTY(cmd)}
 			o.Confirm, o.Accept = prompt.Confirm, prompt.AcceptPrivileges
 			o.Progress = &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)}
-			remote, err := client.New(g.host).Upgrade(cmd.Context(), o)
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			remote, err := cl.Upgrade(cmd.Context(), o)
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -17,7 +16,11 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Client:\n Version:\t%s\n API version:\t%s\n", version.Version, version.APIVersion)
-			v, err := client.New(g.host).Version(cmd.Context())
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			v, err := cl.Version(cmd.Context())
 			if err != nil {
 				return err
 			}

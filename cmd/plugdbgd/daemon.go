@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -38,6 +39,10 @@ it on its socket (-H), as does the docker CLI.`,
 				return fmt.Errorf("invalid --log-reserve %q: a size such as 32m, or 0 for none", logReserve)
 			}
 			opts.LogReserve = n
+			// As dockerd: --tlsverify given at all, even =false, turns TLS on.
+			if cmd.Flags().Changed("tlsverify") {
+				opts.TLS.Enable = true
+			}
 			return daemon.Run(cmd.Context(), opts)
 		},
 	}
@@ -48,7 +53,18 @@ it on its socket (-H), as does the docker CLI.`,
 		host = types.DefaultHost
 	}
 	f := c.Flags()
-	f.StringVarP(&opts.Host, "host", "H", host, "socket to listen on (env PLUGDBG_HOST)")
+	f.StringArrayVarP(&opts.Hosts, "host", "H", []string{host}, "address to serve the API on, unix:///path or tcp://host[:port] (repeatable; default env PLUGDBG_HOST); tcp off the loopback interface needs --tlsverify")
+	certPath := func(name string) string {
+		if dir := os.Getenv("PLUGDBG_CERT_PATH"); dir != "" {
+			return filepath.Join(dir, name)
+		}
+		return ""
+	}
+	f.BoolVar(&opts.TLS.Enable, "tls", false, "serve tcp listeners over TLS (--tlscert, --tlskey), without client authentication: loopback addresses only; implied by --tlsverify")
+	f.BoolVar(&opts.TLS.Verify, "tlsverify", false, "serve tcp listeners over TLS and require client certificates signed by --tlscacert")
+	f.StringVar(&opts.TLS.CACert, "tlscacert", certPath("ca.pem"), "trust client certificates signed only by this CA (default $PLUGDBG_CERT_PATH/ca.pem)")
+	f.StringVar(&opts.TLS.Cert, "tlscert", certPath("cert.pem"), "the daemon's TLS certificate (default $PLUGDBG_CERT_PATH/cert.pem)")
+	f.StringVar(&opts.TLS.Key, "tlskey", certPath("key.pem"), "the daemon's TLS key, unencrypted (default $PLUGDBG_CERT_PATH/key.pem)")
 	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
 	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")

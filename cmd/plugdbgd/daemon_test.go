@@ -14,9 +14,15 @@ import (
 // `plugdbg daemon` had.
 func TestFlags(t *testing.T) {
 	t.Setenv("PLUGDBG_HOST", "")
+	t.Setenv("PLUGDBG_CERT_PATH", "")
 	f := newRootCmd().Flags()
 	tests := []struct{ name, want string }{
-		{"host", "unix:///run/plugdbg/plugdbg.sock"},
+		{"host", "[unix:///run/plugdbg/plugdbg.sock]"},
+		{"tls", "false"},
+		{"tlsverify", "false"},
+		{"tlscacert", ""},
+		{"tlscert", ""},
+		{"tlskey", ""},
 		{"data-root", "/var/lib/plugdbg"},
 		{"exec-root", "/run/plugdbg"},
 		{"log-level", "info"},
@@ -43,6 +49,25 @@ func TestFlags(t *testing.T) {
 	}
 	assert.Equal(t, "H", f.Lookup("host").Shorthand)
 	assert.True(t, f.Lookup("cpuprofile").Hidden)
+}
+
+// TestFlagsFromEnv: PLUGDBG_HOST is the listener when no -H is given, and
+// the TLS files default to PLUGDBG_CERT_PATH's, as docker's to
+// DOCKER_CERT_PATH's.
+func TestFlagsFromEnv(t *testing.T) {
+	t.Setenv("PLUGDBG_HOST", "tcp://127.0.0.1:2375")
+	t.Setenv("PLUGDBG_CERT_PATH", "/etc/plugdbg/tls")
+	f := newRootCmd().Flags()
+	assert.Equal(t, "[tcp://127.0.0.1:2375]", f.Lookup("host").DefValue)
+	assert.Equal(t, "/etc/plugdbg/tls/ca.pem", f.Lookup("tlscacert").DefValue)
+	assert.Equal(t, "/etc/plugdbg/tls/cert.pem", f.Lookup("tlscert").DefValue)
+	assert.Equal(t, "/etc/plugdbg/tls/key.pem", f.Lookup("tlskey").DefValue)
+
+	// Each -H is one more listener, in place of the default.
+	require.NoError(t, f.Parse([]string{"-H", "unix:///a.sock", "--host", "tcp://127.0.0.1:1"}))
+	hosts, err := f.GetStringArray("host")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"unix:///a.sock", "tcp://127.0.0.1:1"}, hosts)
 }
 
 func TestVersion(t *testing.T) {

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -31,6 +29,7 @@ import (
 	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
+	"github.com/plugdbg/plugdbg/runtime/listen"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/version"
 )
@@ -447,25 +446,6 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 // Listen opens the daemon socket at path with mode 0660, refusing to take
-// over a socket another daemon still serves.
-func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create socket dir: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("another daemon is listening on %s", path)
-	}
-	_ = os.Remove(path)
-	old := unix.Umask(0o117)
-	ln, err := net.Listen("unix", path)
-	unix.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
-}
+// over a socket another daemon still serves (listen.Unix, where the daemon's
+// other listeners are opened too).
+func Listen(path string) (net.Listener, error) { return listen.Unix(path) }
