@@ -66,6 +66,11 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, b Backend, ref 
 		s.log.WithError(err).Warn("connect: hijack connection")
 		return
 	}
+	// Logged before the client can use the tunnel, so that the line is
+	// there by the time the client has made its calls.
+	log := s.log.WithField("plugin", p.ID)
+	log.Debugf("connect: tunnel to %s open", p.State.Socket)
+	defer log.Debugf("connect: tunnel to %s closed", p.State.Socket)
 	// The server's read deadline (ReadHeaderTimeout) is for the head only.
 	_ = conn.SetDeadline(time.Time{})
 	if _, err := io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+ConnectUpgrade+"\r\n\r\n"); err != nil {
@@ -73,12 +78,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, b Backend, ref 
 		plugin.Close()
 		return
 	}
-	log := s.log.WithField("plugin", p.ID)
-	log.Debugf("connect: tunnel to %s open", p.State.Socket)
 	// The client's bytes already read with the head (none for a client
 	// that waits for the 101) are in brw.Reader, which reads on from conn.
 	join(conn, brw.Reader, plugin)
-	log.Debugf("connect: tunnel to %s closed", p.State.Socket)
 }
 
 // headerHas reports whether h's comma-separated field key holds token.
