@@ -184,6 +184,12 @@ func Run(ctx context.Context, o Options) error {
 
 	handler := api.New(m, follower, log)
 	handler.WithRegistry(reg)
+	if ui, err := apiWebUI(backend{m, follower}, log); err != nil {
+		log.WithError(err).Warn("plugdbg ui disabled")
+	} else {
+		defer ui.Close()
+		handler.WithUI(ui)
+	}
 	if dh, err := o.Docker.host(); err != nil {
 		log.WithError(err).Warn("docker interop disabled")
 	} else {

@@ -56,3 +56,14 @@ func startWebUI(o Options, b backend, log *logrus.Logger) (stop func(), err erro
 	log.Infof("web UI: %s (token also in %s)", webui.URL(addr, token), path)
 	return func() { cancel(); wg.Wait() }, nil
 }
+
+// apiWebUI is the web UI the API serves under /ui on each of its
+// listeners, for plugdbg ui to relay: access to the API's connection is
+// the credential there, so it asks for no token.
+func apiWebUI(b backend, log *logrus.Logger) (*webui.Server, error) {
+	srv, err := webui.New(webui.Options{Backend: b, Trusted: true, Assets: webui.Assets(), Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("web UI on the API: %w", err)
+	}
+	return srv, nil
+}

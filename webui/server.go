@@ -1,9 +1,12 @@
 // Package webui serves plugdbg's web UI: static pages embedded in the
 // binary and one websocket per page that multiplexes everything the page
 // shows (plugin states, events, log lines, probe calls, traces and
-// terminals). The websocket needs the access token the daemon prints,
-// presented explicitly (never a cookie, which a browser would also send to
-// other ports of the address), and a same-origin Origin header.
+// terminals). On its own address the websocket needs the access token the
+// daemon prints, presented explicitly (never a cookie, which a browser
+// would also send to other ports of the address), and a same-origin
+// Origin header (package uiauth has the rules). On the daemon's API
+// connection (Options.Trusted) access to that connection is the
+// credential, and only a relay (plugdbg ui), never a browser, is served.
 package webui
 
 import (
@@ -23,6 +26,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/uiauth"
 )
 
 // DefaultAddr is where the daemon serves the UI unless told otherwise:
@@ -46,20 +50,28 @@ type Backend interface {
 // Options configure a Server.
 type Options struct {
 	Backend Backend
-	Token   string
-	Assets  fs.FS // Assets() in the daemon; an fstest.MapFS in tests
+	Token   string // what a page must present; unused when Trusted
+	Assets  fs.FS  // Assets() in the daemon; an fstest.MapFS in tests
 	Log     *logrus.Logger
 	// Addr is the address the server listens on (host:port, the real
 	// port). Websocket upgrades are accepted only from pages of this
-	// origin (and localhost:port for a loopback address).
+	// origin (and localhost:port for a loopback address). Unused when
+	// Trusted.
 	Addr string
+	// Trusted serves the UI on a connection whose access is itself the
+	// credential: the daemon's API listeners (its unix socket, or tcp
+	// with client certificates), where a client already has the whole
+	// API. No token, Host or Origin is checked, but a request that has an
+	// Origin header is refused: it comes from a browser page, and only a
+	// relay that has applied the browser rules itself (plugdbg ui, which
+	// strips Origin) may reach the UI there.
+	Trusted bool
 }
 
 // Server is the web UI's HTTP handler.
 type Server struct {
 	o        Options
-	origins  map[string]bool // allowed Origin values, "http://host:port"
-	hosts    map[string]bool // allowed Host headers; nil: any
+	site     *uiauth.Site // the names of Addr; nil when Trusted
 	upgrader websocket.Upgrader
 	files    http.Handler
 	ctx      context.Context // ends the websockets on Close
@@ -78,30 +90,19 @@ type tuning struct {
 
 // New returns the UI's handler. Close ends its websockets.
 func New(o Options) (*Server, error) {
-	if o.Token == "" {
-		return nil, errors.New("web UI: no token")
-	}
 	if o.Log == nil {
 		o.Log = logrus.New()
 	}
-	host, port, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("web UI address %q: %w", o.Addr, err)
-	}
-	s := &Server{o: o, origins: map[string]bool{}, tune: tuning{sendQueue: sendQueue, blockWait: blockWait, batchEvery: batchEvery, batchLines: batchLines}}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsUnspecified() {
-		// A fixed address: only its own name is a valid Host and Origin,
-		// which also defeats DNS rebinding.
-		names := []string{net.JoinHostPort(host, port)}
-		if ip != nil && ip.IsLoopback() || host == "localhost" {
-			names = append(names, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port))
+	s := &Server{o: o, tune: tuning{sendQueue: sendQueue, blockWait: blockWait, batchEvery: batchEvery, batchLines: batchLines}}
+	if !o.Trusted {
+		if o.Token == "" {
+			return nil, errors.New("web UI: no token")
 		}
-		s.hosts = map[string]bool{}
-		for _, n := range names {
-			s.hosts[n] = true
-			s.origins["http://"+n] = true
+		site, err := uiauth.NewSite(o.Addr)
+		if err != nil {
+			return nil, err
 		}
+		s.site = site
 	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4 << 10,
@@ -117,25 +118,26 @@ func New(o Options) (*Server, error) {
 // Close ends every websocket of s; the HTTP server itself is the caller's.
 func (s *Server) Close() { s.cancel() }
 
-// checkOrigin accepts an upgrade only from a page of the UI's own origin.
-// Without a fixed address (listening on every interface) that is the
-// request's own Host, as gorilla/websocket checks by default.
+// checkOrigin accepts an upgrade only from a page of the UI's own origin
+// (see uiauth.Site.OriginOK); on a trusted connection, only one without
+// an Origin: a relay's, never a browser's.
 func (s *Server) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false
+	if s.o.Trusted {
+		return r.Header.Get("Origin") == ""
 	}
-	if s.hosts == nil {
-		return origin == "http://"+r.Host
-	}
-	return s.origins[origin]
+	return s.site.OriginOK(r)
 }
 
 // ServeHTTP checks the Host, then serves the page and its assets to
 // anyone, and the websocket and /auth only to a request that presents the
-// token explicitly (see requestToken).
+// token explicitly (see uiauth.RequestToken). When Trusted it checks
+// neither, and refuses any request that has an Origin header.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.hosts != nil && !s.hosts[r.Host] {
+	if s.o.Trusted && r.Header.Get("Origin") != "" {
+		http.Error(w, "plugdbg web UI: the daemon's API serves the UI to `plugdbg ui` only; run it and open the URL it prints", http.StatusForbidden)
+		return
+	}
+	if !s.o.Trusted && !s.site.HostOK(r.Host) {
 		http.Error(w, "unknown host "+r.Host, http.StatusMisdirectedRequest)
 		return
 	}
@@ -147,7 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.URL.Path == "/ws" || r.URL.Path == "/auth":
-		if !tokenEqual(requestToken(r), s.o.Token) {
+		if !s.o.Trusted && !uiauth.TokenEqual(uiauth.RequestToken(r), s.o.Token) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprintln(w, "plugdbg web UI: open the URL the daemon printed (it carries the access token), or read the token from <exec-root>/"+TokenFile)
@@ -204,6 +206,4 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) error {
 
 // URL is the address a browser opens, with the token: the page moves it
 // from the address bar to its own per-origin storage.
-func URL(addr, token string) string {
-	return "http://" + addr + "/?token=" + token
-}
+func URL(addr, token string) string { return uiauth.URL(addr, token) }

@@ -171,6 +171,7 @@ func newRootCmd() *cobra.Command {
 		newBundleCmd(opts),
 		newDialStdioCmd(opts),
 		newContextCmd(opts),
+		newUICmd(opts),
 	)
 	return root
 }

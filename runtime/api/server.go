@@ -41,6 +41,24 @@ type Server struct {
 	log    *logrus.Logger
 
 	registry *distribution.Registry // logins are checked against it (auth.go); nil: a default one
+	ui       http.Handler           // the web UI under UIPrefix (WithUI); nil: none
+}
+
+// UIPrefix is where the API serves the web UI (WithUI): its page, assets
+// and websocket, for plugdbg ui to relay.
+const UIPrefix = "/ui"
+
+// WithUI serves h, the web UI, under UIPrefix on every listener of the
+// API, with the prefix taken off the path. Access to the API's connection
+// is the credential there, as for every other endpoint, so h must ask for
+// no token: webui.Server with Trusted, which also refuses a browser's
+// request (one with an Origin header). Call it before serving.
+func (s *Server) WithUI(h http.Handler) *Server {
+	s.ui = nil
+	if h != nil {
+		s.ui = http.StripPrefix(UIPrefix, h)
+	}
+	return s
 }
 
 // New returns the API for m, whose plugins' lines f streams.
@@ -59,6 +77,10 @@ var versionPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCom
 // ServeHTTP routes a request. Plugin names contain slashes, so routing is
 // done by hand rather than with ServeMux patterns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == UIPrefix || strings.HasPrefix(r.URL.Path, UIPrefix+"/") {
+		s.serveUI(w, r)
+		return
+	}
 	path := r.URL.Path
 	if loc := versionPrefix().FindStringIndex(path); loc != nil {
 		path = path[loc[1]-1:]
@@ -95,6 +117,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
+}
+
+// serveUI serves the web UI (WithUI), unversioned: only plugdbg ui asks
+// for it, never a Docker client.
+func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
+	if s.ui == nil {
+		writeErr(w, errkind.NotFound(errors.New("this daemon serves no web UI on its API")))
+		return
+	}
+	s.ui.ServeHTTP(w, r)
 }
 
 func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {

@@ -77,7 +77,20 @@ function authFailed(why: string) {
   c.textContent = why;
   c.className = "conn down";
   const a = $("#auth");
-  a.textContent = `${why}: open the URL the daemon printed (http://${location.host}/?token=…), or read the token from <exec-root>/webui.token`;
+  a.textContent = `${why}: open the URL that the daemon or plugdbg ui printed (http://${location.host}/?token=…); the daemon also keeps its token in <exec-root>/webui.token`;
+  a.hidden = false;
+}
+// daemonDown says why the socket fails when plugdbg ui cannot reach the
+// daemon (its answer to /auth is a 502 that says so); the page keeps
+// retrying, and says nothing more once it is connected again.
+let unreachable = false;
+function daemonDown(why: string) {
+  unreachable = true;
+  const c = $("#conn");
+  c.textContent = "daemon unreachable";
+  c.className = "conn down";
+  const a = $("#auth");
+  a.textContent = why.trim().slice(0, 500);
   a.hidden = false;
 }
 
@@ -112,15 +125,25 @@ function connect() {
     };
     if (opened) return retry();
     // A refused upgrade looks like a daemon that is down; ask which. A
-    // refused token stays refused (a restarted daemon has a new one).
-    api("/auth").then((r) => (r.status === 401 ? authFailed("access token refused") : retry()), retry);
+    // refused token stays refused (a restarted daemon or plugdbg ui has a
+    // new one); a daemon that plugdbg ui cannot reach is retried.
+    api("/auth").then(async (r) => {
+      if (r.status === 401) return authFailed("access token refused");
+      if (r.status === 502) daemonDown(await r.text().catch(() => "the daemon is unreachable"));
+      retry();
+    }, retry);
   };
 }
 
 function setConn(up: boolean) {
+  if (!up && unreachable) return; // still unreachable until it connects
   const c = $("#conn");
   c.textContent = up ? "live" : "reconnecting…";
   c.className = "conn " + (up ? "up" : "down");
+  if (up) {
+    unreachable = false;
+    $("#auth").hidden = true;
+  }
 }
 
 // ---- tabs ----
