@@ -152,7 +152,7 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 		}
 		if !o.NoCheck && in.State.Socket != "" {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			rep, e := conformance.Check(cctx, probe.New(in.State.Socket), conformance.Options{Timeout: 30 * time.Second})
+			rep, e := check(cctx, c, ref)
 			cancel()
 			if e != nil {
 				failed("check", e)
@@ -175,6 +175,18 @@ func Write(ctx context.Context, c *client.Client, ref string, o Options, w io.Wr
 		return fmt.Errorf("bundle %s: %w", ref, err)
 	}
 	return nil
+}
+
+// check runs the conformance suite on plugin ref's socket: directly when
+// it is on this machine, else through tunnels the daemon opens to it.
+func check(ctx context.Context, c *client.Client, ref string) (*conformance.Report, error) {
+	ep, err := c.PluginEndpoint(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	pc := probe.NewClient(probe.Target{Network: "unix", Addr: ep.Socket, Dial: ep.Dial, Via: ep.Via})
+	defer pc.Close()
+	return conformance.Check(ctx, pc, conformance.Options{Timeout: 30 * time.Second})
 }
 
 // redactKVs redacts the secret values in space-separated NAME=VALUE pairs

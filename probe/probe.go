@@ -33,7 +33,7 @@ type Client struct {
 	target Target
 	base   string // scheme://host
 	http   *http.Client
-	dialer *net.Dialer
+	dial   func(ctx context.Context) (net.Conn, error) // one new connection to a unix target (Once), or Target.Dial
 	// MaxResponse bounds the size of an answer; a larger one is an error.
 	MaxResponse int64
 }
@@ -43,7 +43,8 @@ func New(socket string) *Client { return NewClient(Target{Network: "unix", Addr:
 
 // NewClient returns a client for t, with the transport settings dockerd's
 // plugin client uses: at most 6 idle connections kept for 30 s, a 10 s
-// dial timeout, no compression on unix sockets.
+// dial timeout, no compression on unix sockets. Its connections are
+// t.Dial's if t has one, each kept alive as a direct one is.
 func NewClient(t Target) *Client {
 	tr := &http.Transport{
 		MaxIdleConns:        6,
@@ -52,21 +53,23 @@ func NewClient(t Target) *Client {
 		TLSClientConfig:     t.TLS,
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	dial := t.Dial
+	if dial == nil && t.Network == "unix" {
+		dial = func(ctx context.Context) (net.Conn, error) { return dialer.DialContext(ctx, "unix", t.Addr) }
+	}
+	tr.DialContext = dialer.DialContext // tcp: the address the URL names, with https' port 443 implied
+	if dial != nil {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }
+	}
 	base := "http://" + t.Addr
 	switch {
 	case t.Network == "unix":
 		tr.DisableCompression = true
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "unix", t.Addr)
-		}
 		base = "http://" + unixHost
 	case t.TLS != nil:
-		tr.DialContext = dialer.DialContext
 		base = "https://" + t.Addr
-	default:
-		tr.DialContext = dialer.DialContext
 	}
-	return &Client{target: t, base: base, http: &http.Client{Transport: tr}, dialer: dialer, MaxResponse: DefaultMaxResponse}
+	return &Client{target: t, base: base, http: &http.Client{Transport: tr}, dial: dial, MaxResponse: DefaultMaxResponse}
 }
 
 // Target returns where c sends its calls.
@@ -124,9 +127,9 @@ func (c *Client) Do(ctx context.Context, method string, body []byte) (*Response,
 	return c.exchange(ctx, method, body, c.http.Do)
 }
 
-// Once is Do for a process that makes a single call: on a unix socket it
-// dials, writes the request and reads the answer itself, then closes the
-// connection. The keep-alive Transport's dial, read and write goroutines
+// Once is Do for a process that makes a single call: on a unix socket
+// (also one reached through Target.Dial) it dials, writes the request and
+// reads the answer itself, then closes the connection. The keep-alive Transport's dial, read and write goroutines
 // wake new OS threads, which cost a short-lived process more than the call
 // does. The request bytes are the Transport's own (Request.Write, with
 // compression off as Do has it on unix sockets). Other targets go through
@@ -178,7 +181,7 @@ func (c *Client) exchange(ctx context.Context, method string, body []byte, send 
 // and the step under way fails with the context's error.
 func (c *Client) sendOnce(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	conn, err := c.dialer.DialContext(ctx, "unix", c.target.Addr)
+	conn, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,4 +393,41 @@ func TestOnceNoSocket(t *testing.T) {
 	var te *probe.TransportError
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, err.Error(), "Plugin.Activate: dial unix "+sock)
+}
+
+// TestTargetDial: a Target with Dial has every connection from it, for
+// keep-alive calls, a single call (Once) and a concurrent Bench alike, and
+// the requests are those of a unix socket (dockerd's Host header, no gzip).
+func TestTargetDial(t *testing.T) {
+	f := newFakePlugin(t, reply(http.StatusOK, `{"Volumes":[],"Err":""}`))
+	var dials atomic.Int32
+	target := probe.Target{Network: "unix", Addr: "/far/away/p.sock", Via: "ssh://host", Dial: func(ctx context.Context) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", f.socket)
+	}}
+	assert.Equal(t, "unix:///far/away/p.sock via ssh://host", target.String())
+	c := probe.NewClient(target)
+	defer c.Close()
+
+	r, err := c.Once(ctx(t), "VolumeDriver.List", []byte("{}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, int32(1), dials.Load(), "Once dials through Dial")
+	assert.Equal(t, "plugin.moby.localhost", r.RequestHead().Get("Host"))
+	assert.Empty(t, r.RequestHead().Get("Accept-Encoding"), "no gzip, as on a unix socket")
+
+	for range 3 {
+		_, err := c.Do(ctx(t), "VolumeDriver.List", nil)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(2), dials.Load(), "Do keeps its connection from Dial alive")
+
+	st, err := probe.Bench(ctx(t), c, "VolumeDriver.List", nil, probe.BenchOptions{Calls: 40, Concurrency: 4})
+	require.NoError(t, err)
+	assert.Zero(t, st.Failures)
+	// About one per worker; a worker may dial while another's connection
+	// is on its way back to the pool, so the bound is loose.
+	assert.Less(t, dials.Load(), int32(2+20), "the workers keep their connections from Dial alive")
+	assert.Len(t, f.requests(), 1+3+40)
 }

@@ -24,9 +24,10 @@ type Options struct {
 	Socket string // a unix socket path
 	URL    string // unix://, tcp://, https:// address
 	Spec   string // a legacy .spec or .json file
-	// Resolve maps a plugdbg plugin name or ID to its socket path. It is
-	// needed only when TARGET is a plugin.
-	Resolve func(ctx context.Context, ref string) (string, error)
+	// Resolve maps a plugdbg plugin name or ID to where it listens: its
+	// socket path, with a Target.Dial when the path is on another machine.
+	// It is needed only when TARGET is a plugin.
+	Resolve func(ctx context.Context, ref string) (Target, error)
 
 	Stdin io.Reader // for BODY "-"
 
@@ -202,11 +203,11 @@ func (o Options) Target(ctx context.Context, args []string) (*Target, []string, 
 		if o.Resolve == nil {
 			return nil, nil, errors.New("no way to resolve plugin names here: use --socket")
 		}
-		sock, rerr := o.Resolve(ctx, args[0])
+		rt, rerr := o.Resolve(ctx, args[0])
 		if rerr != nil {
 			return nil, nil, rerr
 		}
-		t, args = Target{Network: "unix", Addr: sock}, args[1:]
+		t, args = rt, args[1:]
 	}
 	if err != nil {
 		return nil, nil, err

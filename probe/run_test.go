@@ -90,12 +90,12 @@ func TestRunRoundTrip(t *testing.T) {
 func TestRunPluginName(t *testing.T) {
 	sock, _ := plugintest.VolumePlugin(t)
 	var asked string
-	resolve := func(_ context.Context, ref string) (string, error) {
+	resolve := func(_ context.Context, ref string) (probe.Target, error) {
 		asked = ref
 		if ref == "myvol" {
-			return sock, nil
+			return probe.Target{Network: "unix", Addr: sock}, nil
 		}
-		return "", fmt.Errorf("plugin %q not found", ref)
+		return probe.Target{}, fmt.Errorf("plugin %q not found", ref)
 	}
 	r := run(t, probe.Options{Resolve: resolve, Args: []string{"myvol", "VolumeDriver.Capabilities"}})
 	require.NoError(t, r.err)

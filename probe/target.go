@@ -1,10 +1,12 @@
 package probe
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,16 +18,27 @@ type Target struct {
 	Network string      // "unix" or "tcp"
 	Addr    string      // socket path, or host:port
 	TLS     *tls.Config // non-nil: https
+	// Dial, if set, opens each connection instead of a dial of Network
+	// and Addr, which then only say what is at the far end: a tunnel to a
+	// socket on another machine, through the daemon there. The package
+	// knows nothing of how; the caller wires it.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Via names, for messages, what Dial goes through ("ssh://host").
+	Via string
 }
 
 func (t Target) String() string {
+	s := "tcp://" + t.Addr
 	switch {
 	case t.Network == "unix":
-		return "unix://" + t.Addr
+		s = "unix://" + t.Addr
 	case t.TLS != nil:
-		return "https://" + t.Addr
+		s = "https://" + t.Addr
 	}
-	return "tcp://" + t.Addr
+	if t.Via != "" {
+		s += " via " + t.Via
+	}
+	return s
 }
 
 // ParseURL reads a plugin address as spec files write it: unix:///path,

@@ -28,7 +28,7 @@ Exit status 0 only when every check passed (or was skipped).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
-			o.Resolve = g.pluginSocket
+			o.Resolve = g.pluginTarget
 			return conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

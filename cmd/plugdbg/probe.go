@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +17,10 @@ func newProbeCmd(g *globalOptions) *cobra.Command {
 		Long: `Call one method of a plugin's socket as dockerd does (POST /METHOD with
 Docker's plugin media type) and print the answer as indented JSON.
 
-PLUGIN is a plugdbg plugin (name or ID); --socket, --url or --spec name any
-other plugin instead, and then PLUGIN is left out. BODY is JSON, @FILE, or -
+PLUGIN is a plugdbg plugin (name or ID, or docker:NAME); --socket, --url or
+--spec name any other plugin instead, and then PLUGIN is left out. A PLUGIN
+of a remote daemon (-H tcp:// or ssh://) is called through the daemon, which
+joins each connection to the plugin's socket. BODY is JSON, @FILE, or -
 for standard input; without it the body is what dockerd sends ({} or none).
 KEY=VALUE arguments set request fields by dotted path (Opts.size=1G), typed
 from the method's schema; KEY:=JSON sets raw JSON.
@@ -32,7 +35,7 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
 			o.Stdin = cmd.InOrStdin()
-			o.Resolve = g.pluginSocket
+			o.Resolve = g.pluginTarget
 			return withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
@@ -49,4 +52,20 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 	f.IntVar(&o.Concurrency, "concurrency", 1, "with --repeat: calls in flight")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "timeout of each call (0: none)")
 	return c
+}
+
+// pluginTarget resolves a plugdbg plugin to where probe and check call it:
+// its socket, dialled directly when it is on this machine, else through a
+// tunnel the daemon opens to it for each connection. The daemon is needed
+// only for a plugin given by name.
+func (g *globalOptions) pluginTarget(ctx context.Context, ref string) (probe.Target, error) {
+	cl, err := g.client()
+	if err != nil {
+		return probe.Target{}, err
+	}
+	ep, err := cl.PluginEndpoint(ctx, ref)
+	if err != nil {
+		return probe.Target{}, err
+	}
+	return probe.Target{Network: "unix", Addr: ep.Socket, Dial: ep.Dial, Via: ep.Via}, nil
 }

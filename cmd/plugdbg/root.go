@@ -89,16 +89,6 @@ func (g *globalOptions) newClient() (*client.Client, error) {
 	return cl, err
 }
 
-// pluginSocket resolves a plugin's socket through the daemon, for probe
-// and check, which need the daemon only for a plugin given by name.
-func (g *globalOptions) pluginSocket(ctx context.Context, ref string) (string, error) {
-	cl, err := g.client()
-	if err != nil {
-		return "", err
-	}
-	return cl.PluginSocket(ctx, ref)
-}
-
 // ExitCoder is an error that carries the process exit status.
 type ExitCoder interface {
 	error

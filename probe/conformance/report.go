@@ -20,7 +20,7 @@ type RunOptions struct {
 	Socket  string
 	URL     string
 	Spec    string
-	Resolve func(ctx context.Context, ref string) (string, error)
+	Resolve func(ctx context.Context, ref string) (probe.Target, error) // see probe.Options
 
 	Interfaces []string // override Plugin.Activate
 	JSON       bool     // the report as JSON on stdout

@@ -19,7 +19,7 @@ import (
 // Docker interop. The plugins of a real dockerd are targets named
 // "docker:NAME" (NAME as dockerd resolves it: name, ID or ID prefix):
 // GET /plugins?docker=1 lists them, and /plugins/docker:NAME/{json, exec,
-// top, stats, trace, logs, usage} go through the same handlers as
+// connect, top, stats, trace, logs, usage} go through the same handlers as
 // plugdbg's own plugins, with dockerBackend as their Backend.
 //
 // The adapter lives here rather than in runtime/dockerd because what it

@@ -193,6 +193,8 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, b Backend, 
 		s.inspect(w, r, b, ref)
 	case action == "exec" && r.Method == http.MethodPost:
 		s.exec(w, r, b, ref)
+	case action == "connect" && r.Method == http.MethodPost:
+		s.connect(w, r, b, ref)
 	case action == "top" && r.Method == http.MethodGet:
 		s.top(w, r, b, ref)
 	case action == "stats" && r.Method == http.MethodGet:

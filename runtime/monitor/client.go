@@ -230,6 +230,8 @@ type Conn struct {
 	r     *bufio.Reader
 	hello Hello
 	enc   chan request
+	done  chan struct{} // closed by Close: ends sendLoop, and send no longer waits
+	once  sync.Once
 	skip  *Message // a Skipped marker Next read but returns next time
 }
 
@@ -247,7 +249,7 @@ func Attach(dir string) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
 	}
-	mc := &Conn{conn: c, r: bufio.NewReaderSize(c, 1<<20), enc: make(chan request, 16)}
+	mc := &Conn{conn: c, r: bufio.NewReaderSize(c, 1<<20), enc: make(chan request, 16), done: make(chan struct{})}
 	// A monitor still starting its container answers once it runs; one
 	// that never does is as good as none.
 	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
@@ -342,15 +344,27 @@ func (c *Conn) SetLogLimits(maxSize int64, maxFiles int) {
 // (at once when grace is 0). The exit arrives through Next.
 func (c *Conn) Stop(grace time.Duration) { c.send(request{Op: "stop", Grace: grace}) }
 
+// send queues r for the monitor; after Close it is dropped. enc is never
+// closed, so a send racing Close neither panics nor races.
 func (c *Conn) send(r request) {
-	defer func() { _ = recover() }() // sending after Close is a no-op
-	c.enc <- r
+	select {
+	case c.enc <- r:
+	case <-c.done:
+	}
 }
 
 func (c *Conn) sendLoop() {
 	enc := json.NewEncoder(c.conn)
-	for r := range c.enc {
-		if err := enc.Encode(r); err != nil {
+	var failed bool
+	for {
+		select {
+		case r := <-c.enc:
+			// After a failed write the connection is gone: drain, so
+			// that senders never block, until Close.
+			if !failed && enc.Encode(r) != nil {
+				failed = true
+			}
+		case <-c.done:
 			return
 		}
 	}
@@ -358,9 +372,12 @@ func (c *Conn) sendLoop() {
 
 // Close detaches from the monitor; the plugin keeps running.
 func (c *Conn) Close() error {
-	defer func() { _ = recover() }()
-	close(c.enc)
-	return c.conn.Close()
+	err := net.ErrClosed
+	c.once.Do(func() {
+		close(c.done)
+		err = c.conn.Close()
+	})
+	return err
 }
 
 // ReadExit returns the exit status a finished monitor left in dir.
