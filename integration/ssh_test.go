@@ -224,7 +224,7 @@ func TestSSH(t *testing.T) {
 
 	t.Run("probe", func(t *testing.T) {
 		if !tunnel {
-			t.Skip("the daemon answers 404 to POST /plugins/{name}/connect: probe over ssh needs the plugin-socket tunnel (not merged yet)")
+			t.Skip("the daemon answers 404 to POST /plugins/{name}/connect: probe over ssh needs the plugin-socket tunnel")
 		}
 		out, errOut, code := remoteCLI(t, host, d.dir, "probe", "vol", "Plugin.Activate")
 		require.Equal(t, 0, code, errOut)
