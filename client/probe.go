@@ -8,15 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // ConnectUpgrade is the Upgrade token of a tunnel to a plugin's socket
 // (POST /plugins/{name}/connect).
-const ConnectUpgrade = "plugdbg-socket"
+const ConnectUpgrade = types.ConnectUpgrade
 
 // PluginSocket returns the host path of an enabled plugin's socket, for
 // probing it directly.
@@ -62,12 +64,15 @@ type PluginEndpoint struct {
 // daemon's socket, a plugin directory closed to this user), is reached
 // through the daemon.
 func (c *Client) PluginEndpoint(ctx context.Context, ref string) (PluginEndpoint, error) {
+	if c.Socket == "" {
+		return c.remotePluginEndpoint(ctx, ref)
+	}
 	p, err := c.enabledPlugin(ctx, ref)
 	if err != nil {
 		return PluginEndpoint{}, err
 	}
 	ep := PluginEndpoint{Socket: p.State.Socket}
-	if c.Socket != "" && isSocket(p.State.Socket) {
+	if isSocket(p.State.Socket) {
 		return ep, nil
 	}
 	// By ID: the name could be given to another plugin meanwhile.
@@ -78,6 +83,39 @@ func (c *Client) PluginEndpoint(ctx context.Context, ref string) (PluginEndpoint
 	ep.Dial = func(ctx context.Context) (net.Conn, error) { return c.DialPlugin(ctx, id) }
 	ep.Via = c.Host
 	return ep, nil
+}
+
+// remotePluginEndpoint opens the first tunnel at once, by ref, instead of
+// asking which plugin ref is first: over ssh each connection is a login,
+// and the tunnel's answer names the plugin and its socket anyway. The
+// first Dial gets that tunnel; later ones go to the plugin's ID.
+func (c *Client) remotePluginEndpoint(ctx context.Context, ref string) (PluginEndpoint, error) {
+	conn, head, err := c.dialPlugin(ctx, ref)
+	if err != nil {
+		return PluginEndpoint{}, err
+	}
+	id, err1 := url.PathUnescape(head.Get(types.ConnectPluginHeader))
+	sock, err2 := url.PathUnescape(head.Get(types.ConnectSocketHeader))
+	if id == "" || err1 != nil || err2 != nil {
+		// A daemon that does not say (older): the name as given.
+		id = ref
+	}
+	var mu sync.Mutex
+	first := conn
+	return PluginEndpoint{
+		Socket: sock,
+		Via:    c.Host,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			mu.Lock()
+			conn := first
+			first = nil
+			mu.Unlock()
+			if conn != nil {
+				return conn, nil
+			}
+			return c.DialPlugin(ctx, id)
+		},
+	}, nil
 }
 
 // isSocket reports whether path is a unix socket this process can see.
@@ -93,16 +131,22 @@ func isSocket(path string) bool {
 // disabled plugin, or a socket that does not answer, is an *Error from
 // the daemon.
 func (c *Client) DialPlugin(ctx context.Context, ref string) (net.Conn, error) {
+	conn, _, err := c.dialPlugin(ctx, ref)
+	return conn, err
+}
+
+// dialPlugin is DialPlugin, with the head of the daemon's 101 answer.
+func (c *Client) dialPlugin(ctx context.Context, ref string) (net.Conn, http.Header, error) {
 	conn, err := c.Dial(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := "/plugins/" + ref + "/connect"
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (net.Conn, error) {
+	fail := func(err error) (net.Conn, http.Header, error) {
 		stop()
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://plugdbg"+path, nil)
 	if err != nil {
@@ -128,13 +172,13 @@ func (c *Client) DialPlugin(ctx context.Context, ref string) (net.Conn, error) {
 	}
 	if !stop() {
 		conn.Close()
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	if br.Buffered() == 0 {
-		return conn, nil
+		return conn, resp.Header, nil
 	}
 	// The plugin spoke first, and its bytes came with the answer.
-	return &bufferedConn{Conn: conn, r: br}, nil
+	return &bufferedConn{Conn: conn, r: br}, resp.Header, nil
 }
 
 // bufferedConn is a connection whose first bytes were read ahead.

@@ -27,7 +27,14 @@ import (
 // not dial. It returns the host URL. The connections still open when the
 // test ends (a client's idle keep-alive ones) are closed then.
 func tcpRelay(t *testing.T, socket string) string {
+	host, _ := countingTCPRelay(t, socket)
+	return host
+}
+
+// countingTCPRelay is tcpRelay, also counting the connections it took.
+func countingTCPRelay(t *testing.T, socket string) (string, *atomic.Int32) {
 	t.Helper()
+	var accepted atomic.Int32
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var (
@@ -50,13 +57,14 @@ func tcpRelay(t *testing.T, socket string) string {
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
 			wg.Go(func() { relay(c, socket) })
 		}
 	})
-	return "tcp://" + ln.Addr().String()
+	return "tcp://" + ln.Addr().String(), &accepted
 }
 
 // relay joins c to a new connection to socket, with half-closes, until
@@ -135,12 +143,13 @@ func TestPluginEndpointLocal(t *testing.T) {
 // keep-alive, and a raw exchange whose half-close reaches the plugin.
 func TestPluginEndpointRemote(t *testing.T) {
 	api, sock := runningPlugin(t)
-	host := tcpRelay(t, api)
+	host, daemonConns := countingTCPRelay(t, api)
 	c := client.New(host)
 	ctx := testCtx(t)
 	ep, err := c.PluginEndpoint(ctx, "p")
 	require.NoError(t, err)
-	assert.Equal(t, sock, ep.Socket, "the path on the daemon's machine")
+	assert.Equal(t, sock, ep.Socket, "the path on the daemon's machine, from the tunnel's answer")
+	assert.Equal(t, int32(1), daemonConns.Load(), "no inspect before the first tunnel: over ssh each connection is a login")
 	require.NotNil(t, ep.Dial)
 	assert.Equal(t, host, ep.Via)
 
@@ -186,7 +195,7 @@ func TestPluginEndpointErrors(t *testing.T) {
 	var de *client.Error
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, http.StatusConflict, de.Status)
-	assert.Contains(t, de.Message, "it is not enabled")
+	assert.Contains(t, de.Message, "plugin off:latest is not enabled")
 }
 
 // TestPluginEndpointPathNotHere: a daemon on a unix socket whose plugin's

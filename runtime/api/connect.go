@@ -6,14 +6,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
 )
 
 // ConnectUpgrade is the Upgrade token of POST /plugins/{name}/connect.
-const ConnectUpgrade = "plugdbg-socket"
+const ConnectUpgrade = types.ConnectUpgrade
 
 // connectDialTimeout bounds the dial of a plugin's socket: a unix socket
 // answers at once or not at all, unless its backlog is full.
@@ -42,7 +44,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, b Backend, ref 
 		return
 	}
 	if !p.Enabled {
-		writeErr(w, errkind.Conflict(fmt.Errorf("cannot connect to plugin %s: it is not enabled", p.Name)))
+		writeErr(w, errkind.Conflict(fmt.Errorf("plugin %s is not enabled (plugdbg enable %s), so it has no socket", p.Name, p.Name)))
 		return
 	}
 	if p.State.Socket == "" {
@@ -73,7 +75,14 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, b Backend, ref 
 	defer log.Debugf("connect: tunnel to %s closed", p.State.Socket)
 	// The server's read deadline (ReadHeaderTimeout) is for the head only.
 	_ = conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+ConnectUpgrade+"\r\n\r\n"); err != nil {
+	id := p.ID
+	if strings.HasPrefix(ref, types.DockerPrefix) {
+		id = types.DockerPrefix + p.ID
+	}
+	head := "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + ConnectUpgrade + "\r\n" +
+		types.ConnectPluginHeader + ": " + url.PathEscape(id) + "\r\n" +
+		types.ConnectSocketHeader + ": " + url.PathEscape(p.State.Socket) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
 		conn.Close()
 		plugin.Close()
 		return

@@ -106,7 +106,7 @@ func TestConnectErrors(t *testing.T) {
 		wantMsg    string
 	}{
 		{name: "unknown plugin", path: "/plugins/nosuch/connect", header: upgrade, wantStatus: http.StatusNotFound, wantMsg: `plugin "nosuch" not found`},
-		{name: "disabled plugin", path: "/plugins/off/connect", header: upgrade, wantStatus: http.StatusConflict, wantMsg: "cannot connect to plugin off:latest: it is not enabled"},
+		{name: "disabled plugin", path: "/plugins/off/connect", header: upgrade, wantStatus: http.StatusConflict, wantMsg: "plugin off:latest is not enabled (plugdbg enable off:latest), so it has no socket"},
 		{name: "socket refuses", path: "/plugins/p/connect", header: upgrade, wantStatus: http.StatusBadGateway, wantMsg: "connect to plugin p:latest: its socket does not answer: dial unix " + sock + ": "},
 		{name: "no upgrade headers", path: "/plugins/p/connect", wantStatus: http.StatusBadRequest, wantMsg: "Upgrade: " + api.ConnectUpgrade},
 		{name: "another upgrade", path: "/plugins/p/connect", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}, wantStatus: http.StatusBadRequest, wantMsg: "Upgrade: " + api.ConnectUpgrade},
