@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -195,33 +194,9 @@ func printContexts(out io.Writer, rows []contexts.Listed, o contextListOptions) 
 	if format == "json" {
 		format = "{{json .}}"
 	}
-	table := strings.HasPrefix(format, "table")
-	if table {
-		format = strings.TrimSpace(strings.TrimPrefix(format, "table"))
-	}
-	tmpl, err := parseTemplate(format)
-	if err != nil {
-		return err
-	}
-	w := out
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		header := strings.NewReplacer("{{.Name}}{{if .Current}} *{{end}}", "NAME", "{{.Name}}", "NAME",
-			"{{.Description}}", "DESCRIPTION", "{{.Host}}", "HOST", "{{.Current}}", "CURRENT", "{{.Error}}", "ERROR").Replace(format)
-		fmt.Fprintln(w, header)
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
-			return fmt.Errorf("format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	headers := strings.NewReplacer("{{.Name}}{{if .Current}} *{{end}}", "NAME", "{{.Name}}", "NAME",
+		"{{.Description}}", "DESCRIPTION", "{{.Host}}", "HOST", "{{.Current}}", "CURRENT", "{{.Error}}", "ERROR")
+	return printFormatted(out, format, headers, rows)
 }
 
 func newContextUseCmd(g *globalOptions) *cobra.Command {

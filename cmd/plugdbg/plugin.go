@@ -285,6 +285,16 @@ func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
 	if format == "" {
 		format = "table {{.ID}}\t{{.Name}}\t{{.Description}}\t{{.Enabled}}"
 	}
+	headers := strings.NewReplacer("{{.ID}}", "ID", "{{.Name}}", "NAME", "{{.Description}}", "DESCRIPTION",
+		"{{.Enabled}}", "ENABLED", "{{.PluginReference}}", "PLUGIN REFERENCE", "{{.Status}}", "STATUS",
+		"{{.Restarts}}", "RESTARTS")
+	return printFormatted(out, format, headers, rows)
+}
+
+// printFormatted prints rows through the Go template format, as docker's
+// --format: "table …" aligns columns under a header line, which headers
+// makes from the template by naming its fields.
+func printFormatted[T any](out io.Writer, format string, headers *strings.Replacer, rows []T) error {
 	table := strings.HasPrefix(format, "table")
 	if table {
 		format = strings.TrimSpace(strings.TrimPrefix(format, "table"))
@@ -298,10 +308,7 @@ func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
 	if table {
 		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 		w = tw
-		header := strings.NewReplacer("{{.ID}}", "ID", "{{.Name}}", "NAME", "{{.Description}}", "DESCRIPTION",
-			"{{.Enabled}}", "ENABLED", "{{.PluginReference}}", "PLUGIN REFERENCE", "{{.Status}}", "STATUS",
-			"{{.Restarts}}", "RESTARTS").Replace(format)
-		fmt.Fprintln(w, header)
+		fmt.Fprintln(w, headers.Replace(format))
 	}
 	for _, r := range rows {
 		if err := tmpl.Execute(w, r); err != nil {
