@@ -69,7 +69,9 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 	d := startDaemon(t)
 	names := []string{"p0", "p1", "p2"}
 	var gone []string // IDs of plugins removed
-	ctx := testCtx(t)
+	// A context per round: the whole test can take minutes (80 rounds
+	// under -race on a loaded machine), more than testCtx's bound.
+	var ctx context.Context
 	plugin := func(name string) (types.Inspect, bool) {
 		p, err := d.client.Inspect(ctx, name)
 		if client.IsNotFound(err) {
@@ -89,6 +91,9 @@ func TestDaemonKilledAtRandom(t *testing.T) {
 	var restarts time.Duration
 	failed := 0
 	for round := 1; round <= rounds; round++ {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+		t.Cleanup(cancel)
 		op := faultOps[rng.IntN(len(faultOps))]
 		name, kind := names[rng.IntN(len(names))], "volume"
 		if op.name == "enable (times out)" {
