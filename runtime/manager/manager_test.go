@@ -49,7 +49,7 @@ type fakeExecutor struct {
 	// execProc, if set, makes each Exec start the process it returns
 	// rather than fail as a command not found.
 	execProc func() execproto.Process
-	ops         []string // "exec done" and "stop", in order
+	ops      []string // "exec done" and "stop", in order
 }
 
 // fakeExec is what one Exec call asked for.
