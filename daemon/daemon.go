@@ -204,7 +204,7 @@ func Run(ctx context.Context, o Options) error {
 	if recorder != nil {
 		// Sources.Calls, the calls of observed plugins, comes with their
 		// recording point in the monitors.
-		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder, Log: log}
+		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder}
 		if stop, err := serveMetrics(o.MetricsAddr, src, log); err != nil {
 			log.WithError(err).Warn("metrics disabled")
 		} else {

@@ -44,7 +44,7 @@ func TestWithManager(t *testing.T) {
 	rec := NewRecorder()
 	served := apitest.ServeWith(t, apitest.Options{Running: "p.sock", Observer: rec, Requests: rec})
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, Register(reg, Sources{Runtime: served.Manager, Logs: served.Hub, Recorder: rec, Log: quietLogger()}))
+	require.NoError(t, Register(reg, Sources{Runtime: served.Manager, Logs: served.Hub, Recorder: rec}))
 
 	ctx := context.Background()
 	on, err := served.Manager.Create(ctx, "on", buildContext(t))

@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -111,19 +112,14 @@ var CallBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
 type Sources struct {
 	Runtime  Runtime
 	Logs     Logs
-	Recorder *Recorder // what the manager and the API report between scrapes
-	Calls    CallSource
-	// Log gets what a scrape could not read (a plugin's cgroup stats).
-	Log logrus.FieldLogger
+	Recorder *Recorder  // what the manager and the API report between scrapes
+	Calls    CallSource // nil: no call metrics
 }
 
 // NewRegistry returns a registry of its own (not Prometheus' global one)
 // holding plugdbg's metrics from s, and the Go runtime's and the daemon
 // process's (go_*, process_*).
 func NewRegistry(s Sources) (*prometheus.Registry, error) {
-	if s.Runtime == nil || s.Logs == nil || s.Recorder == nil {
-		return nil, fmt.Errorf("metrics: a runtime, logs and a recorder are required")
-	}
 	reg := prometheus.NewRegistry()
 	if err := Register(reg, s); err != nil {
 		return nil, err
@@ -141,9 +137,11 @@ func NewRegistry(s Sources) (*prometheus.Registry, error) {
 
 // Register registers plugdbg's own collectors from s with reg (tests use
 // prometheus.NewPedanticRegistry).
+// What a scrape could not read (a plugin's cgroup stats) is reported to
+// the scraper, and to Handler's log.
 func Register(reg prometheus.Registerer, s Sources) error {
-	if s.Log == nil {
-		s.Log = logrus.StandardLogger()
+	if s.Runtime == nil || s.Logs == nil || s.Recorder == nil {
+		return errors.New("metrics: a runtime, logs and a recorder are required")
 	}
 	for _, c := range []prometheus.Collector{
 		newPluginCollector(s),

@@ -161,8 +161,7 @@ func testSources(t *testing.T) (*fakeRuntime, *logs.Hub, *Recorder, *prometheus.
 	hub := new(logs.Hub)
 	rec := NewRecorder()
 	reg := prometheus.NewPedanticRegistry()
-	log, _ := quietLog()
-	require.NoError(t, Register(reg, Sources{Runtime: rt, Logs: hub, Recorder: rec, Log: log}))
+	require.NoError(t, Register(reg, Sources{Runtime: rt, Logs: hub, Recorder: rec}))
 	return rt, hub, rec, reg
 }
 
