@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/client"
 )
 
 // metricsAddr is the address d serves its metrics on, as its log says it
@@ -212,6 +213,24 @@ func TestMetricsPrometheus(t *testing.T) {
 	assert.Equal(t, restarts, d.inspect(t, "crashy").State.RestartCount, "no restart after the disable")
 	p.waitQuery(t, `sum(plugdbg_plugin_exits_total{plugin="crashy:latest"})`, exitEvents)
 	p.waitQuery(t, `plugdbg_plugin_exits_total{plugin="crashy:latest",reason="exit_3"}`, exitEvents)
+	// Every line of its history, counted as the daemon received them.
+	history := func(stream string, bytes bool) func() float64 {
+		return func() float64 {
+			n := 0
+			require.NoError(t, d.client.Logs(testCtx(t), "crashy", client.LogsOptions{Stream: stream}, func(l types.LogLine) error {
+				if bytes {
+					n += len(l.Line)
+				} else if !l.Partial {
+					n++
+				}
+				return nil
+			}))
+			return float64(n)
+		}
+	}
+	p.waitQuery(t, `plugdbg_plugin_log_lines_total{plugin="crashy:latest",stream="stdout"}`, history("stdout", false))
+	p.waitQuery(t, `plugdbg_plugin_log_bytes_total{plugin="crashy:latest",stream="stdout"}`, history("stdout", true))
+	p.waitQuery(t, `plugdbg_plugin_log_lines_total{plugin="crashy:latest",stream="stderr"}`, history("stderr", false))
 	p.waitQuery(t, `plugdbg_plugin_up{plugin="steady:latest",type="volumedriver"}`, func() float64 { return 1 })
 	p.waitQuery(t, `plugdbg_plugin_up{plugin="crashy:latest"}`, func() float64 { return 0 })
 	p.waitQuery(t, `sum(plugdbg_plugin_restarts_total{plugin="steady:latest"})`, func() float64 { return 0 })
