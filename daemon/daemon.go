@@ -24,6 +24,7 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/listen"
 	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/runtime/metrics"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 	"github.com/plugdbg/plugdbg/version"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	Docker DockerOptions
 	// UIAddr is where the web UI listens (host:port); "" disables it.
 	UIAddr string
+	// MetricsAddr is where Prometheus metrics are served (host:port,
+	// docker's --metrics-addr); "" disables them.
+	MetricsAddr string
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -104,6 +108,11 @@ func Run(ctx context.Context, o Options) error {
 	log.SetLevel(level)
 	if err := distribution.CheckTimeout(o.RegistryTimeout); err != nil {
 		return fmt.Errorf("invalid --registry-timeout: %w", err)
+	}
+	if o.MetricsAddr != "" {
+		if err := checkMetricsAddr(o.MetricsAddr); err != nil {
+			return err
+		}
 	}
 
 	// Claim the roots and the listeners before touching the store: a
@@ -144,6 +153,17 @@ func Run(ctx context.Context, o Options) error {
 		Timeout:            o.RegistryTimeout,
 	})
 	hub := new(logs.Hub)
+	// The recorder sees the manager's events from the first (restore's),
+	// and the API's requests; nil interfaces when metrics are off.
+	var (
+		recorder *metrics.Recorder
+		observer manager.Observer
+		requests api.RequestObserver
+	)
+	if o.MetricsAddr != "" {
+		recorder = metrics.NewRecorder()
+		observer, requests = recorder, recorder
+	}
 	m, err := manager.New(manager.Options{
 		LogHub:      hub,
 		PublishDir:  o.Docker.PluginsDir,
@@ -156,6 +176,7 @@ func Run(ctx context.Context, o Options) error {
 		LogMaxFiles: o.LogMaxFiles,
 		LogReserve:  o.LogReserve,
 		Registry:    reg,
+		Observer:    observer,
 		Executor: &manager.MonitorExecutor{
 			Launcher:  launcher,
 			StateRoot: filepath.Join(o.ExecRoot, "runc"),
@@ -178,6 +199,16 @@ func Run(ctx context.Context, o Options) error {
 			log.WithError(err).Warn("web UI disabled")
 		} else {
 			defer stopUI()
+		}
+	}
+	if recorder != nil {
+		// Sources.Calls, the calls of observed plugins, comes with their
+		// recording point in the monitors.
+		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder}
+		if stop, err := serveMetrics(o.MetricsAddr, src, log); err != nil {
+			log.WithError(err).Warn("metrics disabled")
+		} else {
+			defer stop()
 		}
 	}
 	_ = out.Flush() // what restore did is in the log before the first request
@@ -203,10 +234,10 @@ func Run(ctx context.Context, o Options) error {
 	srv := &http.Server{
 		// What the daemon logged about a request is out when it returns,
 		// not up to a flush interval later.
-		Handler: api.RefuseBrowsers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Handler: api.Instrument(api.RefuseBrowsers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			handler.ServeHTTP(w, r)
 			_ = out.Flush()
-		})),
+		})), requests),
 		// Also bounds a tcp listener's TLS handshake.
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          stdlog.New(errLog, "api: ", 0),

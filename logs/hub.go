@@ -19,7 +19,27 @@ type Batch struct {
 type Hub struct {
 	mu   sync.RWMutex
 	subs map[*Sub]struct{}
-	last sync.Map // plugin ID → *atomic.Uint64: the last seq published
+	// plugins holds, by plugin ID, what the hub counts of each plugin's
+	// lines (*pluginLines): found with one lookup per batch, and updated
+	// with atomics, so that publishing takes no lock of its own.
+	plugins sync.Map
+}
+
+// pluginLines is what the hub keeps of one plugin's published lines.
+type pluginLines struct {
+	last    atomic.Uint64 // the seq of the last line published
+	streams [2]struct {   // Stdout, Stderr
+		lines, bytes atomic.Uint64
+	}
+}
+
+// LineCounts are the lines and bytes of one plugin's output a Hub has
+// seen, by stream, since the hub was made (the daemon started) or the
+// plugin was first published. A line longer than a piece (MaxPiece) is
+// one line, its bytes those of all its pieces; newlines are not counted.
+type LineCounts struct {
+	StdoutLines, StdoutBytes uint64
+	StderrLines, StderrBytes uint64
 }
 
 // Sub is one follower.
@@ -94,11 +114,70 @@ func (h *Hub) Publish(b Batch) {
 	// Only now, with the batch offered to every follower: a follower that
 	// reads LastSeq and then drains its channel has every batch up to it
 	// that it was not marked lagging for.
-	v, ok := h.last.Load(b.Plugin)
-	if !ok {
-		v, _ = h.last.LoadOrStore(b.Plugin, new(atomic.Uint64))
+	p := h.lines(b.Plugin)
+	p.last.Store(b.Entries[len(b.Entries)-1].Seq)
+	// Counted per batch, not per line: the hot path runs at hundreds of
+	// thousands of lines a second.
+	var lines, bytes [2]uint64
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		s := 0
+		if e.Stream == Stderr {
+			s = 1
+		}
+		bytes[s] += uint64(len(e.Line))
+		if !e.Partial {
+			lines[s]++
+		}
 	}
-	v.(*atomic.Uint64).Store(b.Entries[len(b.Entries)-1].Seq)
+	for s := range p.streams {
+		if lines[s] > 0 {
+			p.streams[s].lines.Add(lines[s])
+		}
+		if bytes[s] > 0 {
+			p.streams[s].bytes.Add(bytes[s])
+		}
+	}
+}
+
+// lines returns what the hub keeps of plugin, made on first use.
+func (h *Hub) lines(plugin string) *pluginLines {
+	v, ok := h.plugins.Load(plugin)
+	if !ok {
+		v, _ = h.plugins.LoadOrStore(plugin, new(pluginLines))
+	}
+	return v.(*pluginLines)
+}
+
+// Counts returns the line counts of every plugin published since the hub
+// was made (or since it was last forgotten), by plugin ID.
+func (h *Hub) Counts() map[string]LineCounts {
+	out := map[string]LineCounts{}
+	h.plugins.Range(func(k, v any) bool {
+		p := v.(*pluginLines)
+		out[k.(string)] = LineCounts{
+			StdoutLines: p.streams[0].lines.Load(), StdoutBytes: p.streams[0].bytes.Load(),
+			StderrLines: p.streams[1].lines.Load(), StderrBytes: p.streams[1].bytes.Load(),
+		}
+		return true
+	})
+	return out
+}
+
+// Followers returns how many followers each plugin has, by plugin ID,
+// and how many follow every plugin (those are not in byPlugin).
+func (h *Hub) Followers() (byPlugin map[string]int, all int) {
+	byPlugin = map[string]int{}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		if s.plugin == "" {
+			all++
+		} else {
+			byPlugin[s.plugin]++
+		}
+	}
+	return byPlugin, all
 }
 
 // LastSeq returns the seq of the last line published for plugin, 0 if
@@ -106,15 +185,15 @@ func (h *Hub) Publish(b Batch) {
 // catching up from the history, to learn of lines it can get from nowhere
 // without waiting for the plugin's next line.
 func (h *Hub) LastSeq(plugin string) uint64 {
-	if v, ok := h.last.Load(plugin); ok {
-		return v.(*atomic.Uint64).Load()
+	if v, ok := h.plugins.Load(plugin); ok {
+		return v.(*pluginLines).last.Load()
 	}
 	return 0
 }
 
-// Forget drops what the hub remembers of plugin (LastSeq), once it is
-// removed.
-func (h *Hub) Forget(plugin string) { h.last.Delete(plugin) }
+// Forget drops what the hub remembers of plugin (LastSeq, Counts), once
+// it is removed.
+func (h *Hub) Forget(plugin string) { h.plugins.Delete(plugin) }
 
 // MarkLagged marks every follower of plugin as lagging, so that it catches
 // up from the history on disk: used when lines were dropped before they

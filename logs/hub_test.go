@@ -69,6 +69,45 @@ func TestHubLastSeq(t *testing.T) {
 	assert.Equal(t, uint64(7), h.LastSeq("q"))
 }
 
+// TestHubCounts: the hub counts each plugin's lines and bytes by stream, a
+// line cut in pieces once, and forgets them with the plugin.
+func TestHubCounts(t *testing.T) {
+	var h Hub
+	assert.Empty(t, h.Counts())
+	h.Publish(Batch{Plugin: "p", Entries: []Entry{
+		{Seq: 1, Stream: Stdout, Line: "hello"},
+		{Seq: 2, Stream: Stderr, Line: "oops"},
+		{Seq: 3, Stream: Stdout, Line: "abc", Partial: true}, // one line in two pieces
+		{Seq: 4, Stream: Stdout, Line: "de"},
+	}})
+	h.Publish(Batch{Plugin: "q", Entries: []Entry{{Seq: 1, Stream: Stderr, Line: ""}}})
+	h.Publish(Batch{Plugin: "p"}) // empty: nothing counted
+	assert.Equal(t, map[string]LineCounts{
+		"p": {StdoutLines: 2, StdoutBytes: 10, StderrLines: 1, StderrBytes: 4},
+		"q": {StderrLines: 1},
+	}, h.Counts())
+	h.Forget("p")
+	assert.Equal(t, map[string]LineCounts{"q": {StderrLines: 1}}, h.Counts())
+}
+
+// TestHubFollowers counts the followers of each plugin and of all of them.
+func TestHubFollowers(t *testing.T) {
+	var h Hub
+	by, all := h.Followers()
+	assert.Empty(t, by)
+	assert.Zero(t, all)
+	a1, a2, b, every := h.Subscribe("a", 1), h.Subscribe("a", 1), h.Subscribe("b", 1), h.Subscribe("", 1)
+	by, all = h.Followers()
+	assert.Equal(t, map[string]int{"a": 2, "b": 1}, by)
+	assert.Equal(t, 1, all)
+	for _, s := range []*Sub{a1, a2, b, every} {
+		h.Unsubscribe(s)
+	}
+	by, all = h.Followers()
+	assert.Empty(t, by)
+	assert.Zero(t, all)
+}
+
 func TestHubConcurrent(t *testing.T) {
 	var h Hub
 	var wg sync.WaitGroup
@@ -93,6 +132,10 @@ func TestHubConcurrent(t *testing.T) {
 		}
 	}()
 	wg.Wait()
+	counts := h.Counts()
+	for p := range 4 {
+		assert.Equal(t, uint64(200), counts[fmt.Sprint(p)].StdoutLines, "plugin %d", p)
+	}
 	for _, s := range subs {
 		last := map[string]uint64{}
 		for len(s.C()) > 0 {

@@ -76,6 +76,7 @@ it on its socket (-H), as does the docker CLI.`,
 	f.StringArrayVar(&opts.InsecureRegistries, "insecure-registry", nil, "registry (host[:port]) to reach over plain HTTP, or HTTPS without certificate checks (repeatable); logins are checked with it too")
 	f.DurationVar(&opts.RegistryTimeout, "registry-timeout", distribution.DefaultTimeout, "give up on a registry after this long without progress in one step (connect, TLS handshake, upload, response headers, body data); a transfer that keeps moving is never cut off")
 	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, such as 127.0.0.1:9323 (off by default; a non-loopback address is served without authentication)")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
 	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
 	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")

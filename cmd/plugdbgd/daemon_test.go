@@ -31,6 +31,7 @@ func TestFlags(t *testing.T) {
 		{"log-reserve", "32m"},
 		{"registry-timeout", "30s"},
 		{"ui-addr", "127.0.0.1:7777"},
+		{"metrics-addr", ""},
 		{"stop-grace", "0s"},
 		{"docker-host", "unix:///var/run/docker.sock"},
 		{"docker-runc-root", "/var/run/docker/runtime-runc/plugins.moby"},

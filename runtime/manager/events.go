@@ -13,6 +13,9 @@ type eventHub struct {
 	mu     sync.Mutex
 	subs   map[chan events.Message]struct{}
 	recent []events.Message // the last recentEvents, oldest first
+	// observer sees every event, synchronously (Options.Observer); nil:
+	// none. Set once, before any event.
+	observer Observer
 }
 
 // recentEvents is how many past events a subscriber can ask for with since.
@@ -25,6 +28,9 @@ func (h *eventHub) publish(m events.Message) {
 		h.recent = append(h.recent[:0], h.recent[1:]...)
 	}
 	h.recent = append(h.recent, m)
+	if h.observer != nil {
+		h.observer.Event(m)
+	}
 	for ch := range h.subs {
 		select {
 		case ch <- m:

@@ -107,7 +107,7 @@ func (m *Manager) Exec(ref string, c types.ExecConfig) (execproto.Process, error
 		return nil, notRunning(p.Name, "exec in", err)
 	}
 	m.log.WithField("plugin", p.ID).Debugf("exec %q (tty %v) started in %s", c.Cmd, c.Tty, time.Since(t0))
-	return proc, nil
+	return countSession(e, proc), nil
 }
 
 // execStarted ends the start of an exec in run r, waking a stop that

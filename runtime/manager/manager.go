@@ -74,6 +74,9 @@ type Options struct {
 	// them, for followers (follow.Follower); a hub of its own, that no one
 	// follows, if nil.
 	LogHub *logs.Hub
+	// Observer, if set, is told of every event and of each enable's
+	// duration, for metrics.
+	Observer Observer
 }
 
 // Manager runs managed plugins. All methods are safe for concurrent use;
@@ -110,6 +113,8 @@ type entry struct {
 	// so that a crash before p.Enabled is set is restarted as a crash.
 	enabling bool
 	logOpts  map[string]string // as set with SetLogOpts; never changed in place
+
+	sessions execCounts // exec sessions, for metrics; atomics, not under mu
 }
 
 // pluginRun is one attached run of a plugin's container.
@@ -173,6 +178,7 @@ func New(opts Options) (*Manager, error) {
 	return &Manager{
 		opts: opts, store: st, log: opts.Log, hub: opts.LogHub,
 		plugins: map[string]*entry{}, creating: map[string]bool{},
+		events: eventHub{observer: opts.Observer},
 	}, nil
 }
 
@@ -355,6 +361,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 		return err
 	}
 	defer e.op.Unlock()
+	t0 := time.Now()
 	if p.Enabled {
 		return errkind.Conflict(fmt.Errorf("plugin already enabled: plugin %s is enabled", p.Name))
 	}
@@ -390,6 +397,9 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	e.enabling = false
 	e.state.Error = ""
 	m.mu.Unlock()
+	if m.opts.Observer != nil {
+		m.opts.Observer.Enabled(time.Since(t0))
+	}
 	m.emit(p.ID, p.Name, events.ActionEnable, nil)
 	m.publish(p)
 	return nil

@@ -46,7 +46,10 @@ type fakeExecutor struct {
 	// then gets a value as each Exec begins.
 	execGate    chan struct{}
 	execEntered chan struct{}
-	ops         []string // "exec done" and "stop", in order
+	// execProc, if set, makes each Exec start the process it returns
+	// rather than fail as a command not found.
+	execProc func() execproto.Process
+	ops      []string // "exec done" and "stop", in order
 }
 
 // fakeExec is what one Exec call asked for.
@@ -125,6 +128,9 @@ func (x *fakeExecutor) Exec(id string, c types.ExecConfig, base container.Base) 
 	defer x.mu.Unlock()
 	x.execs = append(x.execs, fakeExec{id, c, base})
 	x.ops = append(x.ops, "exec done")
+	if x.execProc != nil {
+		return x.execProc(), nil
+	}
 	return nil, &execproto.StartError{ExitCode: 127, Msg: "fake: no processes"}
 }
 
@@ -191,13 +197,19 @@ func buildContext(t *testing.T, cfg string) io.Reader {
 
 func newTestManager(t *testing.T) (*Manager, *fakeExecutor) {
 	t.Helper()
+	return newObservedManager(t, nil)
+}
+
+// newObservedManager is newTestManager with obs as the Observer.
+func newObservedManager(t *testing.T, obs Observer) (*Manager, *fakeExecutor) {
+	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "pdm")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	x := &fakeExecutor{}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	m, err := New(Options{DataRoot: filepath.Join(dir, "d"), ExecRoot: filepath.Join(dir, "r"), Executor: x, Log: log, StopGrace: time.Second})
+	m, err := New(Options{DataRoot: filepath.Join(dir, "d"), ExecRoot: filepath.Join(dir, "r"), Executor: x, Log: log, StopGrace: time.Second, Observer: obs})
 	require.NoError(t, err)
 	t.Cleanup(m.Shutdown)
 	return m, x

@@ -80,6 +80,42 @@ func ServeDocker(t testing.TB, h *dockerd.Host) string {
 
 func serve(t testing.TB, x manager.Executor, docker *dockerd.Host) string {
 	t.Helper()
+	return serveWith(t, x, docker, Options{}).Socket
+}
+
+// Options configure ServeWith.
+type Options struct {
+	// Running, if set, runs plugins as ServeRunning does, listening on
+	// this socket name; else enabling a plugin fails, as with Serve.
+	Running string
+	// Observer is the manager's (manager.Options.Observer).
+	Observer manager.Observer
+	// Requests, if set, is told of every request (api.Instrument).
+	Requests api.RequestObserver
+}
+
+// Served is what ServeWith started.
+type Served struct {
+	Socket  string // the API's
+	Manager *manager.Manager
+	Hub     *logs.Hub // the manager's plugin lines
+}
+
+// ServeWith is Serve or ServeRunning as o says, and returns the manager
+// and the log hub beside the socket.
+func ServeWith(t testing.TB, o Options) Served {
+	t.Helper()
+	var x manager.Executor = noRunExecutor{}
+	if o.Running != "" {
+		ex := &echoExecutor{socket: o.Running, runs: map[string]*echoRun{}}
+		t.Cleanup(ex.stopAll)
+		x = ex
+	}
+	return serveWith(t, x, nil, o)
+}
+
+func serveWith(t testing.TB, x manager.Executor, docker *dockerd.Host, o Options) Served {
+	t.Helper()
 	dir := ShortTempDir(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -90,14 +126,16 @@ func serve(t testing.TB, x manager.Executor, docker *dockerd.Host) string {
 		ExecRoot: filepath.Join(dir, "exec"),
 		Executor: x,
 		Log:      log,
+		Observer: o.Observer,
 	})
 	require.NoError(t, err)
 	t.Cleanup(m.Shutdown)
 	socket := filepath.Join(dir, "api.sock")
 	ln, err := api.Listen(socket)
 	require.NoError(t, err)
-	srv := &http.Server{Handler: api.New(m, follow.New(m, hub), log).WithDocker(docker, nil)}
+	h := api.Instrument(api.New(m, follow.New(m, hub), log).WithDocker(docker, nil), o.Requests)
+	srv := &http.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return socket
+	return Served{Socket: socket, Manager: m, Hub: hub}
 }
