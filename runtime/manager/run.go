@@ -16,6 +16,7 @@ import (
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 	"github.com/plugdbg/plugdbg/runtime/store"
 )
@@ -66,7 +67,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 			return fmt.Errorf("propagated mount: %w", err)
 		}
 	}
-	watch, err := watchSocket(sockDir, p.Config.Interface.Socket)
+	watch, err := sockwatch.New(sockDir, p.Config.Interface.Socket)
 	if err != nil {
 		return err
 	}
@@ -131,10 +132,10 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 
 // waitReady waits for the socket, then for Plugin.Activate, and fails fast
 // when the plugin exits.
-func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *socketWatch) error {
+func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *sockwatch.Watch) error {
 	t0 := time.Now()
 	select {
-	case <-w.created:
+	case <-w.Created():
 	case <-r.done:
 		return m.exitedErrorLocked(r)
 	case <-ctx.Done():
