@@ -55,6 +55,9 @@ type Options struct {
 	// leave for the daemon's state.
 	LogReserve int64
 	CPUProfile string // write a CPU profile here while the daemon runs
+	// ObserveAll counts the calls of every plugin while it runs, not only
+	// of those set with plugdbg observe (manager.Options.ObserveAll).
+	ObserveAll bool
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
@@ -148,6 +151,7 @@ func Run(ctx context.Context, o Options) error {
 		LogHub:      hub,
 		PublishDir:  o.Docker.PluginsDir,
 		PublishAll:  o.Docker.PublishAll,
+		ObserveAll:  o.ObserveAll,
 		DataRoot:    o.DataRoot,
 		ExecRoot:    o.ExecRoot,
 		Log:         log,

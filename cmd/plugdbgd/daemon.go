@@ -77,6 +77,7 @@ it on its socket (-H), as does the docker CLI.`,
 	f.DurationVar(&opts.RegistryTimeout, "registry-timeout", distribution.DefaultTimeout, "give up on a registry after this long without progress in one step (connect, TLS handshake, upload, response headers, body data); a transfer that keeps moving is never cut off")
 	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
+	f.BoolVar(&opts.ObserveAll, "observe-all", false, "observe every plugin (count and time its calls), not only those set with plugdbg observe")
 	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
 	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")
 	f.StringVar(&opts.Docker.PluginRoot, "docker-plugin-root", dockerd.DefaultPluginRoot, "dockerd's plugin exec root, where its plugins' sockets are")
