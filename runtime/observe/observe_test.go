@@ -24,7 +24,7 @@ import (
 
 // shortDir is a temporary directory with a path short enough for unix
 // sockets (t.TempDir's may not be).
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "obs")
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func volumePlugin() http.Handler {
 
 // servePlugin serves h on a unix socket "plugin.sock" in a new directory
 // and returns the socket's path and how many connections it accepted.
-func servePlugin(t *testing.T, h http.Handler) (string, *atomic.Int64) {
+func servePlugin(t testing.TB, h http.Handler) (string, *atomic.Int64) {
 	t.Helper()
 	path := filepath.Join(shortDir(t), "plugin.sock")
 	ln, err := net.Listen("unix", path)
