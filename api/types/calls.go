@@ -5,8 +5,9 @@ import "time"
 // CallLatencyBuckets are the upper bounds, in seconds, of the latency
 // histogram of an observed plugin's calls (MethodCalls.Buckets), in
 // Prometheus' "le" sense; a last, implicit bucket (+Inf) is
-// MethodCalls.Count.
-var CallLatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+// MethodCalls.Count. Plugin calls take from a hundred microseconds (a List
+// through the recording point) to seconds (a Mount that fetches data).
+var CallLatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // Call statuses besides the answer's HTTP code ("200", "404", ...).
 const (
