@@ -29,3 +29,19 @@ func (c *Client) Publish(ctx context.Context, ref string, on bool) error {
 	}
 	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/publish", q, nil, nil)
 }
+
+// Observe turns the observation of plugin ref on or off: while it runs,
+// its calls are counted (Calls). It returns once the change is in effect.
+func (c *Client) Observe(ctx context.Context, ref string, on bool) error {
+	q := url.Values{"on": {"0"}}
+	if on {
+		q.Set("on", "1")
+	}
+	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/observe", q, nil, nil)
+}
+
+// Calls returns the counters of running plugin ref's calls.
+func (c *Client) Calls(ctx context.Context, ref string) (types.CallStats, error) {
+	var s types.CallStats
+	return s, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/calls", nil, nil, &s)
+}

@@ -56,6 +56,9 @@ type Options struct {
 	// leave for the daemon's state.
 	LogReserve int64
 	CPUProfile string // write a CPU profile here while the daemon runs
+	// ObserveAll counts the calls of every plugin while it runs, not only
+	// of those set with plugdbg observe (manager.Options.ObserveAll).
+	ObserveAll bool
 	// InsecureRegistries are reached over plain HTTP (loopback registries
 	// always may be).
 	InsecureRegistries []string
@@ -168,6 +171,7 @@ func Run(ctx context.Context, o Options) error {
 		LogHub:      hub,
 		PublishDir:  o.Docker.PluginsDir,
 		PublishAll:  o.Docker.PublishAll,
+		ObserveAll:  o.ObserveAll,
 		DataRoot:    o.DataRoot,
 		ExecRoot:    o.ExecRoot,
 		Log:         log,
@@ -202,9 +206,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if recorder != nil {
-		// Sources.Calls, the calls of observed plugins, comes with their
-		// recording point in the monitors.
-		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder}
+		// The calls of observed plugins are read from their recording
+		// points, in the monitors, at each scrape.
+		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder, Calls: m}
 		if stop, err := serveMetrics(o.MetricsAddr, src, log); err != nil {
 			log.WithError(err).Warn("metrics disabled")
 		} else {

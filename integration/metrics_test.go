@@ -174,6 +174,14 @@ func TestMetricsPrometheus(t *testing.T) {
 
 	d.create(t, "steady", "volume")
 	d.enable(t, "steady")
+	// An observed plugin: every call on its socket is counted in its
+	// monitor, and Prometheus must see exactly the calls made.
+	d.create(t, "watched", "volume")
+	_, stderr, code := d.cli(t, "observe", "watched")
+	require.Equal(t, 0, code, "observe: %s", stderr)
+	watched := d.enable(t, "watched")
+	const calls = 37
+	probeCalls(t, d.host, watched.State.Socket, calls)
 	crashy := d.create(t, "crashy", "crasher", "CRASH_AFTER=150ms")
 	d.enable(t, "crashy")
 	// A few crashes, each restarted, then a disable ends the loop.
@@ -234,10 +242,13 @@ func TestMetricsPrometheus(t *testing.T) {
 	p.waitQuery(t, `plugdbg_plugin_up{plugin="steady:latest",type="volumedriver"}`, func() float64 { return 1 })
 	p.waitQuery(t, `plugdbg_plugin_up{plugin="crashy:latest"}`, func() float64 { return 0 })
 	p.waitQuery(t, `sum(plugdbg_plugin_restarts_total{plugin="steady:latest"})`, func() float64 { return 0 })
-	p.waitQuery(t, `sum(plugdbg_api_requests_total{route="/plugins/{name}/enable",method="POST",code="200"})`, func() float64 { return 2 })
-	p.waitQuery(t, `plugdbg_plugin_enable_duration_seconds_count`, func() float64 { return 2 })
+	p.waitQuery(t, `sum(plugdbg_api_requests_total{route="/plugins/{name}/enable",method="POST",code="200"})`, func() float64 { return 3 })
+	p.waitQuery(t, `plugdbg_plugin_enable_duration_seconds_count`, func() float64 { return 3 })
 	p.waitQuery(t, `count(plugdbg_plugin_memory_bytes{plugin="steady:latest"} > 0)`, func() float64 { return 1 })
 	p.waitQuery(t, `up{job="plugdbg"}`, func() float64 { return 1 })
+	p.waitQuery(t, `plugdbg_plugin_calls_total{plugin="watched:latest",method="VolumeDriver.List",status="200"}`, func() float64 { return calls })
+	p.waitQuery(t, `plugdbg_plugin_call_duration_seconds_count{plugin="watched:latest",method="VolumeDriver.List"}`, func() float64 { return calls })
+	p.waitQuery(t, `sum(plugdbg_plugin_calls_total{plugin="watched:latest",method="Plugin.Activate"}) >= 1`, func() float64 { return 1 })
 
 	// The live exposition, as promtool checks it.
 	resp, err := http.Get("http://" + target + "/metrics")

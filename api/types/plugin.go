@@ -40,6 +40,16 @@ type State struct {
 	// trace that ended with its daemon: the daemon's start, a trace or a
 	// start of the plugin puts it back, and this stays until one could.
 	StaleTrace string `json:"StaleTrace,omitempty"`
+	// Observed: the plugin is set to be observed (plugdbg observe, or the
+	// daemon's --observe-all): while it runs, a recording point on its
+	// socket counts and times every call (CallStats).
+	Observed bool `json:"Observed"`
+	// Recording: the recording point is in place on the running plugin's
+	// socket, as its monitor last reported it.
+	Recording bool `json:"Recording"`
+	// ObserveError says why an observed plugin's recording point is not
+	// in place.
+	ObserveError string `json:"ObserveError,omitempty"`
 }
 
 // Inspect is Docker's plugin object with plugdbg's State beside it.

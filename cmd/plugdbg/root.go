@@ -168,6 +168,7 @@ func newRootCmd() *cobra.Command {
 		newTraceCmd(opts),
 		newUsageCmd(opts),
 		newPublishCmd(opts),
+		newObserveCmd(opts),
 		newBundleCmd(opts),
 		newDialStdioCmd(opts),
 		newContextCmd(opts),

@@ -68,6 +68,10 @@ type Lifecycle interface {
 	Set(ref string, args []string) error
 	SetLogOpts(ref string, opts map[string]string) error
 	SetPublish(ref string, on bool) error
+	// SetObserve and Calls: observed plugins (manager.Manager.SetObserve,
+	// Calls); dockerd's plugins cannot be observed yet.
+	SetObserve(ctx context.Context, ref string, on bool) error
+	Calls(ctx context.Context, ref string) (types.CallStats, error)
 	Privileges(ctx context.Context, remote string, auth registry.AuthConfig) (plugin.Privileges, error)
 	PullName(remote, name string) (string, error)
 	Pull(ctx context.Context, o manager.PullOptions) (id string, err error)

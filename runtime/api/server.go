@@ -180,6 +180,10 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 		s.setLogOpts(w, r, name)
 	case action == "publish" && r.Method == http.MethodPost:
 		s.publish(w, r, name)
+	case action == "observe" && r.Method == http.MethodPost:
+		s.observe(w, r, name)
+	case action == "calls" && r.Method == http.MethodGet:
+		s.calls(w, r, name)
 	default:
 		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
 	}
@@ -381,6 +385,30 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// observe turns the observation of a plugin on (on=1) or off (on=0).
+func (s *Server) observe(w http.ResponseWriter, r *http.Request, name string) {
+	on, err := boolValue(r, "on")
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
+		return
+	}
+	if err := s.local.SetObserve(r.Context(), name, on); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// calls answers the counters of a running plugin's calls (types.CallStats).
+func (s *Server) calls(w http.ResponseWriter, r *http.Request, name string) {
+	c, err := s.local.Calls(r.Context(), name)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 // events streams lifecycle events as JSON objects, in the shape of the

@@ -37,12 +37,18 @@ type Executor interface {
 	Stats(id string) (types.Stats, error)
 }
 
-// LogConfig says where and how a plugin's output is kept.
+// LogConfig says where and how a plugin's output is kept, and whether its
+// calls are: what a run keeps of the plugin beside the plugin itself.
 type LogConfig struct {
 	Path     string // the current log file; rotated ones are Path.1, Path.2, …
 	MaxSize  int64  // rotate when the file would grow past this
 	MaxFiles int    // files kept, the current one included
 	Reserve  int64  // free bytes of the log's filesystem it leaves alone
+	// Socket is the plugin's socket on the host. With Observe, a run
+	// whose executor is an ObservingExecutor counts its calls from the first: the
+	// recording point goes on the socket as soon as the plugin creates it.
+	Socket  string
+	Observe bool
 }
 
 // Run is one attached run of a plugin container.
@@ -69,6 +75,7 @@ func (x *MonitorExecutor) Start(ctx context.Context, id string, spec *specs.Spec
 	_, err := x.Launcher.Start(ctx, x.dir(id), monitor.Config{
 		ID: id, StateRoot: x.StateRoot, Spec: spec,
 		LogPath: lc.Path, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles, LogReserve: lc.Reserve,
+		Socket: lc.Socket, Observe: lc.Observe,
 	})
 	if err != nil {
 		return nil, err
@@ -97,6 +104,16 @@ func (x *MonitorExecutor) LastExit(id string) (types.PluginExit, bool) {
 // directory.
 func (x *MonitorExecutor) Cleanup(id string) error {
 	return monitor.Cleanup(x.dir(id), x.StateRoot, id)
+}
+
+// Observe implements ObservingExecutor.
+func (x *MonitorExecutor) Observe(ctx context.Context, id string, on bool) (monitor.ObserveStatus, error) {
+	return monitor.Observe(ctx, x.dir(id), on)
+}
+
+// Calls implements ObservingExecutor.
+func (x *MonitorExecutor) Calls(ctx context.Context, id string) (types.CallStats, error) {
+	return monitor.Calls(ctx, x.dir(id))
 }
 
 // Exec implements Executor. The process is a child of the calling process

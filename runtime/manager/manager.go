@@ -67,6 +67,9 @@ type Options struct {
 	// enabled plugin, not only those set to (SetPublish).
 	PublishDir string
 	PublishAll bool
+	// ObserveAll observes every plugin while it runs, not only those set
+	// to (SetObserve): their calls are counted (CallStats).
+	ObserveAll bool
 	// ContextLimits bound the build context of Create; zero fields mean
 	// archive.DefaultContextLimits.
 	ContextLimits archive.ContextLimits
@@ -113,6 +116,7 @@ type entry struct {
 	// so that a crash before p.Enabled is set is restarted as a crash.
 	enabling bool
 	logOpts  map[string]string // as set with SetLogOpts; never changed in place
+	observe  bool              // as set with SetObserve
 
 	sessions execCounts // exec sessions, for metrics; atomics, not under mu
 }
@@ -254,6 +258,7 @@ func (m *Manager) inspect(e *entry) types.Inspect {
 	if e.p.Enabled {
 		st.Published = m.published(e.p)
 	}
+	st.Observed = m.wantsObserve(e)
 	return types.Inspect{Plugin: e.p, State: st, LogConfig: types.LogConfigView{Type: "plugdbg", Config: m.logLimits(e).Opts()}}
 }
 

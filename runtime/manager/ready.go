@@ -11,61 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/probe"
 )
-
-// socketWatch reports when a file appears in a directory, through inotify,
-// so that enable reacts the moment the plugin creates its socket instead of
-// sleeping as dockerd does.
-type socketWatch struct {
-	f       *os.File
-	created chan struct{}
-}
-
-// watchSocket must be called before the plugin starts, so that no creation
-// is missed.
-func watchSocket(dir, name string) (*socketWatch, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("inotify: %w", err)
-	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("watch %s: %w", dir, err)
-	}
-	w := &socketWatch{f: os.NewFile(uintptr(fd), "inotify"), created: make(chan struct{})}
-	go w.loop(filepath.Join(dir, name), name)
-	return w, nil
-}
-
-func (w *socketWatch) loop(path, name string) {
-	if _, err := os.Lstat(path); err == nil {
-		close(w.created)
-		return
-	}
-	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			return // closed
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafePointer(buf[off:]))
-			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-			if strings.TrimRight(string(nameBytes), "\x00") == name {
-				close(w.created)
-				return
-			}
-		}
-	}
-}
-
-func (w *socketWatch) Close() { w.f.Close() }
 
 // activate calls Plugin.Activate until it answers or ctx ends, and checks
 // that the plugin implements what its config declares. A plugin that

@@ -16,6 +16,7 @@ import (
 	"github.com/plugdbg/plugdbg/format/config"
 	"github.com/plugdbg/plugdbg/logs"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 	"github.com/plugdbg/plugdbg/runtime/spec"
 	"github.com/plugdbg/plugdbg/runtime/store"
 )
@@ -66,7 +67,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 			return fmt.Errorf("propagated mount: %w", err)
 		}
 	}
-	watch, err := watchSocket(sockDir, p.Config.Interface.Socket)
+	watch, err := sockwatch.New(sockDir, p.Config.Interface.Socket)
 	if err != nil {
 		return err
 	}
@@ -75,10 +76,12 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	t0 := time.Now()
 	m.mu.Lock()
 	limits := m.logLimits(e)
+	observe := m.wantsObserve(e)
+	e.state.Recording, e.state.ObserveError = false, ""
 	m.mu.Unlock()
 	conn, err := m.opts.Executor.Start(ctx, id, s, LogConfig{
 		Path: m.logPath(id), MaxSize: limits.MaxSize, MaxFiles: limits.MaxFiles,
-		Reserve: m.logReserve(id),
+		Reserve: m.logReserve(id), Socket: sock, Observe: observe,
 	})
 	if err != nil {
 		// A monitor that timed out may have left a container behind.
@@ -88,7 +91,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	r := m.attach(e, conn, true)
 	m.log.WithField("plugin", id).Debugf("container started in %s", time.Since(t0))
 
-	if err := m.waitReady(ctx, e, r, sock, watch); err != nil {
+	if err := m.waitReady(ctx, e, r, sock, watch, observe); err != nil {
 		m.mu.Lock()
 		r.stopping = true
 		m.mu.Unlock()
@@ -129,18 +132,31 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 	return r
 }
 
-// waitReady waits for the socket, then for Plugin.Activate, and fails fast
-// when the plugin exits.
-func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *socketWatch) error {
+// waitReady waits for the socket, then, if observe, for the recording
+// point on it, then for Plugin.Activate, and fails fast when the plugin
+// exits.
+func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *sockwatch.Watch, observe bool) error {
 	t0 := time.Now()
 	select {
-	case <-w.created:
+	case <-w.Created():
 	case <-r.done:
 		return m.exitedErrorLocked(r)
 	case <-ctx.Done():
 		return m.noSocketError(e, r, sock)
 	}
 	m.log.WithField("plugin", e.p.ID).Debugf("socket appeared after %s", time.Since(t0))
+	if observe {
+		t0 = time.Now()
+		if err := m.startObserving(ctx, e); err != nil {
+			select {
+			case <-r.done:
+				return m.exitedErrorLocked(r)
+			default:
+			}
+			return err
+		}
+		m.log.WithField("plugin", e.p.ID).Debugf("recording point in place after %s", time.Since(t0))
+	}
 	t0 = time.Now()
 	warning, err := m.activate(ctx, e, sock, r.done)
 	m.log.WithField("plugin", e.p.ID).Debugf("Plugin.Activate answered after %s", time.Since(t0))
@@ -334,6 +350,7 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 	if current {
 		e.run = nil
 		e.state.Pid = 0
+		e.state.Recording, e.state.ObserveError = false, ""
 	}
 	crash := current && !r.stopping && !r.starting && (e.p.Enabled || e.enabling) && !e.removed && !m.closing
 	id, name, hasProp := e.p.ID, e.p.Name, e.p.Config.PropagatedMount != ""
@@ -512,6 +529,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 		var o store.Opts
 		if o, err = m.store.Opts(rec.Plugin.ID); err == nil {
 			e.logOpts = o.LogOpts
+			e.observe = o.Observe
 			_, err = logs.ParseOpts(m.baseLogLimits(), e.logOpts)
 		}
 		if err != nil {
@@ -585,6 +603,7 @@ func (m *Manager) recover(ctx context.Context, e *entry, left monitor.Leftover) 
 		m.attach(e, conn, false)
 		log.Infof("reattached to plugin %s (pid %d)", name, conn.Hello().Pid)
 		m.fixStaleTrace(e)
+		m.reobserve(e)
 		return
 	}
 	if exit, ok := m.opts.Executor.LastExit(id); ok {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,17 +129,35 @@ func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// callsBudget bounds reading the recording points' counters, within
+// Prometheus' default scrape timeout (10 s) with the rest of the scrape.
+const callsBudget = 4 * time.Second
+
 // collectCalls exports what the call source counted.
 func (c *pluginCollector) collectCalls(ch chan<- prometheus.Metric) {
-	for _, mc := range c.s.Calls.Calls() {
-		for status, n := range mc.ByStatus {
-			ch <- prometheus.MustNewConstMetric(c.calls, prometheus.CounterValue, float64(n), mc.Plugin, mc.Method, status)
+	ctx, cancel := context.WithTimeout(context.Background(), callsBudget)
+	defer cancel()
+	stats, err := c.s.Calls.CallStats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.calls, fmt.Errorf("read observed plugins' calls: %w", err))
+	}
+	for _, st := range stats {
+		for _, mc := range st.Methods {
+			for status, n := range mc.Statuses {
+				ch <- prometheus.MustNewConstMetric(c.calls, prometheus.CounterValue, float64(n), st.Name, mc.Method, status)
+			}
+			buckets := make(map[float64]uint64, len(types.CallLatencyBuckets))
+			for i, le := range types.CallLatencyBuckets {
+				if i < len(mc.Buckets) {
+					buckets[le] = mc.Buckets[i]
+				}
+			}
+			h, err := prometheus.NewConstHistogram(c.callDuration, mc.Count, mc.Sum, buckets, st.Name, mc.Method)
+			if err != nil {
+				h = prometheus.NewInvalidMetric(c.callDuration, err)
+			}
+			ch <- h
 		}
-		h, err := prometheus.NewConstHistogram(c.callDuration, mc.Count, mc.Sum, mc.Buckets, mc.Plugin, mc.Method)
-		if err != nil {
-			h = prometheus.NewInvalidMetric(c.callDuration, err)
-		}
-		ch <- h
 	}
 }
 

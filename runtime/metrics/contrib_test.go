@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/logs"
 )
 
@@ -67,8 +68,8 @@ func TestMetricsFormat(t *testing.T) {
 	rec.Enabled(42e6)
 	rec.Request("/plugins/{name}/json", "GET", 200, 1e6, false)
 	rec.Request("/events", "GET", 200, 1e9, true)
-	calls := fakeCalls{{Plugin: "myvol:latest", Method: "VolumeDriver.Mount", ByStatus: map[string]uint64{"200": 3, "err": 1},
-		Count: 4, Sum: 0.01, Buckets: map[float64]uint64{0.001: 1, 0.01: 4}}}
+	calls := fakeCalls{{Name: "myvol:latest", Methods: []types.MethodCalls{{Method: "VolumeDriver.Mount", Statuses: map[string]uint64{"200": 3, "err": 1},
+		Count: 4, Sum: 0.01, Buckets: callBuckets(map[float64]uint64{0.001: 1, 0.01: 4})}}}}
 	reg, err := NewRegistry(Sources{Runtime: rt, Logs: hub, Recorder: rec, Calls: calls})
 	require.NoError(t, err)
 	srv := httptest.NewServer(Handler(reg, quietLogger()))

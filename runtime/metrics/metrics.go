@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html"
@@ -77,36 +78,16 @@ type Logs interface {
 	Followers() (byPlugin map[string]int, all int)
 }
 
-// CallSource gives the calls of observed plugins, counted where they pass
-// (the recording point in each plugin's monitor). The collector asks it at
-// each scrape and exports plugdbg_plugin_calls_total and
-// plugdbg_plugin_call_duration_seconds from what it returns. It must be
-// safe for concurrent use and bound what it returns: known methods only
-// (others under one "other"), one MethodCalls per plugin and method.
+// CallSource gives the calls of observed plugins, as their recording
+// points (in each plugin's monitor) counted them: the manager's
+// CallStats. The collector asks it at each scrape, within callsBudget, and
+// exports plugdbg_plugin_calls_total and
+// plugdbg_plugin_call_duration_seconds from what it returns; the plugins
+// it could not read are in its error, the others are exported all the
+// same. It must be safe for concurrent use.
 type CallSource interface {
-	Calls() []MethodCalls
+	CallStats(ctx context.Context) ([]types.CallStats, error)
 }
-
-// MethodCalls are the calls made to one method of one observed plugin.
-type MethodCalls struct {
-	Plugin string // the plugin's name, as plugdbg_plugin_up's plugin label
-	Method string // e.g. "VolumeDriver.Mount"
-	// ByStatus counts the calls by status: the answer's HTTP code ("200"),
-	// or "err" for an answer with a non-empty Err.
-	ByStatus map[string]uint64
-	// Count, Sum (seconds) and Buckets are the calls' latency histogram:
-	// Buckets maps upper bounds in seconds to cumulative counts, without
-	// +Inf (Count), as prometheus.NewConstHistogram takes them. Every
-	// MethodCalls must use the same bounds (CallBuckets).
-	Count   uint64
-	Sum     float64
-	Buckets map[float64]uint64
-}
-
-// CallBuckets are the latency bounds, in seconds, a CallSource should
-// count calls in: plugin calls take from tens of microseconds (a List) to
-// seconds (a Mount that fetches data).
-var CallBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // Sources are what the daemon's metrics come from.
 type Sources struct {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -331,21 +332,35 @@ func TestStatsFailures(t *testing.T) {
 }
 
 // fakeCalls is a CallSource.
-type fakeCalls []MethodCalls
+type fakeCalls []types.CallStats
 
-func (f fakeCalls) Calls() []MethodCalls { return f }
+func (f fakeCalls) CallStats(context.Context) ([]types.CallStats, error) { return f, nil }
+
+// callBuckets spreads a histogram given as bound → cumulative count over
+// types.CallLatencyBuckets, as the recording point counts.
+func callBuckets(m map[float64]uint64) []uint64 {
+	out := make([]uint64, len(types.CallLatencyBuckets))
+	var last uint64
+	for i, le := range types.CallLatencyBuckets {
+		if n, ok := m[le]; ok {
+			last = n
+		}
+		out[i] = last
+	}
+	return out
+}
 
 // TestCalls: what a CallSource counted is exported as the call counter and
 // latency histogram.
 func TestCalls(t *testing.T) {
 	rt := &fakeRuntime{}
 	reg := prometheus.NewPedanticRegistry()
-	calls := fakeCalls{
-		{Plugin: "myvol:latest", Method: "VolumeDriver.Mount", ByStatus: map[string]uint64{"200": 7, "err": 2},
-			Count: 9, Sum: 0.09, Buckets: map[float64]uint64{0.001: 1, 0.01: 8, 0.1: 9}},
-		{Plugin: "myvol:latest", Method: "VolumeDriver.List", ByStatus: map[string]uint64{"200": 1},
-			Count: 1, Sum: 0.0002, Buckets: map[float64]uint64{0.001: 1, 0.01: 1, 0.1: 1}},
-	}
+	calls := fakeCalls{{Name: "myvol:latest", Methods: []types.MethodCalls{
+		{Method: "VolumeDriver.Mount", Statuses: map[string]uint64{"200": 7, "err": 2},
+			Count: 9, Sum: 0.09, Buckets: callBuckets(map[float64]uint64{0.001: 1, 0.01: 8, 0.1: 9})},
+		{Method: "VolumeDriver.List", Statuses: map[string]uint64{"200": 1},
+			Count: 1, Sum: 0.0002, Buckets: callBuckets(map[float64]uint64{0.001: 1, 0.01: 1, 0.1: 1})},
+	}}}
 	require.NoError(t, Register(reg, Sources{Runtime: rt, Logs: new(logs.Hub), Recorder: NewRecorder(), Calls: calls}))
 	got := samples(t, reg)
 	assert.Equal(t, map[string]float64{

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -388,4 +389,87 @@ func ReadExit(dir string) (types.PluginExit, error) {
 		return s, err
 	}
 	return s, json.Unmarshal(data, &s)
+}
+
+// oneShotTimeout bounds a one-shot request whose context has no deadline.
+const oneShotTimeout = 10 * time.Second
+
+// oneShot sends req to the monitor in dir on a connection of its own and
+// reads its reply, until ctx ends.
+func oneShot(ctx context.Context, dir string, req request) (reply, error) {
+	var r reply
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", filepath.Join(dir, socketFile))
+	if err != nil {
+		return r, fmt.Errorf("%w: %v", ErrNoMonitor, err)
+	}
+	defer c.Close()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(oneShotTimeout + req.Wait)
+	}
+	_ = c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrNoMonitor, err)
+	}
+	line, err := bufio.NewReaderSize(c, 64<<10).ReadBytes('\n')
+	if err != nil {
+		if ctx.Err() != nil {
+			return r, fmt.Errorf("monitor %s: %s: %w", dir, req.Op, ctx.Err())
+		}
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			// A monitor of an earlier plugdbg closes a connection whose
+			// first request it does not know.
+			return r, fmt.Errorf("monitor %s: no answer to %s: it runs an earlier plugdbg; restart the plugin to use this", dir, req.Op)
+		}
+		return r, fmt.Errorf("monitor %s: %s: %w", dir, req.Op, err)
+	}
+	if err := json.Unmarshal(line, &r); err != nil {
+		return r, fmt.Errorf("monitor %s: bad reply to %s: %w", dir, req.Op, err)
+	}
+	if r.Error != "" {
+		return r, fmt.Errorf("monitor %s: %s: %s", dir, req.Op, r.Error)
+	}
+	return r, nil
+}
+
+// Calls returns the call counters of the run in dir (types.CallStats; the
+// caller fills in the plugin's ID and name). It works whether or not a
+// daemon is attached.
+func Calls(ctx context.Context, dir string) (types.CallStats, error) {
+	r, err := oneShot(ctx, dir, request{Op: "calls"})
+	if err != nil {
+		return types.CallStats{}, err
+	}
+	if r.Calls == nil {
+		return types.CallStats{}, fmt.Errorf("monitor %s: no counters in the reply", dir)
+	}
+	return *r.Calls, nil
+}
+
+// Observe turns the recording point of the run in dir on or off. Turning
+// it on waits, until ctx ends (for at most maxObserveWait), for the point
+// to be in place, which it is once the plugin has created its socket; the
+// status then says whether it is. Turning it off puts the plugin's socket
+// back at once; connections open through the point end when their clients
+// close them.
+func Observe(ctx context.Context, dir string, on bool) (ObserveStatus, error) {
+	req := request{Op: "observe", On: on}
+	if on {
+		req.Wait = maxObserveWait
+		if deadline, ok := ctx.Deadline(); ok {
+			// Answer a little before the caller gives up, with the state.
+			req.Wait = max(time.Until(deadline)-100*time.Millisecond, 0)
+		}
+	}
+	r, err := oneShot(ctx, dir, req)
+	if err != nil {
+		return ObserveStatus{}, err
+	}
+	if r.Observe == nil {
+		return ObserveStatus{}, fmt.Errorf("monitor %s: no observe status in the reply", dir)
+	}
+	return *r.Observe, nil
 }

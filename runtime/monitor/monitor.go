@@ -86,7 +86,7 @@ func Main(args []string) int {
 		return 1
 	}
 	defer lock.Close() // held until the monitor exits, whatever it does meanwhile
-	m := &monitor{dir: dir, cfg: cfg}
+	m := &monitor{dir: dir, cfg: cfg, obs: newObserver(cfg.Socket)}
 	m.cond = sync.NewCond(&m.mu)
 	return m.run()
 }
@@ -127,6 +127,8 @@ type monitor struct {
 	process   *libcontainer.Process
 	startedAt time.Time
 
+	obs *observer // the recording point on the plugin's socket (observe.go)
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	lastSeq  uint64
@@ -153,6 +155,11 @@ func (m *monitor) run() int {
 	defer os.Remove(sock)
 
 	m.openLog()
+	if m.cfg.Observe {
+		// Watching from before the start: the point is in place as soon
+		// as the socket exists, whenever a daemon asks.
+		m.obs.set(true)
+	}
 
 	stdout, stderr, err := m.startContainer()
 	if err != nil {
@@ -170,6 +177,7 @@ func (m *monitor) run() int {
 
 	state, waitErr := m.process.Wait()
 	exit := exitStatus(state, waitErr)
+	m.obs.end()
 	if !waitTimeout(&copiers, drainTimeout) {
 		stdout.Close()
 		stderr.Close()

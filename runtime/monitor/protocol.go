@@ -9,7 +9,7 @@
 //	config.json   what to run (written by the daemon before the start)
 //	monitor.lock  flocked by the monitor for its whole life (owner.go)
 //	monitor.pid   the monitor's pid and start time, to find and kill it
-//	monitor.sock  the control socket (attach, ack, stop)
+//	monitor.sock  the control socket (attach, ack, stop; calls, observe)
 //	monitor.log   the monitor's own stderr, for diagnosing the monitor itself
 //	exit.json     the container's exit status, once it has exited
 package monitor
@@ -57,6 +57,12 @@ type Config struct {
 	// handed a directory by a daemon that died, which wakes up after the
 	// next daemon started the plugin anew there, leaves that run alone.
 	Token string `json:",omitempty"`
+	// Socket is the plugin's socket on the host, where an observed run's
+	// recording point goes (package observe).
+	Socket string `json:",omitempty"`
+	// Observe puts the recording point on Socket as soon as the plugin
+	// creates it, so that its very first calls are counted.
+	Observe bool `json:",omitempty"`
 }
 
 // handover is the job the daemon gives a spare monitor, one JSON line on
@@ -67,13 +73,36 @@ type handover struct {
 }
 
 // request is what the daemon sends to a monitor, one JSON object per line.
+// The first request on a connection is "attach", which makes it the
+// attached daemon's (ack, stop and log-limits follow on it), or a one-shot
+// request (calls, observe), answered with one reply line, after which the
+// monitor closes the connection: those leave the attached daemon, if any,
+// undisturbed, and need none.
 type request struct {
-	Op    string        `json:"op"`              // "attach", "ack", "stop" or "log-limits"
+	Op    string        `json:"op"`              // "attach", "ack", "stop", "log-limits", "calls" or "observe"
 	Seq   uint64        `json:"seq,omitempty"`   // ack: last entry processed
 	Grace time.Duration `json:"grace,omitempty"` // stop: time between SIGTERM and SIGKILL; 0 kills at once
 	// log-limits: the log's new rotation limits (Config.LogMaxSize, LogMaxFiles)
 	MaxSize  int64 `json:"maxSize,omitempty"`
 	MaxFiles int   `json:"maxFiles,omitempty"`
+	// observe: turn the recording point on or off; turning it on waits up
+	// to Wait (bounded by maxObserveWait) for the point to be in place.
+	On   bool          `json:"on,omitempty"`
+	Wait time.Duration `json:"wait,omitempty"`
+}
+
+// reply answers a one-shot request.
+type reply struct {
+	Calls   *types.CallStats `json:"calls,omitempty"`
+	Observe *ObserveStatus   `json:"observe,omitempty"`
+	Error   string           `json:"error,omitempty"`
+}
+
+// ObserveStatus is the state of a run's recording point.
+type ObserveStatus struct {
+	On        bool   `json:"on"`              // the run is to be observed
+	Recording bool   `json:"recording"`       // the point is in place
+	Error     string `json:"error,omitempty"` // why it is not, though On
 }
 
 // Message is what a monitor streams to an attached daemon.

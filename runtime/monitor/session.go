@@ -33,7 +33,15 @@ func (m *monitor) handle(conn net.Conn) {
 	defer conn.Close()
 	dec := json.NewDecoder(bufio.NewReader(conn))
 	var req request
-	if err := dec.Decode(&req); err != nil || req.Op != "attach" {
+	if err := dec.Decode(&req); err != nil {
+		return
+	}
+	switch req.Op {
+	case "attach":
+	case "calls", "observe":
+		m.answer(conn, req)
+		return
+	default:
 		return
 	}
 	s := &session{conn: conn, done: make(chan struct{})}
@@ -81,6 +89,29 @@ func (m *monitor) handle(conn net.Conn) {
 	m.cond.Broadcast()
 	m.mu.Unlock()
 	<-s.done
+}
+
+// answer serves a one-shot request with one reply line.
+func (m *monitor) answer(conn net.Conn, req request) {
+	var r reply
+	switch req.Op {
+	case "calls":
+		c := m.obs.snapshot()
+		r.Calls = &c
+	case "observe":
+		m.obs.set(req.On)
+		wait := min(req.Wait, maxObserveWait)
+		var s ObserveStatus
+		if req.On && wait > 0 {
+			s = m.obs.wait(wait)
+		} else {
+			m.obs.mu.Lock()
+			s = m.obs.status()
+			m.obs.mu.Unlock()
+		}
+		r.Observe = &s
+	}
+	_ = json.NewEncoder(conn).Encode(r)
 }
 
 // write streams queued lines, then the exit status, to one session.

@@ -192,6 +192,9 @@ type Opts struct {
 	// Publish: while enabled, the plugin is published for dockerd's
 	// legacy plugin discovery (package discovery).
 	Publish bool `json:"Publish,omitempty"`
+	// Observe: while it runs, the plugin's calls are counted by a
+	// recording point on its socket (package observe).
+	Observe bool `json:"Observe,omitempty"`
 	// LogOpts rotate the plugin's output history (max-size, max-file, as
 	// --log-opt takes them); the daemon's defaults where unset.
 	LogOpts map[string]string `json:"LogOpts,omitempty"`

@@ -323,7 +323,7 @@ func (p *Proxy) parseResponses(r io.Reader, in <-chan pendingCall, conn int) {
 		rec.Status = resp.StatusCode
 		rec.Response = string(body)
 		rec.Latency = time.Since(call.at)
-		rec.Err = errField(body)
+		rec.Err = ErrField(body)
 		if err != nil && rec.Err == "" {
 			rec.Err = "answer cut short: " + err.Error()
 		}
@@ -354,8 +354,8 @@ func readBody(b io.ReadCloser) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// errField returns a JSON answer's non-empty Err, or Error (IPAM's key).
-func errField(body []byte) string {
+// ErrField returns a JSON answer's non-empty Err, or Error (IPAM's key).
+func ErrField(body []byte) string {
 	var e struct{ Err, Error string }
 	if json.Unmarshal(body, &e) != nil {
 		return ""
