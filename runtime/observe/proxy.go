@@ -20,11 +20,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
@@ -97,30 +95,14 @@ func Install(path string, stats *Stats) (*Point, error) {
 		os.Remove(aside)
 		return nil, fmt.Errorf("observe: %w", err)
 	}
-	if err := exchange(aside, at); err != nil {
+	if err := sockwatch.Exchange(aside, at); err != nil {
 		ln.Close()
 		os.Remove(aside)
 		return nil, fmt.Errorf("observe: swap %s and %s: %w", at, aside, err)
 	}
-	p := &Point{socket: path, aside: aside, stats: stats, ino: inode(at), ln: ln, done: make(chan struct{}), upstream: aside}
+	p := &Point{socket: path, aside: aside, stats: stats, ino: sockwatch.Inode(at), ln: ln, done: make(chan struct{}), upstream: aside}
 	go p.accept()
 	return p, nil
-}
-
-// exchange swaps the names a and b atomically (renameat2 RENAME_EXCHANGE).
-func exchange(a, b string) error {
-	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
-}
-
-func inode(path string) uint64 {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return 0
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
 }
 
 // Remove puts the plugin's socket back where the point took its name (the
@@ -139,7 +121,7 @@ func (p *Point) Remove() error {
 	// trace came on top of the point.
 	at := ""
 	for _, name := range []string{p.socket, tracer.AsidePath(p.socket)} {
-		if inode(name) == p.ino {
+		if sockwatch.Inode(name) == p.ino {
 			at = name
 			break
 		}
@@ -147,7 +129,7 @@ func (p *Point) Remove() error {
 	var err error
 	p.upMu.Lock()
 	if at != "" {
-		if xerr := exchange(p.aside, at); xerr != nil {
+		if xerr := sockwatch.Exchange(p.aside, at); xerr != nil {
 			// A rename over the proxy's socket still restores the plugin's.
 			if rerr := os.Rename(p.aside, at); rerr != nil {
 				err = fmt.Errorf("observe: restore %s: %w", at, errors.Join(xerr, rerr))
@@ -162,7 +144,7 @@ func (p *Point) Remove() error {
 	// serve them rather than reset them. Nothing new can arrive.
 	_ = p.ln.SetDeadline(time.Now().Add(drainQueue))
 	<-p.done
-	if err == nil && at != "" && inode(p.aside) == p.ino {
+	if err == nil && at != "" && sockwatch.Inode(p.aside) == p.ino {
 		_ = os.Remove(p.aside)
 	}
 	return err

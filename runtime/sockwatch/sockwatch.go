@@ -1,7 +1,9 @@
 // Package sockwatch reports, through inotify, when a file appears in a
 // directory, so that whoever waits for a plugin's socket (the manager's
 // enable, the monitor's recording point) reacts the moment the plugin
-// creates it instead of polling.
+// creates it instead of polling; and it swaps a socket's name with a
+// proxy's in one step, for whoever stands in front of one (trace, the
+// recording point).
 package sockwatch
 
 import (

@@ -19,12 +19,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 )
 
 // StartRecord is the first line of a trace stream of socket: Time is now.
@@ -111,12 +109,12 @@ func interpose(path, aside string) (*net.UnixListener, uint64, error) {
 		os.Remove(aside)
 		return nil, 0, fmt.Errorf("trace: %w", err)
 	}
-	if err := exchange(aside, path); err != nil {
+	if err := sockwatch.Exchange(aside, path); err != nil {
 		ln.Close()
 		os.Remove(aside)
 		return nil, 0, fmt.Errorf("trace: swap %s and %s: %w", path, aside, err)
 	}
-	return ln, inode(path), nil
+	return ln, sockwatch.Inode(path), nil
 }
 
 // Resume puts the proxy back in front of a new socket the plugin made at
@@ -137,7 +135,7 @@ func (p *Proxy) Resume() (bool, error) {
 	}
 	// The plugin's socket at the moved name means the arrangement
 	// holds: the moved name went with the directory in a restart.
-	if _, err := os.Lstat(p.aside); err == nil && inode(p.socket) == p.ino {
+	if _, err := os.Lstat(p.aside); err == nil && sockwatch.Inode(p.socket) == p.ino {
 		return false, nil
 	}
 	ln, ino, err := interpose(p.socket, p.aside)
@@ -155,22 +153,6 @@ func (p *Proxy) Resume() (bool, error) {
 	p.wg.Add(1)
 	go p.accept(ln, done)
 	return true, nil
-}
-
-// exchange swaps the names a and b atomically (renameat2 RENAME_EXCHANGE).
-func exchange(a, b string) error {
-	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
-}
-
-func inode(path string) uint64 {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return 0
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
 }
 
 // Stop puts the plugin's socket back in place (the names are swapped back
@@ -193,8 +175,8 @@ func (p *Proxy) Stop() error {
 	p.mu.Unlock()
 	var err error
 	p.upMu.Lock()
-	if inode(p.socket) == p.ino {
-		if xerr := exchange(p.aside, p.socket); xerr != nil {
+	if sockwatch.Inode(p.socket) == p.ino {
+		if xerr := sockwatch.Exchange(p.aside, p.socket); xerr != nil {
 			// A rename over the proxy's socket still restores the plugin's.
 			if rerr := os.Rename(p.aside, p.socket); rerr != nil {
 				err = fmt.Errorf("trace: restore %s: %w", p.socket, errors.Join(xerr, rerr))
