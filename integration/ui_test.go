@@ -195,48 +195,8 @@ func TestUIRelayBrowser(t *testing.T) {
 	p = d.enable(t, p.Name)
 	r := startUIRelay(t, d.host)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		// Nothing but the relay's loopback address resolves (see
-		// TestWebUIBrowser).
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost(t, r.addr)),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		require.NoError(t, err)
-		path := filepath.Join(webuiArtifacts, name)
-		require.NoError(t, os.WriteFile(path, png, 0o644))
-		t.Logf("screenshot: %s", path)
-	}
-	waitJS := func(expr, what string) {
-		t.Helper()
-		deadline := time.Now().Add(waitTimeout)
-		for {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-			require.NoError(t, err, what)
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				shot("ui-failed.png")
-				require.FailNowf(t, "timed out", "%s: not within %s; plugdbg ui's stderr:\n%s", what, waitTimeout, r.stderrText())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	b := newBrowser(t, r.addr, "ui-failed.png", func() string { return "plugdbg ui's stderr:\n" + r.stderrText() })
+	ctx, shot, waitJS := b.ctx, b.shot, b.waitJS
 
 	row := fmt.Sprintf(`#plugins tbody tr[data-name=%q]`, p.Name)
 	require.NoError(t, chromedp.Do(ctx,

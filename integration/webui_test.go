@@ -188,55 +188,8 @@ func TestWebUIBrowser(t *testing.T) {
 	p := d.create(t, "webecho", "echo")
 	p = d.enable(t, p.Name)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		// The browser's own calls (it looks up accounts.google.com and
-		// clients2.google.com even with background networking off) must
-		// not leave the machine, not even as DNS queries: nothing but the
-		// UI's loopback address resolves. (Its IPv6 probe, a UDP connect
-		// that sends nothing, remains.)
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost(t, addr)),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		require.NoError(t, err)
-		path := filepath.Join(webuiArtifacts, name)
-		require.NoError(t, os.WriteFile(path, png, 0o644))
-		t.Logf("screenshot: %s", path)
-	}
-	// waitJS polls a JS expression until it is true. Its deadline only
-	// ends a test that is broken: how fast the page shows things is
-	// bench/webui.sh's figure, not this test's.
-	waitJS := func(expr, what string) {
-		t.Helper()
-		deadline := time.Now().Add(waitTimeout)
-		for {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-			require.NoError(t, err, what)
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				shot("failed.png")
-				require.FailNowf(t, "timed out", "%s: not within %s", what, waitTimeout)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	b := newBrowser(t, addr, "failed.png", nil)
+	ctx, shot, waitJS := b.ctx, b.shot, b.waitJS
 
 	// The page, with the token; the plugin is listed as running.
 	row := fmt.Sprintf(`#plugins tbody tr[data-name=%q]`, p.Name)
@@ -424,4 +377,71 @@ func typeKeys(s string) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
+}
+
+// browser is a headless Chromium for a UI test.
+type browser struct {
+	t        *testing.T
+	ctx      context.Context
+	failShot string        // the screenshot taken when a wait times out
+	note     func() string // more to say when a wait times out, or nil
+}
+
+// newBrowser starts Chromium for a page served on addr, ended with the
+// test. The browser's own calls (it looks up accounts.google.com and
+// clients2.google.com even with background networking off) must not leave
+// the machine, not even as DNS queries: nothing but the UI's loopback
+// address resolves. (Its IPv6 probe, a UDP connect that sends nothing,
+// remains.)
+func newBrowser(t *testing.T, addr, failShot string, note func() string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 860),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+uiHost(t, addr)),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancel(); cancelCtx(); cancelAlloc() })
+	return &browser{t: t, ctx: ctx, failShot: failShot, note: note}
+}
+
+// shot saves a screenshot of the page among the test's artifacts.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	require.NoError(b.t, err)
+	path := filepath.Join(webuiArtifacts, name)
+	require.NoError(b.t, os.WriteFile(path, png, 0o644))
+	b.t.Logf("screenshot: %s", path)
+}
+
+// waitJS polls a JS expression until it is true. Its deadline only ends a
+// test that is broken: how fast the page shows things is bench/webui.sh's
+// figure, not this test's.
+func (b *browser) waitJS(expr, what string) {
+	b.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
+		require.NoError(b.t, err, what)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.shot(b.failShot)
+			more := ""
+			if b.note != nil {
+				more = "\n" + b.note()
+			}
+			require.FailNowf(b.t, "timed out", "%s: not within %s%s", what, waitTimeout, more)
+		}
+		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an event
+	}
 }
