@@ -427,21 +427,15 @@ func (b *browser) shot(name string) {
 // figure, not this test's.
 func (b *browser) waitJS(expr, what string) {
 	b.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
-		require.NoError(b.t, err, what)
-		if ok {
-			return
+	// The page evaluates expr on each animation frame (chromedp.Poll)
+	// until it is true: no sleep on this side.
+	ok, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(waitTimeout)))
+	if err != nil || !ok {
+		b.shot(b.failShot)
+		more := ""
+		if b.note != nil {
+			more = "\n" + b.note()
 		}
-		if time.Now().After(deadline) {
-			b.shot(b.failShot)
-			more := ""
-			if b.note != nil {
-				more = "\n" + b.note()
-			}
-			require.FailNowf(b.t, "timed out", "%s: not within %s%s", what, waitTimeout, more)
-		}
-		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an event
+		require.FailNowf(b.t, "timed out", "%s: not within %s (%v)%s", what, waitTimeout, err, more)
 	}
 }
