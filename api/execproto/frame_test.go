@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,15 +119,26 @@ type fakeProcess struct {
 	signals []syscall.Signal
 	exit    chan types.ExecExit
 	closed  bool
+	// hup, when set, keeps the process running after its stdin's EOF
+	// until a SIGHUP, as a shell on a terminal does.
+	hup chan struct{}
 }
 
-func newFakeProcess() *fakeProcess {
-	p := &fakeProcess{exit: make(chan types.ExecExit, 1)}
+func newFakeProcess() *fakeProcess { return startFake(nil) }
+
+// newHangupProcess is a fakeProcess that ends only with SIGHUP.
+func newHangupProcess() *fakeProcess { return startFake(make(chan struct{})) }
+
+func startFake(hup chan struct{}) *fakeProcess {
+	p := &fakeProcess{exit: make(chan types.ExecExit, 1), hup: hup}
 	p.inR, p.inW = io.Pipe()
 	p.outR, p.outW = io.Pipe()
 	p.errR, p.errW = io.Pipe()
 	go func() {
 		data, _ := io.ReadAll(p.inR)
+		if hup != nil {
+			<-hup
+		}
 		_, _ = p.outW.Write([]byte(strings.ToUpper(string(data))))
 		_, _ = p.errW.Write([]byte("stdin closed\n"))
 		p.outW.Close()
@@ -148,6 +160,9 @@ func (p *fakeProcess) Resize(ws types.WindowSize) error {
 func (p *fakeProcess) Signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if sig == syscall.SIGHUP && p.hup != nil && !slices.Contains(p.signals, sig) {
+		close(p.hup)
+	}
 	p.signals = append(p.signals, sig)
 	return nil
 }
@@ -199,13 +214,13 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeHangsUpWhenTheClientGoes(t *testing.T) {
-	p := newFakeProcess()
+	// The fake outlives its stdin's EOF, so only Serve's SIGHUP ends it:
+	// had it ended at EOF, Serve could rightly skip the hangup.
+	p := newHangupProcess()
 	server, client := net.Pipe()
 	done := make(chan types.ExecExit, 1)
 	go func() { done <- Serve(p, NewReader(server), NewWriter(server)) }()
 	client.Close()
-	// The fake ignores SIGHUP; Serve then closes stdin (so the fake
-	// exits). A real process would die of SIGHUP or SIGKILL.
 	select {
 	case st := <-done:
 		assert.Equal(t, 4, st.ExitCode)
