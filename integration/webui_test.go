@@ -162,8 +162,9 @@ func TestWebUISocket(t *testing.T) {
 	last := got[len(got)-1]
 	ws.Close()
 
-	echoWrite(t, sock, "stdout", "three\n")
-	echoWrite(t, sock, "stderr", "four\n")
+	// Spaced: stdout and stderr are read apart, so two lines written
+	// back to back on them may be numbered in either order.
+	writeSpaced(t, d, p.Name, sock, [][2]string{{"stdout", "three"}, {"stderr", "four"}})
 	ws = uiSocket(t, addr, token)
 	require.NoError(t, ws.WriteJSON(map[string]any{"type": "logs.subscribe", "id": "L2", "plugin": p.Name,
 		"resume": map[string]any{last.P: map[string]any{"seq": last.Q, "time": last.T}}}))

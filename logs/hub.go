@@ -3,6 +3,7 @@ package logs
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Batch is consecutive lines of one plugin, in order.
@@ -12,7 +13,7 @@ type Batch struct {
 }
 
 // Hub fans plugin lines out to any number of followers. Publishing never
-// blocks: a follower whose buffer is full misses batches and is marked
+// blocks: a follower whose queue is full misses batches and is marked
 // lagging, so it can catch up from the history on disk; the plugin, the
 // disk writer and the other followers are never slowed. Safe for
 // concurrent use.
@@ -42,24 +43,71 @@ type LineCounts struct {
 	StderrLines, StderrBytes uint64
 }
 
-// Sub is one follower.
+// Sub is one follower. Its queue is bounded by the bytes of the lines in
+// it, not by a count of batches: a batch may hold one line or thousands,
+// depending on how fast the plugin writes, and a follower must be allowed
+// to fall as far behind when a plugin writes line by line as when it
+// floods (on a full disk there is no history to catch up from).
 type Sub struct {
 	plugin string // "" follows every plugin
-	ch     chan Batch
+	budget int    // bytes the queue may hold
+	ready  chan struct{}
 	lagged atomic.Bool
+
+	mu     sync.Mutex
+	queue  []Batch
+	queued int // bytes
+	closed bool
 }
 
-// C delivers the batches, in order per plugin. It is closed by Unsubscribe.
-func (s *Sub) C() <-chan Batch { return s.ch }
+// entryOverhead is what an Entry costs in memory besides its line's bytes.
+const entryOverhead = int(unsafe.Sizeof(Entry{}))
+
+// Ready receives when batches are queued, and is closed by Unsubscribe.
+func (s *Sub) Ready() <-chan struct{} { return s.ready }
+
+// Take appends the queued batches to dst, in order per plugin, and empties
+// the queue. open is false once the follower is unsubscribed and nothing
+// is left.
+func (s *Sub) Take(dst []Batch) (batches []Batch, open bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst = append(dst, s.queue...)
+	if cap(s.queue) > 1024 {
+		s.queue = nil // let a burst's backlog go
+	} else {
+		clear(s.queue)
+		s.queue = s.queue[:0]
+	}
+	s.queued = 0
+	return dst, !s.closed || len(dst) > 0
+}
+
+// offer queues b unless that would pass the budget, which marks s lagging.
+func (s *Sub) offer(b Batch, size int) {
+	s.mu.Lock()
+	if s.closed || s.queued+size > s.budget {
+		s.mu.Unlock()
+		s.lagged.Store(true)
+		return
+	}
+	s.queue = append(s.queue, b)
+	s.queued += size
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
 
 // Lagged reports whether batches were dropped since the last call, and
 // clears the mark.
 func (s *Sub) Lagged() bool { return s.lagged.Swap(false) }
 
-// Subscribe starts following plugin ("" for all) with room for buffer
-// batches.
-func (h *Hub) Subscribe(plugin string, buffer int) *Sub {
-	s, _ := h.SubscribeAt(plugin, buffer, nil)
+// Subscribe starts following plugin ("" for all), queueing up to budget
+// bytes of lines for the follower to take.
+func (h *Hub) Subscribe(plugin string, budget int) *Sub {
+	s, _ := h.SubscribeAt(plugin, budget, nil)
 	return s
 }
 
@@ -68,8 +116,8 @@ func (h *Hub) Subscribe(plugin string, buffer int) *Sub {
 // line of theirs reaches s, or marks it lagging, and none before does.
 // Publish offers a batch and records its seq under the read lock, so the
 // write lock taken here sees both or neither.
-func (h *Hub) SubscribeAt(plugin string, buffer int, ids []string) (*Sub, map[string]uint64) {
-	s := &Sub{plugin: plugin, ch: make(chan Batch, buffer)}
+func (h *Hub) SubscribeAt(plugin string, budget int, ids []string) (*Sub, map[string]uint64) {
+	s := &Sub{plugin: plugin, budget: budget, ready: make(chan struct{}, 1)}
 	at := make(map[string]uint64, len(ids))
 	h.mu.Lock()
 	if h.subs == nil {
@@ -83,12 +131,16 @@ func (h *Hub) SubscribeAt(plugin string, buffer int, ids []string) (*Sub, map[st
 	return s, at
 }
 
-// Unsubscribe stops s and closes its channel.
+// Unsubscribe stops s and closes its Ready channel; what it queued can
+// still be taken.
 func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Lock()
 	if _, ok := h.subs[s]; ok {
 		delete(h.subs, s)
-		close(s.ch)
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.ready)
 	}
 	h.mu.Unlock()
 }
@@ -99,23 +151,6 @@ func (h *Hub) Publish(b Batch) {
 	if len(b.Entries) == 0 {
 		return
 	}
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for s := range h.subs {
-		if s.plugin != "" && s.plugin != b.Plugin {
-			continue
-		}
-		select {
-		case s.ch <- b:
-		default:
-			s.lagged.Store(true)
-		}
-	}
-	// Only now, with the batch offered to every follower: a follower that
-	// reads LastSeq and then drains its channel has every batch up to it
-	// that it was not marked lagging for.
-	p := h.lines(b.Plugin)
-	p.last.Store(b.Entries[len(b.Entries)-1].Seq)
 	// Counted per batch, not per line: the hot path runs at hundreds of
 	// thousands of lines a second.
 	var lines, bytes [2]uint64
@@ -130,6 +165,20 @@ func (h *Hub) Publish(b Batch) {
 			lines[s]++
 		}
 	}
+	size := int(bytes[0]+bytes[1]) + len(b.Entries)*entryOverhead
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		if s.plugin != "" && s.plugin != b.Plugin {
+			continue
+		}
+		s.offer(b, size)
+	}
+	// Only now, with the batch offered to every follower: a follower that
+	// reads LastSeq and then takes its queue has every batch up to it
+	// that it was not marked lagging for.
+	p := h.lines(b.Plugin)
+	p.last.Store(b.Entries[len(b.Entries)-1].Seq)
 	for s := range p.streams {
 		if lines[s] > 0 {
 			p.streams[s].lines.Add(lines[s])

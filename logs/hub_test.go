@@ -17,43 +17,82 @@ func batch(plugin string, seqs ...uint64) Batch {
 	return b
 }
 
+// take returns what s has queued, failing if Ready did not say so.
+func take(t *testing.T, s *Sub) []Batch {
+	t.Helper()
+	select {
+	case <-s.Ready():
+	default:
+		t.Fatal("nothing is ready")
+	}
+	b, _ := s.Take(nil)
+	return b
+}
+
+// size is what a batch of n lines of one byte costs a follower's budget.
+func size(n int) int { return n * (1 + entryOverhead) }
+
 func TestHubRoutesByPlugin(t *testing.T) {
 	var h Hub
-	a := h.Subscribe("a", 4)
-	all := h.Subscribe("", 4)
+	a := h.Subscribe("a", 1<<20)
+	all := h.Subscribe("", 1<<20)
 	h.Publish(batch("a", 1, 2))
 	h.Publish(batch("b", 1))
 	h.Publish(Batch{Plugin: "a"}) // empty: not delivered
 
-	require.Len(t, a.C(), 1)
-	assert.Equal(t, batch("a", 1, 2), <-a.C())
-	require.Len(t, all.C(), 2)
-	assert.Equal(t, "a", (<-all.C()).Plugin)
-	assert.Equal(t, "b", (<-all.C()).Plugin)
+	assert.Equal(t, []Batch{batch("a", 1, 2)}, take(t, a))
+	got := take(t, all)
+	require.Len(t, got, 2)
+	assert.Equal(t, "a", got[0].Plugin)
+	assert.Equal(t, "b", got[1].Plugin)
+	select {
+	case <-a.Ready():
+		t.Fatal("ready with nothing queued")
+	default:
+	}
 
+	h.Publish(batch("a", 3))
 	h.Unsubscribe(a)
-	_, open := <-a.C()
+	for range a.Ready() { // the pending wake-up, then closed
+	}
+	b, open := a.Take(nil)
+	assert.Equal(t, []Batch{batch("a", 3)}, b, "what was queued outlives Unsubscribe")
+	assert.True(t, open, "open until the queue is taken")
+	_, open = a.Take(nil)
 	assert.False(t, open)
 	h.Unsubscribe(a) // twice is harmless
-	h.Publish(batch("a", 3))
-	assert.Len(t, all.C(), 1)
+	h.Publish(batch("a", 4))
+	assert.Len(t, take(t, all), 2)
 }
 
-func TestHubSlowFollowerIsMarkedNotWaitedFor(t *testing.T) {
+// TestHubBudgetIsBytesNotBatches: a follower may fall behind by its budget
+// of line bytes, however the lines are cut in batches; past it, batches
+// are dropped and it is marked lagging, and nobody waits for it.
+func TestHubBudgetIsBytesNotBatches(t *testing.T) {
 	var h Hub
-	slow := h.Subscribe("p", 2)
-	fast := h.Subscribe("p", 100)
-	for i := uint64(1); i <= 10; i++ {
-		h.Publish(batch("p", i)) // must not block
+	slow := h.Subscribe("p", size(5))
+	fast := h.Subscribe("p", size(100))
+	for i := uint64(1); i <= 4; i++ {
+		h.Publish(batch("p", i)) // one line a batch
 	}
-	assert.Len(t, slow.C(), 2)
+	h.Publish(batch("p", 5, 6)) // passes slow's budget by one line
+	h.Publish(batch("p", 7))    // fits again
+	h.Publish(batch("p", 8))    // must not block
 	assert.True(t, slow.Lagged())
 	assert.False(t, slow.Lagged(), "Lagged clears the mark")
-	assert.Len(t, fast.C(), 10)
+	got := take(t, slow)
+	var seqs []uint64
+	for _, b := range got {
+		seqs = append(seqs, b.Entries[0].Seq)
+	}
+	assert.Equal(t, []uint64{1, 2, 3, 4, 7}, seqs, "in order; 5-6 dropped, 8 over the budget")
+	assert.Len(t, take(t, fast), 7)
 	assert.False(t, fast.Lagged())
-	// What the slow one kept is the oldest, in order.
-	assert.Equal(t, uint64(1), (<-slow.C()).Entries[0].Seq)
-	assert.Equal(t, uint64(2), (<-slow.C()).Entries[0].Seq)
+
+	// Taking frees the budget: slow's queue was full.
+	h.Publish(batch("p", 9))
+	assert.Len(t, take(t, slow), 1)
+	assert.False(t, slow.Lagged())
 }
 
 func TestHubLastSeq(t *testing.T) {
@@ -97,6 +136,7 @@ func TestHubFollowers(t *testing.T) {
 	assert.Empty(t, by)
 	assert.Zero(t, all)
 	a1, a2, b, every := h.Subscribe("a", 1), h.Subscribe("a", 1), h.Subscribe("b", 1), h.Subscribe("", 1)
+
 	by, all = h.Followers()
 	assert.Equal(t, map[string]int{"a": 2, "b": 1}, by)
 	assert.Equal(t, 1, all)
@@ -113,7 +153,7 @@ func TestHubConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	subs := make([]*Sub, 8)
 	for i := range subs {
-		subs[i] = h.Subscribe("", 1000)
+		subs[i] = h.Subscribe("", size(1000))
 	}
 	for p := range 4 {
 		wg.Add(1)
@@ -138,8 +178,8 @@ func TestHubConcurrent(t *testing.T) {
 	}
 	for _, s := range subs {
 		last := map[string]uint64{}
-		for len(s.C()) > 0 {
-			b := <-s.C()
+		batches, _ := s.Take(nil)
+		for _, b := range batches {
 			assert.Equal(t, last[b.Plugin]+1, b.Entries[0].Seq, "per-plugin order")
 			last[b.Plugin] = b.Entries[0].Seq
 		}
@@ -153,11 +193,13 @@ func BenchmarkHubPublish(b *testing.B) {
 			var h Hub
 			var wg sync.WaitGroup
 			for range followers {
-				s := h.Subscribe("p", 1024)
+				s := h.Subscribe("p", 8<<20)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for range s.C() {
+					var taken []Batch
+					for range s.Ready() {
+						taken, _ = s.Take(taken[:0])
 					}
 				}()
 			}

@@ -29,13 +29,14 @@ func TestFromHistory(t *testing.T) {
 	l.SetOutput(&daemonLog)
 
 	var hub logs.Hub
-	sub := hub.Subscribe(pluginID, 4)
+	sub := hub.Subscribe(pluginID, 1<<20)
 	found, err := hub.FromHistory(l, pluginID, path, logs.NewJoiner(1<<20), 1, 3)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), found)
-	require.Len(t, sub.C(), 1)
+	batches, _ := sub.Take(nil)
+	require.Len(t, batches, 1)
 	var seqs []uint64
-	for _, e := range (<-sub.C()).Entries {
+	for _, e := range batches[0].Entries {
 		seqs = append(seqs, e.Seq)
 	}
 	assert.Equal(t, []uint64{2, 3, 4}, seqs)

@@ -48,9 +48,11 @@ type Follower struct {
 // published to hub.
 func New(p Plugins, hub *logs.Hub) *Follower { return &Follower{plugins: p, hub: hub} }
 
-// followBuffer is how many batches a follower may fall behind before it
-// catches up from the history on disk.
-const followBuffer = 32
+// followBudget is how far, in bytes of lines, a follower may fall behind
+// before it catches up from the history on disk: lines that are not there
+// (never stored on a full disk) it then misses. 8 MiB is 80k lines of 100
+// bytes, seconds of a flood.
+const followBudget = 8 << 20
 
 // Logs sends the lines of plugin ref ("" for every plugin, merged in time
 // order) to send: first from the history on disk, then, with Follow, live
@@ -71,7 +73,7 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 		for i, t := range targets {
 			ids[i] = t.ID
 		}
-		sub, subscribedAt = f.hub.SubscribeAt(subscription(ref, targets), followBuffer, ids)
+		sub, subscribedAt = f.hub.SubscribeAt(subscription(ref, targets), followBudget, ids)
 		defer f.hub.Unsubscribe(sub)
 	}
 	if o.Started != nil {
@@ -143,24 +145,13 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 	// resync follows up a lag: the batches still buffered, what the history
 	// holds of the ones dropped, and a Skipped marker for lines neither has
 	// (published to the hub, but never stored) — at once, not only when the
-	// plugin writes again. held is a batch already taken from the channel.
+	// plugin writes again. held is what was already taken from the queue.
 	resync := func(held []logs.Batch) error {
 		published := map[string]uint64{}
 		for _, t := range targets {
 			published[t.ID] = f.hub.LastSeq(t.ID) // before draining: see Hub.Publish
 		}
-	drain:
-		for {
-			select {
-			case b, ok := <-sub.C():
-				if !ok {
-					break drain
-				}
-				held = append(held, b)
-			default:
-				break drain
-			}
-		}
+		held, _ = sub.Take(held)
 		for _, t := range targets {
 			if err := catchUp(t, last[t.ID], deliver); err != nil {
 				return err
@@ -181,6 +172,7 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 		}
 		return nil
 	}
+	var taken []logs.Batch
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,19 +185,24 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 					return err
 				}
 			}
-		case b, ok := <-sub.C():
-			if !ok {
+		case <-sub.Ready():
+			batches, open := sub.Take(taken[:0])
+			if sub.Lagged() {
+				if err := resync(batches); err != nil {
+					return err
+				}
+			} else {
+				for _, b := range batches {
+					if err := deliverBatch(b); err != nil {
+						return err
+					}
+				}
+			}
+			if !open {
 				return nil
 			}
-			var err error
-			if sub.Lagged() {
-				err = resync([]logs.Batch{b})
-			} else {
-				err = deliverBatch(b)
-			}
-			if err != nil {
-				return err
-			}
+			clear(batches) // the lines are not kept until the next take
+			taken = batches
 		}
 	}
 }

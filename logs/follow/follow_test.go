@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -409,9 +410,12 @@ func TestFollowerLagMarksUnstoredLinesAtOnce(t *testing.T) {
 		})
 	}()
 	<-subscribed
-	const last = 100 // far more single-line batches than a follower buffers
+	// Single-line batches of 64 KiB: last of them are far more bytes than
+	// a follower may fall behind by.
+	const last = 3 * followBudget / (64 << 10)
+	text := strings.Repeat("x", 64<<10)
 	for seq := uint64(1); seq <= last; seq++ {
-		hub.Publish(logs.Batch{Plugin: id, Entries: []logs.Entry{line(seq, time.Now().UnixNano(), fmt.Sprint(seq))}})
+		hub.Publish(logs.Batch{Plugin: id, Entries: []logs.Entry{line(seq, time.Now().UnixNano(), text)}})
 	}
 	close(release)
 
