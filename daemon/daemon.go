@@ -26,6 +26,7 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/metrics"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
+	"github.com/plugdbg/plugdbg/runtime/series"
 	"github.com/plugdbg/plugdbg/version"
 )
 
@@ -157,15 +158,17 @@ func Run(ctx context.Context, o Options) error {
 	})
 	hub := new(logs.Hub)
 	// The recorder sees the manager's events from the first (restore's),
-	// and the API's requests; nil interfaces when metrics are off.
+	// and the API's requests; nil interfaces when metrics are off. The
+	// charts' series count restarts from the events too.
+	charts := series.New(log)
 	var (
 		recorder *metrics.Recorder
-		observer manager.Observer
+		observer manager.Observer = charts
 		requests api.RequestObserver
 	)
 	if o.MetricsAddr != "" {
 		recorder = metrics.NewRecorder()
-		observer, requests = recorder, recorder
+		observer, requests = observers{recorder, charts}, recorder
 	}
 	m, err := manager.New(manager.Options{
 		LogHub:      hub,
@@ -196,9 +199,12 @@ func Run(ctx context.Context, o Options) error {
 		log.WithError(err).Warn("restore")
 	}
 	m.RepublishAll()
+	// From the restored plugins' counters on: a plugin first seen later
+	// is new, and all its counts are the step's.
+	defer startCharts(charts, m, hub)()
 	log.Infof("plugdbgd listening on %s; restored plugins in %s", listen.Describe(lns), time.Since(start).Round(time.Millisecond))
 	if o.UIAddr != "" {
-		stopUI, err := startWebUI(o, backend{m, follower}, log)
+		stopUI, err := startWebUI(o, backend{m, follower, charts}, log)
 		if err != nil {
 			log.WithError(err).Warn("web UI disabled")
 		} else {
@@ -219,7 +225,7 @@ func Run(ctx context.Context, o Options) error {
 
 	handler := api.New(m, follower, log)
 	handler.WithRegistry(reg)
-	if ui, err := apiWebUI(backend{m, follower}, log); err != nil {
+	if ui, err := apiWebUI(backend{m, follower, charts}, log); err != nil {
 		log.WithError(err).Warn("plugdbg ui disabled")
 	} else {
 		defer ui.Close()

@@ -10,14 +10,17 @@ import (
 
 	"github.com/plugdbg/plugdbg/logs/follow"
 	"github.com/plugdbg/plugdbg/runtime/manager"
+	"github.com/plugdbg/plugdbg/runtime/series"
 	"github.com/plugdbg/plugdbg/webui"
 )
 
 // backend is what the web UI shows and drives: the manager's plugins and
-// their lifecycle, and their lines as the follower reads them.
+// their lifecycle, their lines as the follower reads them, and their
+// series for the charts.
 type backend struct {
 	*manager.Manager
 	*follow.Follower
+	charts *series.Store
 }
 
 // startWebUI serves the web UI on o.UIAddr until the returned function is
@@ -38,7 +41,7 @@ func startWebUI(o Options, b backend, log *logrus.Logger) (stop func(), err erro
 		ln.Close()
 		return nil, err
 	}
-	srv, err := webui.New(webui.Options{Backend: b, Token: token, Assets: webui.Assets(), Log: log, Addr: addr})
+	srv, err := webui.New(webui.Options{Backend: b, Token: token, Assets: webui.Assets(), Log: log, Addr: addr, Charts: b.charts})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -61,7 +64,7 @@ func startWebUI(o Options, b backend, log *logrus.Logger) (stop func(), err erro
 // listeners, for plugdbg ui to relay: access to the API's connection is
 // the credential there, so it asks for no token.
 func apiWebUI(b backend, log *logrus.Logger) (*webui.Server, error) {
-	srv, err := webui.New(webui.Options{Backend: b, Trusted: true, Assets: webui.Assets(), Log: log})
+	srv, err := webui.New(webui.Options{Backend: b, Trusted: true, Assets: webui.Assets(), Log: log, Charts: b.charts})
 	if err != nil {
 		return nil, fmt.Errorf("web UI on the API: %w", err)
 	}

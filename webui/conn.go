@@ -74,10 +74,12 @@ type conn struct {
 	logs  *logSub           // the page's log subscription, if any
 	terms map[string]*term  // open terminals by ID
 	trace map[string]func() // running traces by plugin: their cancel
+	// series are the page's chart subscriptions by ID: their cancel.
+	series map[string]context.CancelFunc
 }
 
 func newConn(s *Server, ws *websocket.Conn) *conn {
-	return &conn{s: s, ws: ws, out: make(chan []byte, s.tune.sendQueue), terms: map[string]*term{}, trace: map[string]func(){}}
+	return &conn{s: s, ws: ws, out: make(chan []byte, s.tune.sendQueue), terms: map[string]*term{}, trace: map[string]func(){}, series: map[string]context.CancelFunc{}}
 }
 
 // run serves the connection until the page goes, the request's context
@@ -164,6 +166,10 @@ func (c *conn) dispatch(m inMsg) {
 		c.openTerm(m)
 	case "term.in", "term.resize", "term.close":
 		c.termInput(m)
+	case "series.subscribe":
+		c.subscribeSeries(m)
+	case "series.unsubscribe":
+		c.unsubscribeSeries(m.ID)
 	default:
 		c.sendError(m.ID, fmt.Errorf("unknown message type %q", m.Type))
 	}

@@ -1,12 +1,13 @@
 // Package webui serves plugdbg's web UI: static pages embedded in the
 // binary and one websocket per page that multiplexes everything the page
-// shows (plugin states, events, log lines, probe calls, traces and
-// terminals). On its own address the websocket needs the access token the
-// daemon prints, presented explicitly (never a cookie, which a browser
-// would also send to other ports of the address), and a same-origin
-// Origin header (package uiauth has the rules). On the daemon's API
-// connection (Options.Trusted) access to that connection is the
-// credential, and only a relay (plugdbg ui), never a browser, is served.
+// shows (plugin states, events, log lines, probe calls, traces, terminals
+// and chart series). On its own address the websocket needs the access
+// token the daemon prints, presented explicitly (never a cookie, which a
+// browser would also send to other ports of the address), and a
+// same-origin Origin header (package uiauth has the rules). On the
+// daemon's API connection (Options.Trusted) access to that connection is
+// the credential, and only a relay (plugdbg ui), never a browser, is
+// served.
 package webui
 
 import (
@@ -66,6 +67,9 @@ type Options struct {
 	// relay that has applied the browser rules itself (plugdbg ui, which
 	// strips Origin) may reach the UI there.
 	Trusted bool
+	// Charts are the plugins' series, for the charts; nil: the daemon
+	// keeps none, and the page shows no charts.
+	Charts Charts
 }
 
 // Server is the web UI's HTTP handler.

@@ -76,14 +76,15 @@ type helloMsg struct {
 	Type    string         `json:"type"` // "hello"
 	Version string         `json:"version"`
 	Catalog []catalogIface `json:"catalog"`
-	Trace   bool           `json:"trace"` // whether the daemon can trace calls
+	Trace   bool           `json:"trace"`  // whether the daemon can trace calls
+	Charts  bool           `json:"charts"` // whether it keeps chart series
 }
 
 // watch sends the hello, then the plugin table and the events, live,
 // until the connection ends.
 func (c *conn) watch() {
 	_, canTrace := c.s.o.Backend.(Tracer)
-	c.sendMust(helloMsg{Type: "hello", Version: version.Version, Catalog: catalogView(), Trace: canTrace})
+	c.sendMust(helloMsg{Type: "hello", Version: version.Version, Catalog: catalogView(), Trace: canTrace, Charts: c.s.o.Charts != nil})
 	past, ch, unsubscribe := c.s.o.Backend.SubscribeSince(time.Now().Add(-recentEvents))
 	defer unsubscribe()
 	var last []byte
