@@ -3,9 +3,11 @@
 // the hot path; it holds a bounded array of lines and renders, once per
 // animation frame, only the rows in view.
 import "@xterm/xterm/css/xterm.css";
+import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
+import { ChartView } from "./charts";
 
 // ---- types of the server's messages ----
 interface ExitStatus { ExitCode: number; Signal?: string; ExitedAt?: string; Error?: string }
@@ -154,6 +156,7 @@ function showTab(name: string) {
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", (b as HTMLElement).dataset.tab === name));
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.id === "tab-" + name));
   if (name === "terminal") termFit();
+  charts.show(name === "charts");
 }
 
 // ---- plugins ----
@@ -178,13 +181,15 @@ on("hello", (m) => {
   $("#version").textContent = "v" + m.version;
   catalog = m.catalog;
   canTrace = m.trace;
+  canChart = m.charts;
   fillMethods();
 });
 
 on("plugins", (m) => {
   plugins = m.plugins;
   renderPlugins();
-  for (const sel of ["#log-plugin", "#probe-plugin", "#trace-plugin", "#term-plugin"]) fillPluginSelect(sel);
+  for (const sel of ["#log-plugin", "#probe-plugin", "#trace-plugin", "#term-plugin", "#chart-plugin"]) fillPluginSelect(sel);
+  chartPluginChanged();
 });
 
 function renderPlugins() {
@@ -222,10 +227,11 @@ function renderPlugins() {
 function selectPlugin(name: string) {
   selected = name;
   renderPlugins();
-  for (const sel of ["#probe-plugin", "#trace-plugin", "#term-plugin"]) {
+  for (const sel of ["#probe-plugin", "#trace-plugin", "#term-plugin", "#chart-plugin"]) {
     const s = $<HTMLSelectElement>(sel);
     if ([...s.options].some((o) => o.value === name)) s.value = name;
   }
+  chartPluginChanged();
   const lp = $<HTMLSelectElement>("#log-plugin");
   if (lp.value !== name) {
     lp.value = name;
@@ -240,7 +246,7 @@ function fillPluginSelect(sel: string) {
   const first = sel === "#log-plugin" ? [el("option", "", "all plugins")] : [];
   if (first.length) (first[0] as HTMLOptionElement).value = "";
   const opts = plugins
-    .filter((p) => sel === "#log-plugin" || p.enabled)
+    .filter((p) => sel === "#log-plugin" || sel === "#chart-plugin" || p.enabled)
     .map((p) => {
       const o = el("option", "", p.name) as HTMLOptionElement;
       o.value = p.name;
@@ -733,7 +739,28 @@ onOpen.push(() => {
   }
 });
 
+// ---- charts ----
+// The series of the plugin chosen (all plugins, enabled or not: a crash
+// loop is worth seeing), followed while the page lives.
+let canChart = false;
+const charts = new ChartView(send, nextID);
+function chartPluginChanged() {
+  const p = $<HTMLSelectElement>("#chart-plugin").value;
+  if (!canChart) {
+    $("#chart-state").textContent = "this daemon keeps no chart series";
+    return;
+  }
+  if (p !== charts.plugin) charts.follow(p);
+}
+$("#chart-plugin").addEventListener("change", chartPluginChanged);
+on("series", (m) => charts.onWindow(m.id, m.plugin, m.pluginId, m.window));
+on("series.points", (m) => charts.onPoints(m.id, m.points));
+on("error", (m) => {
+  if (m.id && m.id === charts.subID) $("#chart-state").textContent = "charts: " + m.error;
+});
+onOpen.push(() => charts.reconnected());
+
 // Exposed for tests and benchmarks (bench/cmd/webuibench).
-(window as any).plugdbg = { logs, send, get connected() { return ws?.readyState === WebSocket.OPEN; } };
+(window as any).plugdbg = { logs, charts, send, get connected() { return ws?.readyState === WebSocket.OPEN; } };
 
 connect();
