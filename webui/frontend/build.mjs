@@ -1,5 +1,5 @@
 // Builds the web UI into ../dist: app.js and app.css bundled and minified
-// by esbuild (xterm.js included), and index.html copied. No CDN: the Go
+// by esbuild (xterm.js and uPlot included), and index.html copied. No CDN: the Go
 // binary embeds everything in ../dist.
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
