@@ -244,8 +244,8 @@ func TestExec(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		lines = strings.Split(strings.TrimSpace(out), "\n")
 		require.Len(t, lines, 2, out)
-		assert.Regexp(t, `^ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+PIDS$`, lines[0])
-		assert.Regexp(t, `^`+p.ID[:12]+`\s+vol:latest\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B / [\d.]+[KMG]iB\s+\d+\.\d\d%\s+[1-9]\d*$`, lines[1])
+		assert.Regexp(t, `^ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+PIDS\s+CALLS/S\s+P99$`, lines[0])
+		assert.Regexp(t, `^`+p.ID[:12]+`\s+vol:latest\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B / [\d.]+[KMG]iB\s+\d+\.\d\d%\s+[1-9]\d*\s+--\s+--$`, lines[1])
 	})
 
 	t.Run("disabled and unknown plugins", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,4 +173,45 @@ func TestObserveAllAndCrashRestart(t *testing.T) {
 	plainCalls(t, plainClient(sock), 3)
 	_, by = d.calls(t, "vol")
 	assert.Equal(t, uint64(3), by["VolumeDriver.List"].Count)
+}
+
+// TestObserveStats: plugdbg stats shows an observed plugin's calls/s and
+// p99 latency, from the calls made while it sampled, and "--" for a
+// plugin that is not observed.
+func TestObserveStats(t *testing.T) {
+	d := startDaemon(t)
+	d.create(t, "vol", "volume")
+	d.create(t, "plain", "volume")
+	d.ok(t, "observe", "vol")
+	sock := d.enable(t, "vol").State.Socket
+	d.enable(t, "plain")
+
+	// Calls go on until the test ends, so that every sample has some.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := plainClient(sock)
+		defer c.CloseIdleConnections()
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://plugin/VolumeDriver.List", strings.NewReader("{}"))
+			if resp, err := c.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	row := regexp.MustCompile(`(?m)^\S+\s+vol:latest\s.*\s(\d+\.\d)\s+(\d+(?:\.\d+)?(?:ms|s))$`)
+	var out string
+	eventually(t, func() bool {
+		out = d.ok(t, "stats", "--no-stream", "vol")
+		m := row.FindStringSubmatch(out)
+		return m != nil && m[1] != "0.0"
+	}, waitTimeout, "calls/s and p99 in plugdbg stats")
+	assert.Regexp(t, `(?m)^ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+PIDS\s+CALLS/S\s+P99$`, out)
+
+	out = d.ok(t, "stats", "--no-stream", "plain")
+	assert.Regexp(t, `(?m)^\S+\s+plain:latest\s.*\s--\s+--$`, out, "not observed")
 }

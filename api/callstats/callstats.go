@@ -208,3 +208,29 @@ func (d Delta) Rates(seconds float64) []Rates {
 	}
 	return out
 }
+
+// Total is every method's calls of d together, as one MethodDelta with no
+// Method: the plugin's calls, errors and latency whatever was called.
+func (d Delta) Total() MethodDelta {
+	t := MethodDelta{Buckets: make([]uint64, len(types.CallLatencyBuckets))}
+	for _, m := range d.Methods {
+		t.Calls += m.Calls
+		t.Errors += m.Errors
+		t.Sum += m.Sum
+		for i := range min(len(m.Buckets), len(t.Buckets)) {
+			t.Buckets[i] += m.Buckets[i]
+		}
+	}
+	return t
+}
+
+// CallRates are d's figures over an interval of seconds (> 0), every
+// method together, as plugdbg stats shows them.
+func (d Delta) CallRates(seconds float64) types.CallRates {
+	t := d.Total()
+	r := types.CallRates{Seconds: seconds, Calls: t.Calls, Errors: t.Errors, PerSecond: float64(t.Calls) / seconds}
+	if t.Calls > 0 {
+		r.P50, r.P99 = t.Quantile(0.5), t.Quantile(0.99)
+	}
+	return r
+}

@@ -187,3 +187,30 @@ func TestDiffQuantilesFromDeltas(t *testing.T) {
 	require.Len(t, r, 1)
 	assert.Equal(t, Rates{Method: "M", Calls: 20, Errors: 0, P50: m.Quantile(0.5), P99: m.Quantile(0.99)}, r[0])
 }
+
+// TestCallRates: every method together, the latency from the summed
+// buckets; no call gives no latency.
+func TestCallRates(t *testing.T) {
+	since := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	// 90 fast calls of A (at most 0.1 ms), 10 failed slow ones of B
+	// (between 0.5 and 1 s).
+	a := calls("A", map[string]uint64{"200": 90}, 0)
+	b := calls("B", map[string]uint64{types.CallErr: 10}, 0)
+	iHalf := 11 // types.CallLatencyBuckets[11] is 0.5 s
+	require.Equal(t, 0.5, types.CallLatencyBuckets[iHalf])
+	for i := range iHalf + 1 {
+		b.Buckets[i] = 0
+	}
+	b.Sum = 7
+	cur := types.CallStats{Since: since, Methods: []types.MethodCalls{a, b}}
+	r := Diff(types.CallStats{Since: since}, cur).CallRates(2)
+	assert.Equal(t, 2.0, r.Seconds)
+	assert.Equal(t, uint64(100), r.Calls)
+	assert.Equal(t, uint64(10), r.Errors)
+	assert.Equal(t, 50.0, r.PerSecond)
+	assert.InDelta(t, 0.0001*50/90, r.P50, 1e-12, "the median is among A's calls")
+	assert.InDelta(t, 0.5+0.5*(99-90)/10.0, r.P99, 1e-12, "the 99th percentile among B's")
+
+	none := Diff(cur, cur).CallRates(1)
+	assert.Equal(t, types.CallRates{Seconds: 1}, none)
+}

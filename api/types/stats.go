@@ -26,6 +26,24 @@ type StatsReport struct {
 	Name string `json:"Name"`
 	Stats
 	CPUPercent float64 `json:"CPUPercent"`
+	// Calls are the calls made to an observed plugin (plugdbg observe)
+	// since the sample before, as its recording point counted them; nil
+	// when no recording point is in place.
+	Calls *CallRates `json:"Calls,omitempty"`
+}
+
+// CallRates are an observed plugin's calls over an interval, every method
+// together.
+type CallRates struct {
+	Seconds   float64 `json:"Seconds"`   // the interval
+	Calls     uint64  `json:"Calls"`     // calls answered or ended in it
+	Errors    uint64  `json:"Errors"`    // those that failed (Err, no answer, 4xx, 5xx)
+	PerSecond float64 `json:"PerSecond"` // Calls / Seconds
+	// P50 and P99 are latency quantiles in seconds, estimated from the
+	// latency histogram as Prometheus' histogram_quantile does; 0 when
+	// there was no call.
+	P50 float64 `json:"P50"`
+	P99 float64 `json:"P99"`
 }
 
 // Top is a process list in the shape of the Engine API's container top.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/api/callstats"
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
@@ -111,6 +113,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, b Backend, ref st
 		writeErr(w, err)
 		return
 	}
+	prevCalls, prevAt := sampleCalls(r.Context(), b, p.ID)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -129,6 +132,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, b Backend, ref st
 			return
 		}
 		rep := types.StatsReport{ID: p.ID, Name: p.Name, Stats: cur, CPUPercent: container.CPUPercent(prev, cur)}
+		curCalls, curAt := sampleCalls(r.Context(), b, p.ID)
+		if prevCalls != nil && curCalls != nil {
+			rates := callstats.Diff(*prevCalls, *curCalls).CallRates(curAt.Sub(prevAt).Seconds())
+			rep.Calls = &rates
+		}
 		if enc.Encode(rep) != nil || !stream {
 			return
 		}
@@ -136,5 +144,25 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, b Backend, ref st
 			flusher.Flush()
 		}
 		prev, wait = cur, statsInterval
+		prevCalls, prevAt = curCalls, curAt
 	}
+}
+
+// sampleCalls reads the call counters of plugin id and when it did, or nil
+// when no recording point counts its calls (not observed, or the point not
+// in place): stats then shows no call figures, rather than failing.
+func sampleCalls(ctx context.Context, b Backend, id string) (*types.CallStats, time.Time) {
+	at := time.Now()
+	cc, ok := b.(interface {
+		Calls(ctx context.Context, ref string) (types.CallStats, error)
+	})
+	if !ok {
+		return nil, at
+	}
+	c, err := cc.Calls(ctx, id)
+	at = time.Now()
+	if err != nil || !c.Recording {
+		return nil, at
+	}
+	return &c, at
 }
