@@ -93,12 +93,14 @@ const maxConfig = 64 << 10
 // by a killed helper is undone by repair.
 type record struct {
 	Socket string `json:"Socket"` // the plugin's socket path
-	// ProxyIno is the inode of the point's socket, at Socket (or at the
-	// trace's aside name, under a trace).
-	ProxyIno uint64 `json:"ProxyIno"`
-	// PluginIno is the inode of the plugin's own socket, at
+	// ProxyIno and ProxyBirth identify the point's socket (fileID), at
+	// Socket (or at the trace's aside name, under a trace).
+	ProxyIno   uint64 `json:"ProxyIno"`
+	ProxyBirth int64  `json:"ProxyBirth,omitempty"`
+	// PluginIno and PluginBirth identify the plugin's own socket, at
 	// observe.AsidePath(Socket).
-	PluginIno uint64 `json:"PluginIno"`
+	PluginIno   uint64 `json:"PluginIno"`
+	PluginBirth int64  `json:"PluginBirth,omitempty"`
 }
 
 // files names the files of plugin id's helper in dir.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/plugdbg/plugdbg/runtime/atomicfile"
 	"github.com/plugdbg/plugdbg/runtime/observe"
-	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 )
 
 // The inotify events a follower reacts to: in dockerd's plugin root, the
@@ -48,14 +47,14 @@ type follower struct {
 	fd      int
 	rootWd  int
 
-	mu        sync.Mutex
-	dirWd     int    // the watch of dir; -1: none
-	dirIno    uint64 // the inode of the watched dir
-	point     *observe.Point
-	proxyIno  uint64 // the point's socket
-	pluginIno uint64 // the plugin's socket under the current (or last) point
-	err       error
-	ended     bool
+	mu     sync.Mutex
+	dirWd  int    // the watch of dir; -1: none
+	dirID  fileID // the watched dir
+	point  *observe.Point
+	proxy  fileID // the point's socket
+	plugin fileID // the plugin's socket under the current (or last) point
+	err    error
+	ended  bool
 }
 
 func newFollower(cfg Config, recordPath string, stats *observe.Stats, logf func(string, ...any)) *follower {
@@ -149,15 +148,15 @@ func (f *follower) sync() {
 // (a new run of the plugin) gets a new watch. A socket made before the
 // watch is found by the caller, which looks after it. Caller holds f.mu.
 func (f *follower) watchDir() {
-	ino := sockwatch.Inode(f.dir)
-	if f.dirWd >= 0 && ino != 0 && ino == f.dirIno {
+	id := idOf(f.dir)
+	if f.dirWd >= 0 && !id.none() && id == f.dirID {
 		return
 	}
 	if f.dirWd >= 0 {
 		_, _ = unix.InotifyRmWatch(f.fd, uint32(f.dirWd)) // of a directory removed since
 		f.dirWd = -1
 	}
-	if ino == 0 {
+	if id.none() {
 		return
 	}
 	wd, err := unix.InotifyAddWatch(f.fd, f.dir, dirMask)
@@ -167,17 +166,17 @@ func (f *follower) watchDir() {
 		}
 		return
 	}
-	f.dirWd, f.dirIno = wd, sockwatch.Inode(f.dir)
+	f.dirWd, f.dirID = wd, idOf(f.dir)
 }
 
 // intact reports whether the point is still between the socket's path and
 // the plugin: its socket at the path (or at the trace's aside name, under
 // a trace), the plugin's at the aside name. Caller holds f.mu.
 func (f *follower) intact() bool {
-	if sockwatch.Inode(f.aside) != f.pluginIno {
+	if idOf(f.aside) != f.plugin {
 		return false
 	}
-	return sockwatch.Inode(f.socket) == f.proxyIno || sockwatch.Inode(traceAside(f.socket)) == f.proxyIno
+	return idOf(f.socket) == f.proxy || idOf(traceAside(f.socket)) == f.proxy
 }
 
 // install puts the point on the plugin's socket and records where it is.
@@ -193,33 +192,45 @@ func (f *follower) install() {
 		f.logf("%v", err)
 		return
 	}
-	f.point, f.proxyIno, f.pluginIno, f.err = p, sockwatch.Inode(at), sockwatch.Inode(f.aside), nil
-	if err := atomicfile.WriteJSON(f.record, record{Socket: f.socket, ProxyIno: f.proxyIno, PluginIno: f.pluginIno}, 0o600); err != nil {
+	f.point, f.proxy, f.plugin, f.err = p, idOf(at), idOf(f.aside), nil
+	rec := record{Socket: f.socket, ProxyIno: f.proxy.Ino, ProxyBirth: f.proxy.Birth, PluginIno: f.plugin.Ino, PluginBirth: f.plugin.Birth}
+	if err := atomicfile.WriteJSON(f.record, rec, 0o600); err != nil {
 		f.logf("record the point (a kill -9 of this helper would leave the plugin's socket at %s): %v", f.aside, err)
 	}
 	f.logf("point in place on %s", f.socket)
 }
 
-// drop takes off a point that is no longer intact. Caller holds f.mu.
+// drop takes off a point that is no longer intact. observe.Point.Remove
+// finds the point's socket by its inode number alone, and swaps it with
+// the aside name: on a file system that gives a removed file's number to
+// the next new file, a socket the plugin made since could be taken for
+// the point's. So the aside name is dealt with first (restoreAside): with
+// it gone, Remove swaps nothing and only stops the point. Caller holds
+// f.mu.
 func (f *follower) drop() {
 	p := f.point
 	f.point = nil
-	if err := p.Remove(); err != nil {
+	f.restoreAside()
+	if _, err := os.Lstat(f.aside); errors.Is(err, os.ErrNotExist) {
+		_ = p.Remove() // fails to swap (nothing aside), and stops the point
+	} else if err := p.Remove(); err != nil {
 		f.logf("%v", err)
 	}
-	f.restoreAside()
+	// The point's socket, dead now, if it is still at the path.
+	if idOf(f.socket) == f.proxy && !listening(f.socket) {
+		_ = os.Remove(f.socket)
+	}
 	_ = os.Remove(f.record)
 }
 
 // restoreAside deals with the plugin's socket the point moved aside, if it
-// is still there once the point is off. A live one (the plugin still
-// listens on it) gets its name back if that is free. A dead one is
-// removed: the plugin's run has ended, and its next run makes a new
-// socket (a plugin removes what is at its path, then listens there: a
-// dead socket put back in between would fail that listen). Caller holds
-// f.mu.
+// is still there. A live one (the plugin still listens on it) gets its
+// name back if that is free. A dead one is removed: the plugin's run has
+// ended, and its next run makes a new socket (a plugin removes what is at
+// its path, then listens there: a dead socket put back in between would
+// fail that listen). Caller holds f.mu.
 func (f *follower) restoreAside() {
-	if f.pluginIno == 0 || sockwatch.Inode(f.aside) != f.pluginIno {
+	if f.plugin.none() || idOf(f.aside) != f.plugin {
 		return
 	}
 	var err error
@@ -252,13 +263,16 @@ func (f *follower) end() (*observe.Point, error) {
 	f.mu.Lock()
 	f.ended = true
 	p := f.point
-	f.point = nil
 	var err error
-	if p != nil {
+	switch {
+	case p == nil:
+	case f.intact():
+		f.point = nil
 		if err = p.Remove(); err == nil {
-			f.restoreAside()
 			_ = os.Remove(f.record)
 		}
+	default:
+		f.drop() // the plugin's run ended or made a new socket: nothing to put back
 	}
 	f.mu.Unlock()
 	if f.inotify != nil {
@@ -302,17 +316,19 @@ func repair(path string, logf func(string, ...any)) error {
 		return os.Remove(path)
 	}
 	aside := observe.AsidePath(rec.Socket)
-	if rec.PluginIno != 0 && sockwatch.Inode(aside) == rec.PluginIno {
-		var to string
-		switch {
-		case sockwatch.Inode(rec.Socket) == rec.ProxyIno:
-			to = rec.Socket
-		case sockwatch.Inode(traceAside(rec.Socket)) == rec.ProxyIno:
-			to = traceAside(rec.Socket)
-		default:
-			if _, err := os.Lstat(rec.Socket); errors.Is(err, os.ErrNotExist) && listening(aside) {
-				to = rec.Socket
+	proxy := fileID{Ino: rec.ProxyIno, Birth: rec.ProxyBirth}
+	if plugin := (fileID{Ino: rec.PluginIno, Birth: rec.PluginBirth}); !plugin.none() && idOf(aside) == plugin {
+		// The dead point's socket, at the path or at the trace's aside
+		// name: dead, so that a socket made since is never taken for it.
+		to := ""
+		for _, name := range []string{rec.Socket, traceAside(rec.Socket)} {
+			if idOf(name) == proxy && !listening(name) {
+				to = name
+				break
 			}
+		}
+		if _, err := os.Lstat(rec.Socket); to == "" && errors.Is(err, os.ErrNotExist) && listening(aside) {
+			to = rec.Socket
 		}
 		if to != "" {
 			if err := os.Rename(aside, to); err != nil {
@@ -324,4 +340,28 @@ func repair(path string, logf func(string, ...any)) error {
 		}
 	}
 	return os.Remove(path)
+}
+
+// fileID identifies a file: its inode number and, where the file system
+// keeps it, its birth time. A file system such as ext4 gives a removed
+// file's inode number to the next new file, so the number alone could
+// take a socket the plugin made since for an older one.
+type fileID struct {
+	Ino   uint64
+	Birth int64 // nanoseconds since the epoch; 0: not kept
+}
+
+func (id fileID) none() bool { return id.Ino == 0 }
+
+// idOf is path's fileID, not following a link; none if it cannot be read.
+func idOf(path string) fileID {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &stx); err != nil {
+		return fileID{}
+	}
+	id := fileID{Ino: stx.Ino}
+	if stx.Mask&unix.STATX_BTIME != 0 {
+		id.Birth = stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
+	}
+	return id
 }
