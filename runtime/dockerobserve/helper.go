@@ -24,7 +24,7 @@ import (
 // then the connections close. A client that keeps connections alive (as
 // dockerd does, with no idle timeout) sees an idle one closed, and dials
 // again, the plugin itself now.
-const drainConns = 30 * time.Second
+const drainConns = 10 * time.Second
 
 // readyReport is the one JSON line a helper writes on its stdout once it
 // serves its control socket, or why it could not start (Fatal: it exits).
