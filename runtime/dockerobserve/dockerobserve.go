@@ -27,7 +27,8 @@
 //
 //	<id>.json        what to observe (Config), written by the daemon
 //	<id>.lock        flocked by the helper for its whole life
-//	<id>.sock        its control socket (HTTP: calls, end, wait), 0600
+//	<id32>.sock      its control socket (HTTP: calls, end, wait), 0600,
+//	                 named by the ID's first 32 hex digits (sockIDLen)
 //	<id>.point.json  the names the point swapped (record), so that a
 //	                 helper killed with its point in place can be undone
 //	<id>.log         the helper's stderr
@@ -108,9 +109,14 @@ type files struct{ dir, id string }
 
 func (f files) config() string { return filepath.Join(f.dir, f.id+".json") }
 func (f files) lock() string   { return filepath.Join(f.dir, f.id+".lock") }
-func (f files) sock() string   { return filepath.Join(f.dir, f.id+".sock") }
+func (f files) sock() string   { return filepath.Join(f.dir, f.id[:min(sockIDLen, len(f.id))]+".sock") }
 func (f files) record() string { return filepath.Join(f.dir, f.id+".point.json") }
 func (f files) log() string    { return filepath.Join(f.dir, f.id+".log") }
+
+// sockIDLen is how much of the plugin's ID names its helper's control
+// socket: 128 bits tell plugins apart as well as 256, and leave room for a
+// longer exec root within a unix socket's 107 bytes.
+const sockIDLen = 32
 
 // checkDir refuses a helper directory whose control sockets would not fit
 // a unix socket's path.

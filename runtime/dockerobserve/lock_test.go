@@ -75,7 +75,8 @@ func TestConfigCheck(t *testing.T) {
 
 func TestCheckDir(t *testing.T) {
 	assert.NoError(t, checkDir("/run/plugdbg/docker-observe"))
-	err := checkDir("/" + strings.Repeat("d", 60))
+	assert.NoError(t, checkDir("/"+strings.Repeat("d", 68)), "69 bytes: the socket's path is 107")
+	err := checkDir("/" + strings.Repeat("d", 69))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "use a shorter --exec-root")
 }
