@@ -22,6 +22,7 @@ import (
 	"github.com/plugdbg/plugdbg/runtime/api"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
+	"github.com/plugdbg/plugdbg/runtime/dockerobserve"
 	"github.com/plugdbg/plugdbg/runtime/listen"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 	"github.com/plugdbg/plugdbg/runtime/metrics"
@@ -211,10 +212,19 @@ func Run(ctx context.Context, o Options) error {
 			defer stopUI()
 		}
 	}
+	dh, dhErr := o.Docker.host()
+	var dockerObs *dockerobserve.Manager
+	if dhErr == nil {
+		dockerObs = dockerObserve(ctx, o, dh, self, log)
+	}
 	if recorder != nil {
 		// The calls of observed plugins are read from their recording
-		// points, in the monitors, at each scrape.
+		// points, in the monitors (and docker plugins' helpers), at each
+		// scrape.
 		src := metrics.Sources{Runtime: m, Logs: hub, Recorder: recorder, Calls: m}
+		if dockerObs != nil {
+			src.Calls = callSources{m, dockerObs}
+		}
 		if stop, err := serveMetrics(o.MetricsAddr, src, log); err != nil {
 			log.WithError(err).Warn("metrics disabled")
 		} else {
@@ -231,10 +241,10 @@ func Run(ctx context.Context, o Options) error {
 		defer ui.Close()
 		handler.WithUI(ui)
 	}
-	if dh, err := o.Docker.host(); err != nil {
-		log.WithError(err).Warn("docker interop disabled")
+	if dhErr != nil {
+		log.WithError(dhErr).Warn("docker interop disabled")
 	} else {
-		handler.WithDocker(dh, toolbox)
+		handler.WithDocker(dh, toolbox).WithDockerObserve(dockerObs)
 	}
 	// Refused handshakes (no client certificate, a foreign CA) are the
 	// server's to report, in the daemon log.

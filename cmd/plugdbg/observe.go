@@ -21,9 +21,17 @@ count. The choice is kept with the plugin; --off withdraws it. The daemon's
 --observe-all observes every plugin.
 
 The counters are the plugin's run's: a new run (an enable, a restart after a
-crash) counts from zero. Read them with GET /plugins/PLUGIN/calls.`,
+crash) counts from zero. Read them with GET /plugins/PLUGIN/calls.
+
+dockerd's plugins are observed as docker:NAME. Their point lives in a small
+helper process of the daemon's, one per plugin, which also outlives the
+daemon and follows the plugin's socket when dockerd starts it again (a crash,
+a dockerd restart, an enable); its counters go on across those runs, and
+start from zero with a new helper (a reboot, a disable and enable, observe
+--off and on). --observe-all is for plugdbg's own plugins only.`,
 		Example: `  plugdbg observe myvol
-  plugdbg observe --off myvol`,
+  plugdbg observe --off myvol
+  plugdbg observe docker:sshfs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()

@@ -78,7 +78,7 @@ it on its socket (-H), as does the docker CLI.`,
 	f.StringVar(&opts.UIAddr, "ui-addr", webui.DefaultAddr, "serve the web UI on this host:port (\"\" disables it); the daemon logs its URL with the access token")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, such as 127.0.0.1:9323 (off by default; a non-loopback address is served without authentication)")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 0, "time between SIGTERM and SIGKILL on disable (default 10s)")
-	f.BoolVar(&opts.ObserveAll, "observe-all", false, "observe every plugin (count and time its calls), not only those set with plugdbg observe")
+	f.BoolVar(&opts.ObserveAll, "observe-all", false, "observe every plugin of plugdbg's own (count and time its calls), not only those set with plugdbg observe; dockerd's plugins (docker:NAME) only when set")
 	f.StringVar(&opts.Docker.Host, "docker-host", dockerd.DefaultHost, "dockerd's API socket, for docker:NAME targets")
 	f.StringVar(&opts.Docker.RuncRoot, "docker-runc-root", dockerd.DefaultRuncRoot, "runc root of dockerd's plugins (<dockerd exec-root>/runtime-runc/plugins.moby), for exec and top")
 	f.StringVar(&opts.Docker.PluginRoot, "docker-plugin-root", dockerd.DefaultPluginRoot, "dockerd's plugin exec root, where its plugins' sockets are")

@@ -15,13 +15,14 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
+	"github.com/plugdbg/plugdbg/runtime/dockerobserve"
 	"github.com/plugdbg/plugdbg/runtime/monitor"
 )
 
 // init dispatches the binary's hidden modes before cobra sees the arguments:
 // libcontainer re-executes this binary (/proc/self/exe) as "init" inside
 // each new container, and the daemon starts it (os.Executable) as a
-// per-plugin monitor.
+// per-plugin monitor and as the helper of an observed docker plugin.
 func init() {
 	if len(os.Args) < 2 {
 		return
@@ -31,6 +32,8 @@ func init() {
 		libcontainer.Init() // never returns
 	case monitor.Argv1:
 		os.Exit(monitor.Main(os.Args[2:]))
+	case dockerobserve.Argv1:
+		os.Exit(dockerobserve.Main(os.Args[2:]))
 	}
 }
 

@@ -69,7 +69,7 @@ type Lifecycle interface {
 	SetLogOpts(ref string, opts map[string]string) error
 	SetPublish(ref string, on bool) error
 	// SetObserve and Calls: observed plugins (manager.Manager.SetObserve,
-	// Calls); dockerd's plugins cannot be observed yet.
+	// Calls); dockerd's are observed apart (serveDocker).
 	SetObserve(ctx context.Context, ref string, on bool) error
 	Calls(ctx context.Context, ref string) (types.CallStats, error)
 	Privileges(ctx context.Context, remote string, auth registry.AuthConfig) (plugin.Privileges, error)

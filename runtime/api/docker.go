@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/sirupsen/logrus"
@@ -13,6 +14,7 @@ import (
 	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/container"
 	"github.com/plugdbg/plugdbg/runtime/dockerd"
+	"github.com/plugdbg/plugdbg/runtime/dockerobserve"
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
@@ -20,7 +22,9 @@ import (
 // "docker:NAME" (NAME as dockerd resolves it: name, ID or ID prefix):
 // GET /plugins?docker=1 lists them, and /plugins/docker:NAME/{json, exec,
 // connect, top, stats, trace, logs, usage} go through the same handlers as
-// plugdbg's own plugins, with dockerBackend as their Backend.
+// plugdbg's own plugins, with dockerBackend as their Backend. Of the
+// lifecycle's endpoints they have observe and calls (serveDocker), through
+// runtime/dockerobserve's helpers.
 //
 // The adapter lives here rather than in runtime/dockerd because what it
 // adds to dockerd.Host is the API's: the inspect view of a dockerd plugin,
@@ -38,12 +42,54 @@ func (s *Server) WithDocker(h *dockerd.Host, tb *container.Toolbox) *Server {
 	return s
 }
 
+// WithDockerObserve lets dockerd's plugins be observed through o (observe,
+// calls, and the State of inspect); call it after WithDocker, before
+// serving. Without it, observing a docker:NAME target is not implemented.
+func (s *Server) WithDockerObserve(o *dockerobserve.Manager) *Server {
+	if d, ok := s.docker.(*dockerBackend); ok {
+		d.observe = o
+	}
+	return s
+}
+
+// errNoDockerObserve answers observe and calls of a docker:NAME target
+// when the daemon cannot observe dockerd's plugins.
+var errNoDockerObserve = errors.New("this daemon cannot observe dockerd's plugins")
+
+// serveDocker serves what dockerd's plugins have of the lifecycle's
+// endpoints: observe and calls; any other action is not found.
+func (s *Server) serveDocker(w http.ResponseWriter, r *http.Request, ref, action string) {
+	d, _ := s.docker.(*dockerBackend)
+	switch {
+	case d != nil && action == "observe" && r.Method == http.MethodPost:
+		on, err := boolValue(r, "on")
+		if err == nil {
+			err = d.setObserve(r.Context(), ref, on)
+		}
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case d != nil && action == "calls" && r.Method == http.MethodGet:
+		c, err := d.calls(r.Context(), ref)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	default:
+		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
+	}
+}
+
 // dockerBackend is dockerd's plugins as a Backend. It keeps no state: each
 // call asks dockerd for the plugin, so a plugin enabled, disabled or
 // removed with docker is seen at once.
 type dockerBackend struct {
 	host    *dockerd.Host
-	toolbox *container.Toolbox // may be nil
+	toolbox *container.Toolbox     // may be nil
+	observe *dockerobserve.Manager // nil: dockerd's plugins cannot be observed
 	log     *logrus.Logger
 }
 
@@ -60,12 +106,46 @@ func running(p plugin.Plugin, verb string) error {
 	return nil
 }
 
-func (d *dockerBackend) inspect(p plugin.Plugin) types.Inspect {
+func (d *dockerBackend) inspect(ctx context.Context, p plugin.Plugin) types.Inspect {
 	st := types.State{Status: types.StatusDisabled, Socket: d.host.Socket(p)}
 	if p.Enabled {
 		st.Status = types.StatusRunning
 	}
+	if d.observe != nil {
+		var ost dockerobserve.Status
+		st.Observed, ost = d.observe.Status(ctx, p)
+		st.Recording, st.ObserveError = ost.Recording, ost.Error
+	}
 	return types.Inspect{Plugin: p, State: st, LogConfig: types.LogConfigView{Type: "dockerd", Config: map[string]string{}}}
+}
+
+// setObserve turns the observation of dockerd's plugin ref on or off
+// (dockerobserve.Manager.Set): kept while dockerd has the plugin, applied
+// whenever dockerd runs it.
+func (d *dockerBackend) setObserve(ctx context.Context, ref string, on bool) error {
+	if d.observe == nil {
+		return errkind.NotImplemented(errNoDockerObserve)
+	}
+	p, err := d.plugin(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return d.observe.Set(ctx, p, on)
+}
+
+// calls answers the counters of running dockerd plugin ref's calls.
+func (d *dockerBackend) calls(ctx context.Context, ref string) (types.CallStats, error) {
+	if d.observe == nil {
+		return types.CallStats{}, errkind.NotImplemented(errNoDockerObserve)
+	}
+	p, err := d.plugin(ctx, ref)
+	if err == nil {
+		err = running(p, "read the calls of")
+	}
+	if err != nil {
+		return types.CallStats{}, err
+	}
+	return d.observe.Calls(ctx, p)
 }
 
 func (d *dockerBackend) List(ctx context.Context) ([]types.Inspect, error) {
@@ -75,7 +155,7 @@ func (d *dockerBackend) List(ctx context.Context) ([]types.Inspect, error) {
 	}
 	out := make([]types.Inspect, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, d.inspect(p))
+		out = append(out, d.inspect(ctx, p))
 	}
 	return out, nil
 }
@@ -85,7 +165,7 @@ func (d *dockerBackend) Inspect(ctx context.Context, ref string) (types.Inspect,
 	if err != nil {
 		return types.Inspect{}, err
 	}
-	return d.inspect(p), nil
+	return d.inspect(ctx, p), nil
 }
 
 // Exec starts c through dockerd's runc root, with the plugin's settings as

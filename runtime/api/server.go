@@ -161,8 +161,8 @@ func (s *Server) plugin(w http.ResponseWriter, r *http.Request, rest string) {
 	if s.serveTarget(w, r, b, ref, action) {
 		return
 	}
-	if docker { // the lifecycle is docker's: dockerd's plugins have none here
-		writeErr(w, errkind.NotFound(fmt.Errorf("page not found: %s %s", r.Method, r.URL.Path)))
+	if docker { // the lifecycle is docker's: dockerd's plugins have observe and calls of it
+		s.serveDocker(w, r, ref, action)
 		return
 	}
 	switch {
