@@ -72,7 +72,7 @@ func (s *Server) serveDocker(w http.ResponseWriter, r *http.Request, ref, action
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case d != nil && action == "calls" && r.Method == http.MethodGet:
-		c, err := d.calls(r.Context(), ref)
+		c, err := d.Calls(r.Context(), ref)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -133,8 +133,9 @@ func (d *dockerBackend) setObserve(ctx context.Context, ref string, on bool) err
 	return d.observe.Set(ctx, p, on)
 }
 
-// calls answers the counters of running dockerd plugin ref's calls.
-func (d *dockerBackend) calls(ctx context.Context, ref string) (types.CallStats, error) {
+// Calls answers the counters of running dockerd plugin ref's calls (also
+// for stats, which finds it by its method).
+func (d *dockerBackend) Calls(ctx context.Context, ref string) (types.CallStats, error) {
 	if d.observe == nil {
 		return types.CallStats{}, errkind.NotImplemented(errNoDockerObserve)
 	}
