@@ -57,6 +57,18 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, w := range dog.workers {
+		// On a unix socket each worker has a connection of its own and
+		// makes its calls on it directly (connCaller); elsewhere (tcp,
+		// TLS, gzip) through the client's Transport.
+		do := func(ctx context.Context) (*Response, error) { return c.Do(ctx, method, body) }
+		if c.dial != nil {
+			k, err := newConnCaller(c, method, body)
+			if err != nil {
+				return nil, err
+			}
+			defer k.close()
+			do = k.call
+		}
 		wg.Go(func() {
 			defer w.stop()
 			for {
@@ -64,7 +76,7 @@ func Bench(ctx context.Context, c *Client, method string, body []byte, o BenchOp
 				if i >= o.Calls || ctx.Err() != nil {
 					return
 				}
-				r, err := c.Do(w.begin(), method, body)
+				r, err := do(w.begin())
 				if w.end() {
 					err = &TransportError{Method: method, Err: fmt.Errorf("no answer within %s: %w", o.Timeout, context.DeadlineExceeded)}
 				}
