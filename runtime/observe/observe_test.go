@@ -361,6 +361,44 @@ func TestStacksWithTrace(t *testing.T) {
 	}
 }
 
+// TestPointTrace: while a trace is attached, the point records each call
+// whose request passes it, on a connection opened before as on a new
+// one, and still counts every call once; detached, it records none.
+func TestPointTrace(t *testing.T) {
+	path, _ := servePlugin(t, volumePlugin())
+	p, s := install(t, path)
+	kept := unixClient(path)
+	defer kept.CloseIdleConnections()
+	call(t, kept, "VolumeDriver.List")
+
+	recs := make(chan types.TraceRecord, 16)
+	p.Trace(func(r types.TraceRecord) { recs <- r })
+	call(t, kept, "VolumeDriver.Get")
+	fresh := unixClient(path)
+	call(t, fresh, "VolumeDriver.List")
+	fresh.CloseIdleConnections()
+	p.Trace(nil)
+	call(t, kept, "VolumeDriver.List")
+
+	// Each record is handed over before its answer is forwarded.
+	require.Len(t, recs, 2)
+	get, list := <-recs, <-recs
+	assert.Equal(t, "VolumeDriver.Get", get.Method)
+	assert.Equal(t, "{}", get.Request)
+	assert.Equal(t, 200, get.Status)
+	assert.Equal(t, `{"Err":"no such volume"}`, get.Response)
+	assert.Equal(t, "no such volume", get.Err)
+	assert.Equal(t, "VolumeDriver.List", list.Method)
+	assert.Equal(t, `{"Volumes":[],"Err":""}`, list.Response)
+	assert.Empty(t, list.Err)
+	assert.Equal(t, 1, get.Conn, "the kept-alive connection, opened before the trace")
+	assert.Equal(t, 2, list.Conn)
+
+	got := methods(s)
+	assert.Equal(t, map[string]uint64{"200": 3}, got["VolumeDriver.List"].Statuses, "every call counted once")
+	assert.Equal(t, map[string]uint64{"err": 1}, got["VolumeDriver.Get"].Statuses)
+}
+
 // TestFeedAllocations: parsing a kept-alive call, its answer carrying an
 // empty Err, allocates nothing, with no trace attached to the point (its
 // tap off) as without a tap at all.
