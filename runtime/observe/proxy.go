@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
@@ -44,9 +43,9 @@ type Point struct {
 	socket string // the plugin's socket path, which clients dial
 	aside  string // where the plugin's socket is while observed
 	stats  *Stats
-	tap    tracer.Tap   // on while a trace is attached
-	conns  atomic.Int64 // connections accepted, numbered in records from 1
-	ino    uint64       // inode of the proxy's socket file
+	tap    tracer.Tap // on while a trace is attached
+	conns  int        // connections accepted, numbered in records from 1; the accept loop's
+	ino    uint64     // inode of the proxy's socket file
 	ln     *net.UnixListener
 	done   chan struct{} // closed when the accept loop has ended
 	wg     sync.WaitGroup
@@ -187,17 +186,17 @@ func (p *Point) accept() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		p.conns++
 		p.wg.Add(1)
-		go p.serve(c)
+		go p.serve(c, p.conns)
 	}
 }
 
-// serve proxies one client connection to the plugin, parsing each
-// direction as it passes.
-func (p *Point) serve(client *net.UnixConn) {
+// serve proxies client connection n to the plugin, parsing each direction
+// as it passes.
+func (p *Point) serve(client *net.UnixConn, n int) {
 	defer p.wg.Done()
 	defer client.Close()
-	n := int(p.conns.Add(1))
 	p.upMu.RLock()
 	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.upstream, Net: "unix"})
 	p.upMu.RUnlock()
