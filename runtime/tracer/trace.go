@@ -61,9 +61,11 @@ type Proxy struct {
 }
 
 // Start moves the socket at path aside and listens in its place; once it
-// returns, a client dialling path reaches the proxy. emit is
-// called once per completed call, from the proxy's goroutines, possibly
-// concurrently; it must not block for long, since it runs beside the copy.
+// returns, a client dialling path reaches the proxy. emit is called once
+// per call, once its answer has passed or its connection ended without
+// one (and for a connection the plugin refused), from the proxy's
+// goroutines, possibly concurrently; it must not block for long, since it
+// runs in the copy, before the answer is forwarded.
 func Start(path string, emit func(types.TraceRecord)) (*Proxy, error) {
 	aside := AsidePath(path)
 	if len(aside) > 107 {
