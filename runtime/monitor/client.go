@@ -27,6 +27,11 @@ import (
 // machine rebooted.
 var ErrNoMonitor = errors.New("no monitor running")
 
+// ErrEarlierMonitor means the monitor closed the connection without a
+// reply to a request it does not know: it runs an earlier plugdbg, which
+// the plugin's next start replaces.
+var ErrEarlierMonitor = errors.New("it runs an earlier plugdbg; restart the plugin to use this")
+
 // Launcher starts monitor processes. It keeps one spare monitor booted
 // ahead of need, so that an enable does not wait for a new process to start
 // (about 20 ms for this binary). Safe for concurrent use.
@@ -422,7 +427,7 @@ func oneShot(ctx context.Context, dir string, req request) (reply, error) {
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			// A monitor of an earlier plugdbg closes a connection whose
 			// first request it does not know.
-			return r, fmt.Errorf("monitor %s: no answer to %s: it runs an earlier plugdbg; restart the plugin to use this", dir, req.Op)
+			return r, fmt.Errorf("monitor %s: no answer to %s: %w", dir, req.Op, ErrEarlierMonitor)
 		}
 		return r, fmt.Errorf("monitor %s: %s: %w", dir, req.Op, err)
 	}
@@ -472,4 +477,140 @@ func Observe(ctx context.Context, dir string, on bool) (ObserveStatus, error) {
 		return ObserveStatus{}, fmt.Errorf("monitor %s: no observe status in the reply", dir)
 	}
 	return *r.Observe, nil
+}
+
+// ObserveState returns the state of the recording point of the run in
+// dir, changing nothing.
+func ObserveState(ctx context.Context, dir string) (ObserveStatus, error) {
+	r, err := oneShot(ctx, dir, request{Op: "point"})
+	if err != nil {
+		return ObserveStatus{}, err
+	}
+	if r.Observe == nil {
+		return ObserveStatus{}, fmt.Errorf("monitor %s: no observe status in the reply", dir)
+	}
+	return *r.Observe, nil
+}
+
+// maxTraceLine bounds one line of a trace stream: a record keeps up to
+// 64 KiB of each body, which JSON may spell in six times as many bytes.
+const maxTraceLine = 2 << 20
+
+// TraceStream is a trace stream from a run's recording point: the records
+// of the calls passing the point, from its start on. Next must be called
+// from one goroutine; Close from any.
+type TraceStream struct {
+	conn   net.Conn
+	r      *bufio.Reader
+	socket string
+	once   sync.Once
+}
+
+// Trace attaches a trace stream to the recording point of the run in dir,
+// which must be in place: once it returns, every call whose request
+// passes the point is recorded, on connections opened before included,
+// until the stream is closed, the point removed or the plugin exited (the
+// stream's last message says which). ctx bounds the attaching only. A
+// monitor of an earlier plugdbg, which cannot stream, gives an error
+// wrapping ErrEarlierMonitor. Nothing of the stream outlives its
+// connection in the monitor: a daemon that dies ends it.
+func Trace(ctx context.Context, dir string) (_ *TraceStream, retErr error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", filepath.Join(dir, socketFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
+	}
+	defer func() {
+		if retErr != nil {
+			c.Close()
+		}
+	}()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(oneShotTimeout)
+	}
+	_ = c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(request{Op: "trace", Version: traceVersion}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	line, err := readLine(r, maxTraceLine)
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("monitor %s: trace: %w", dir, ctx.Err())
+	case errors.Is(err, io.EOF) && len(line) == 0:
+		return nil, fmt.Errorf("monitor %s: no answer to trace: %w", dir, ErrEarlierMonitor)
+	case err != nil:
+		return nil, fmt.Errorf("monitor %s: trace: %w", dir, err)
+	}
+	var rep reply
+	if err := json.Unmarshal(line, &rep); err != nil {
+		return nil, fmt.Errorf("monitor %s: bad reply to trace: %w", dir, err)
+	}
+	switch {
+	case rep.Error != "":
+		return nil, fmt.Errorf("monitor %s: trace: %s", dir, rep.Error)
+	case rep.Trace == nil:
+		return nil, fmt.Errorf("monitor %s: no trace start in the reply", dir)
+	case rep.Trace.Version != traceVersion:
+		return nil, fmt.Errorf("monitor %s: trace stream version %d, this daemon reads %d", dir, rep.Trace.Version, traceVersion)
+	}
+	if !stop() {
+		return nil, fmt.Errorf("monitor %s: trace: %w", dir, context.Cause(ctx))
+	}
+	_ = c.SetDeadline(time.Time{})
+	return &TraceStream{conn: c, r: r, socket: rep.Trace.Socket}, nil
+}
+
+// Socket is the plugin's socket the point is on, on the monitor's host.
+func (s *TraceStream) Socket() string { return s.socket }
+
+// Next returns the stream's next message; after one with End, or once the
+// connection ended, an error.
+func (s *TraceStream) Next() (TraceMessage, error) {
+	var msg TraceMessage
+	line, err := readLine(s.r, maxTraceLine)
+	if err != nil {
+		return msg, fmt.Errorf("trace stream: %w", err)
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return msg, fmt.Errorf("trace stream: a bad message: %w", err)
+	}
+	return msg, nil
+}
+
+// Close ends the stream; the monitor stops recording for it.
+func (s *TraceStream) Close() error {
+	err := net.ErrClosed
+	s.once.Do(func() { err = s.conn.Close() })
+	return err
+}
+
+// readLine reads one line, without its newline, of at most limit bytes.
+// The line may be r's buffer, valid until its next read.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(line)+len(frag) > limit {
+			return nil, fmt.Errorf("a line over %d bytes", limit)
+		}
+		switch {
+		case err == nil:
+			if line == nil {
+				return frag[:len(frag)-1], nil
+			}
+			line = append(line, frag...)
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			line = append(line, frag...)
+		default:
+			if len(line)+len(frag) > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return append(line, frag...), err
+		}
+	}
 }

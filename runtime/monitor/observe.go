@@ -32,6 +32,12 @@ type observer struct {
 	ended      bool          // the container exited: nothing to observe any more
 	stop       chan struct{} // closed when the container exited, ends a wait for the socket
 	changed    chan struct{} // closed and replaced at each change of the state
+
+	// tmu guards traces, the trace streams attached to the point (trace.go).
+	// It is taken on the point's connections, for each record, so never
+	// held for long, and after mu when both are.
+	tmu    sync.Mutex
+	traces map[*traceSub]struct{}
 }
 
 func newObserver(socket string) *observer {
@@ -46,7 +52,7 @@ func (o *observer) notify() {
 
 // status returns the point's state. Caller holds o.mu.
 func (o *observer) status() ObserveStatus {
-	s := ObserveStatus{On: o.on, Recording: o.point != nil}
+	s := ObserveStatus{On: o.on, Recording: o.point != nil, Traces: o.traceCount()}
 	if o.on && o.point == nil {
 		switch {
 		case o.err != nil:
@@ -63,7 +69,8 @@ func (o *observer) status() ObserveStatus {
 // set turns the point on or off. On, it is put in place once the plugin's
 // socket exists, in the background; off, the plugin's socket is put back
 // at once, and connections open through the point go on (and are
-// counted) until their clients close them.
+// counted, not recorded) until their clients close them; the trace
+// streams end, once the socket is back, saying the point was removed.
 func (o *observer) set(on bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -72,9 +79,11 @@ func (o *observer) set(on bool) {
 		o.err = nil
 		if p := o.point; p != nil {
 			o.point = nil
+			p.Trace(nil)
 			if err := p.Remove(); err != nil {
 				o.err = err
 			}
+			o.endTraces(TraceRemoved)
 		}
 		o.notify()
 		return
@@ -154,7 +163,8 @@ func (o *observer) wait(d time.Duration) ObserveStatus {
 	}
 }
 
-// end removes the point once the container has exited.
+// end removes the point once the container has exited, and ends the
+// trace streams, saying so.
 func (o *observer) end() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -165,8 +175,10 @@ func (o *observer) end() {
 	close(o.stop)
 	if p := o.point; p != nil {
 		o.point = nil
+		p.Trace(nil)
 		_ = p.Remove()
 	}
+	o.endTraces(TraceExited)
 	o.notify()
 }
 

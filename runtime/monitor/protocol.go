@@ -9,7 +9,7 @@
 //	config.json   what to run (written by the daemon before the start)
 //	monitor.lock  flocked by the monitor for its whole life (owner.go)
 //	monitor.pid   the monitor's pid and start time, to find and kill it
-//	monitor.sock  the control socket (attach, ack, stop; calls, observe)
+//	monitor.sock  the control socket (attach, ack, stop; calls, observe, point; trace)
 //	monitor.log   the monitor's own stderr, for diagnosing the monitor itself
 //	exit.json     the container's exit status, once it has exited
 package monitor
@@ -74,12 +74,15 @@ type handover struct {
 
 // request is what the daemon sends to a monitor, one JSON object per line.
 // The first request on a connection is "attach", which makes it the
-// attached daemon's (ack, stop and log-limits follow on it), or a one-shot
-// request (calls, observe), answered with one reply line, after which the
-// monitor closes the connection: those leave the attached daemon, if any,
-// undisturbed, and need none.
+// attached daemon's (ack, stop and log-limits follow on it), a one-shot
+// request (calls, observe, point), answered with one reply line, after
+// which the monitor closes the connection, or "trace", answered with one
+// reply line and followed by a stream of TraceMessage lines until either
+// side closes the connection. All but attach leave the attached daemon, if
+// any, undisturbed, and need none. A monitor of an earlier plugdbg closes
+// a connection whose first request it does not know, without a reply.
 type request struct {
-	Op    string        `json:"op"`              // "attach", "ack", "stop", "log-limits", "calls" or "observe"
+	Op    string        `json:"op"`              // "attach", "ack", "stop", "log-limits", "calls", "observe", "point" or "trace"
 	Seq   uint64        `json:"seq,omitempty"`   // ack: last entry processed
 	Grace time.Duration `json:"grace,omitempty"` // stop: time between SIGTERM and SIGKILL; 0 kills at once
 	// log-limits: the log's new rotation limits (Config.LogMaxSize, LogMaxFiles)
@@ -89,12 +92,15 @@ type request struct {
 	// to Wait (bounded by maxObserveWait) for the point to be in place.
 	On   bool          `json:"on,omitempty"`
 	Wait time.Duration `json:"wait,omitempty"`
+	// trace: the newest version of the trace stream the daemon reads.
+	Version int `json:"version,omitempty"`
 }
 
-// reply answers a one-shot request.
+// reply answers a one-shot request, or starts a trace stream.
 type reply struct {
 	Calls   *types.CallStats `json:"calls,omitempty"`
-	Observe *ObserveStatus   `json:"observe,omitempty"`
+	Observe *ObserveStatus   `json:"observe,omitempty"` // observe, point
+	Trace   *traceStart      `json:"trace,omitempty"`
 	Error   string           `json:"error,omitempty"`
 }
 
@@ -103,7 +109,46 @@ type ObserveStatus struct {
 	On        bool   `json:"on"`              // the run is to be observed
 	Recording bool   `json:"recording"`       // the point is in place
 	Error     string `json:"error,omitempty"` // why it is not, though On
+	// Traces counts the trace streams attached to the point: while there
+	// are none, the point records no call.
+	Traces int `json:"traces,omitempty"`
 }
+
+// traceVersion is the version of the trace stream this monitor writes and
+// this daemon reads: the lines that follow the reply to a trace request.
+// A daemon asks for the newest it reads, a monitor answers with the one it
+// writes, which is no newer.
+const traceVersion = 1
+
+// traceStart is the reply that starts a trace stream: from then on, every
+// call whose request line passes the point is recorded.
+type traceStart struct {
+	Version int    `json:"version"`
+	Socket  string `json:"socket"` // the plugin's socket the point is on
+}
+
+// TraceMessage is one line of a trace stream, after its reply.
+type TraceMessage struct {
+	// Record is a call that passed the recording point.
+	Record *types.TraceRecord `json:"record,omitempty"`
+	// Lost counts records the monitor dropped, after those it sent before,
+	// because the daemon read them too slowly.
+	Lost uint64 `json:"lost,omitempty"`
+	// End comes last: why the monitor ended the stream. A stream that
+	// ends without one ended with its connection.
+	End TraceEnd `json:"end,omitempty"`
+}
+
+// TraceEnd says why a monitor ended a trace stream.
+type TraceEnd string
+
+const (
+	// TraceRemoved: the recording point was removed (observe --off); the
+	// plugin's own socket is back at its path.
+	TraceRemoved TraceEnd = "removed"
+	// TraceExited: the plugin exited, and with it the run's point.
+	TraceExited TraceEnd = "exited"
+)
 
 // Message is what a monitor streams to an attached daemon.
 type Message struct {

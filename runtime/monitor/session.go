@@ -3,6 +3,7 @@ package monitor
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net"
 
 	"github.com/plugdbg/plugdbg/logs"
@@ -31,15 +32,19 @@ func (m *monitor) serve() {
 
 func (m *monitor) handle(conn net.Conn) {
 	defer conn.Close()
-	dec := json.NewDecoder(bufio.NewReader(conn))
+	br := bufio.NewReader(conn)
+	dec := json.NewDecoder(br)
 	var req request
 	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	switch req.Op {
 	case "attach":
-	case "calls", "observe":
+	case "calls", "observe", "point":
 		m.answer(conn, req)
+		return
+	case "trace":
+		m.streamTrace(conn, io.MultiReader(dec.Buffered(), br), req)
 		return
 	default:
 		return
@@ -109,6 +114,11 @@ func (m *monitor) answer(conn net.Conn, req request) {
 			s = m.obs.status()
 			m.obs.mu.Unlock()
 		}
+		r.Observe = &s
+	case "point":
+		m.obs.mu.Lock()
+		s := m.obs.status()
+		m.obs.mu.Unlock()
 		r.Observe = &s
 	}
 	_ = json.NewEncoder(conn).Encode(r)

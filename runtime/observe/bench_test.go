@@ -4,7 +4,11 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // plainProxy is the least a proxy can do: copy both ways, parse nothing.
@@ -39,20 +43,33 @@ func plainProxy(b *testing.B, target string) string {
 }
 
 // BenchmarkCall times one kept-alive call to a net/http volume plugin:
-// direct, through a plain copying proxy, and through the recording point.
+// direct, through a plain copying proxy, through the recording point with
+// no trace attached, with a trace attached (each call recorded), with a
+// trace's own proxy stacked on top of it (as a trace did before it could
+// read the point), and through a trace's proxy alone.
 func BenchmarkCall(b *testing.B) {
-	for _, via := range []string{"direct", "plain-proxy", "observed"} {
+	for _, via := range []string{"direct", "plain-proxy", "observed", "observed-traced", "observed+trace-proxy", "trace-proxy"} {
 		b.Run(via, func(b *testing.B) {
 			path, _ := servePlugin(b, volumePlugin())
 			switch via {
 			case "plain-proxy":
 				path = plainProxy(b, path)
-			case "observed":
+			case "observed", "observed-traced", "observed+trace-proxy":
 				p, err := Install(path, NewStats())
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { _ = p.Remove() })
+				if via == "observed-traced" {
+					p.Trace(func(types.TraceRecord) {})
+				}
+			}
+			if strings.HasSuffix(via, "trace-proxy") {
+				tp, err := tracer.Start(path, func(types.TraceRecord) {})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = tp.Stop() })
 			}
 			c := unixClient(path)
 			defer c.CloseIdleConnections()

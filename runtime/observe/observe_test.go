@@ -361,64 +361,81 @@ func TestStacksWithTrace(t *testing.T) {
 	}
 }
 
-// TestMayHaveErr checks the allocation-free scan against the decoder it
-// stands in front of: it may say yes wrongly, never no.
-func TestMayHaveErr(t *testing.T) {
-	tests := []struct {
-		body string
-		err  bool
-	}{
-		{`{"Err":""}`, false},
-		{`{"Err":"x"}`, true},
-		{` { "err" : "x" } `, true},
-		{`{"Error":"pool gone"}`, true},
-		{`{"Volumes":[{"Name":"Err","Err":"x"}],"Err":""}`, false},
-		{`{"Volumes":[],"Err":"","Capabilities":{"Scope":"local"}}`, false},
-		{`{"Mountpoint":"/a\"Err\":\"x","Err":""}`, false},
-		{`{"E\u0072r":"x"}`, true},
-		{`{"Err":null}`, false},
-		{`{"Err":"x","Err":""}`, false},
-		{`{"Implements":["VolumeDriver"]}`, false},
-		{`[{"Err":"x"}]`, false},
-		{`not json`, false},
-		{``, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.body, func(t *testing.T) {
-			want := tracer.ErrField([]byte(tt.body)) != ""
-			assert.Equal(t, tt.err, want, "the decoder's answer")
-			if want {
-				assert.True(t, mayHaveErr([]byte(tt.body)), "the scan must not miss it")
-			}
-			assert.Equal(t, want, hasErr([]byte(tt.body)))
-		})
-	}
+// TestPointTrace: while a trace is attached, the point records each call
+// whose request passes it, on a connection opened before as on a new
+// one, and still counts every call once; detached, it records none.
+func TestPointTrace(t *testing.T) {
+	path, _ := servePlugin(t, volumePlugin())
+	p, s := install(t, path)
+	kept := unixClient(path)
+	defer kept.CloseIdleConnections()
+	call(t, kept, "VolumeDriver.List")
+
+	recs := make(chan types.TraceRecord, 16)
+	p.Trace(func(r types.TraceRecord) { recs <- r })
+	call(t, kept, "VolumeDriver.Get")
+	fresh := unixClient(path)
+	call(t, fresh, "VolumeDriver.List")
+	fresh.CloseIdleConnections()
+	p.Trace(nil)
+	call(t, kept, "VolumeDriver.List")
+
+	// Each record is handed over before its answer is forwarded.
+	require.Len(t, recs, 2)
+	get, list := <-recs, <-recs
+	assert.Equal(t, "VolumeDriver.Get", get.Method)
+	assert.Equal(t, "{}", get.Request)
+	assert.Equal(t, 200, get.Status)
+	assert.Equal(t, `{"Err":"no such volume"}`, get.Response)
+	assert.Equal(t, "no such volume", get.Err)
+	assert.Equal(t, "VolumeDriver.List", list.Method)
+	assert.Equal(t, `{"Volumes":[],"Err":""}`, list.Response)
+	assert.Empty(t, list.Err)
+	assert.Equal(t, 1, get.Conn, "the kept-alive connection, opened before the trace")
+	assert.Equal(t, 2, list.Conn)
+
+	got := methods(s)
+	assert.Equal(t, map[string]uint64{"200": 3}, got["VolumeDriver.List"].Statuses, "every call counted once")
+	assert.Equal(t, map[string]uint64{"err": 1}, got["VolumeDriver.Get"].Statuses)
 }
 
 // TestFeedAllocations: parsing a kept-alive call, its answer carrying an
-// empty Err, allocates nothing.
+// empty Err, allocates nothing, with no trace attached to the point (its
+// tap off) as without a tap at all.
 func TestFeedAllocations(t *testing.T) {
-	s := NewStats()
-	c := newConn(s)
-	req := []byte("POST /VolumeDriver.List HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"Volumes\":[],\"Err\":\"\"}")
-	feed := func() {
-		c.req.feed(req, s.now())
-		c.resp.feed(resp, s.now())
+	for _, tap := range []*tracer.Tap{nil, {}} {
+		s := NewStats()
+		c := tracer.NewConn(s.since, 1, s, tap)
+		req := []byte("POST /VolumeDriver.List HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}")
+		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"Volumes\":[],\"Err\":\"\"}")
+		feed := func() {
+			c.Feed(true, req)
+			c.Feed(false, resp)
+		}
+		feed() // the method's counters and the buffers are made once
+		assert.Zero(t, testing.AllocsPerRun(100, feed))
+		assert.Equal(t, uint64(102), methods(s)["VolumeDriver.List"].Count, "AllocsPerRun runs it once more")
 	}
-	feed() // the method's counters and the buffers are made once
-	assert.Zero(t, testing.AllocsPerRun(100, feed))
-	assert.Equal(t, uint64(102), methods(s)["VolumeDriver.List"].Count, "AllocsPerRun runs it once more")
 }
 
+// BenchmarkFeed parses a kept-alive call: with the point's tap off (no
+// trace attached), and on (each call recorded, its record dropped).
 func BenchmarkFeed(b *testing.B) {
-	s := NewStats()
-	c := newConn(s)
-	req := []byte("POST /VolumeDriver.List HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"Volumes\":[],\"Err\":\"\"}")
-	b.ReportAllocs()
-	for b.Loop() {
-		c.req.feed(req, s.now())
-		c.resp.feed(resp, s.now())
+	for _, traced := range []bool{false, true} {
+		b.Run(map[bool]string{false: "untraced", true: "traced"}[traced], func(b *testing.B) {
+			s := NewStats()
+			tap := &tracer.Tap{}
+			if traced {
+				tap.Set(func(types.TraceRecord) {})
+			}
+			c := tracer.NewConn(s.since, 1, s, tap)
+			req := []byte("POST /VolumeDriver.List HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}")
+			resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"Volumes\":[],\"Err\":\"\"}")
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Feed(true, req)
+				c.Feed(false, resp)
+			}
+		})
 	}
 }

@@ -1,16 +1,18 @@
 // Package observe is the recording point of an observed plugin: a proxy on
 // the plugin's unix socket that forwards every byte unchanged and, as the
 // bytes pass, parses the HTTP/1.1 calls (keep-alive, pipelined, chunked or
-// not) to count them per method and status and time them (Stats). It runs
-// in the plugin's monitor, so that it keeps counting, and the plugin stays
-// reachable, while no daemon runs.
+// not; tracer.Conn) to count them per method and status and time them
+// (Stats), and, while a trace is attached (Point.Trace), to record them as
+// a trace's proxy would. It runs in the plugin's monitor, so that it keeps
+// counting, and the plugin stays reachable, while no daemon runs.
 //
 // The proxy takes the socket's path the way a trace does (package tracer):
 // it listens beside the plugin's socket and swaps the two names in one
 // step (renameat2 RENAME_EXCHANGE), so that a client dialling the path
-// reaches either the plugin or the proxy, never nothing. A trace put on an
-// observed plugin stacks on top of it, and an observed plugin's point goes
-// under a trace already there: both count every call.
+// reaches either the plugin or the proxy, never nothing. A trace's proxy
+// put on an observed plugin stacks on top of it (the daemon does so only
+// when the point cannot stream its records), and an observed plugin's
+// point goes under a trace's proxy already there: both see every call.
 package observe
 
 import (
@@ -22,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/runtime/sockwatch"
 	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
@@ -30,11 +33,6 @@ import (
 // ".observe" in the same directory, a short name, because the plugin's
 // socket path may already be near the 107-byte limit of unix socket paths.
 func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".observe") }
-
-// bufSize is one read of a proxied connection.
-const bufSize = 32 << 10
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // drainQueue is how long Remove keeps accepting after the swap, for
 // clients already queued on the proxy's socket.
@@ -45,7 +43,9 @@ type Point struct {
 	socket string // the plugin's socket path, which clients dial
 	aside  string // where the plugin's socket is while observed
 	stats  *Stats
-	ino    uint64 // inode of the proxy's socket file
+	tap    tracer.Tap // on while a trace is attached
+	conns  int        // connections accepted, numbered in records from 1; the accept loop's
+	ino    uint64     // inode of the proxy's socket file
 	ln     *net.UnixListener
 	done   chan struct{} // closed when the accept loop has ended
 	wg     sync.WaitGroup
@@ -150,6 +150,15 @@ func (p *Point) Remove() error {
 	return err
 }
 
+// Trace records each call that passes the point from now on, and sends
+// its record to emit, until Trace is called again: with nil, no call is
+// recorded any more, and the point costs a call no more than an atomic
+// load. A call is recorded if a trace is attached when its request line
+// passes, on whichever connection, one opened before included; its
+// record's Conn is the point's number of the connection. emit is called
+// from the connections' goroutines, concurrently, and must not block.
+func (p *Point) Trace(emit func(types.TraceRecord)) { p.tap.Set(emit) }
+
 // Wait waits until the point is removed and every connection through it
 // has ended.
 func (p *Point) Wait() {
@@ -177,14 +186,15 @@ func (p *Point) accept() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		p.conns++
 		p.wg.Add(1)
-		go p.serve(c)
+		go p.serve(c, p.conns)
 	}
 }
 
-// serve proxies one client connection to the plugin, parsing each
-// direction as it passes.
-func (p *Point) serve(client *net.UnixConn) {
+// serve proxies client connection n to the plugin, parsing each direction
+// as it passes.
+func (p *Point) serve(client *net.UnixConn, n int) {
 	defer p.wg.Done()
 	defer client.Close()
 	p.upMu.RLock()
@@ -194,61 +204,5 @@ func (p *Point) serve(client *net.UnixConn) {
 		return // the client sees its connection closed, as the plugin's refusal
 	}
 	defer up.Close()
-	c := newConn(p.stats)
-	defer c.free()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pipe(up, client, &c.req, p.stats, nil)
-	}()
-	pipe(client, up, &c.resp, p.stats, c.answersEnded)
-	<-done
-	c.finish(p.stats.now())
-}
-
-// pipe copies src to dst until src ends, feeding parse with each read,
-// then closes dst for writing. An answer is parsed before it is forwarded,
-// so that a call is counted by the time its client has the answer; a
-// request is parsed before it is forwarded, so that it is queued before
-// its answer can come. ended, if not nil, is the direction of the answers:
-// it is called when src has ended, before dst is closed, so that an answer
-// that ends with the connection is counted before its client sees the end.
-func pipe(dst, src *net.UnixConn, parse *parser, s *Stats, ended func(now int64)) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			parse.feed(buf[:n], s.now())
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				if ended != nil {
-					// The client is gone: take the plugin's answers still
-					// coming, so that it is not blocked writing them.
-					drain(src, parse, s, buf)
-				}
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	if ended != nil {
-		ended(s.now())
-	}
-	_ = dst.CloseWrite()
-}
-
-// drain reads src to its end, still counting what it answers.
-func drain(src *net.UnixConn, parse *parser, s *Stats, buf []byte) {
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			parse.feed(buf[:n], s.now())
-		}
-		if err != nil {
-			return
-		}
-	}
+	tracer.NewConn(p.stats.since, n, p.stats, &p.tap).Proxy(client, up)
 }

@@ -8,12 +8,7 @@ import (
 	"time"
 
 	"github.com/plugdbg/plugdbg/api/types"
-)
-
-// Status codes of calls that are not an HTTP code.
-const (
-	statusNone = 0  // types.CallNoAnswer
-	statusErr  = -1 // types.CallErr
+	"github.com/plugdbg/plugdbg/runtime/tracer"
 )
 
 // maxMethodLen bounds a method name; longer request paths count as
@@ -29,8 +24,8 @@ var bucketBounds = func() []int64 {
 	return b
 }()
 
-// Stats counts the calls of one plugin. Safe for concurrent use; its
-// counters only grow.
+// Stats counts the calls of one plugin; it is the tracer.Counter of its
+// point's connections. Safe for concurrent use; its counters only grow.
 type Stats struct {
 	since time.Time // also the origin of now's monotonic clock
 
@@ -54,8 +49,17 @@ func NewStats() *Stats {
 	return &Stats{since: time.Now(), methods: map[string]*methodStats{}}
 }
 
-// now is the time on s's monotonic clock, in nanoseconds.
-func (s *Stats) now() int64 { return int64(time.Since(s.since)) }
+// Method implements tracer.Counter: the counters of the method a request
+// target names.
+func (s *Stats) Method(target []byte) any { return s.method(target) }
+
+// Count implements tracer.Counter.
+func (s *Stats) Count(method any, status int, d time.Duration) {
+	s.record(method.(*methodStats), status, int64(d))
+}
+
+// Unparsed implements tracer.Counter.
+func (s *Stats) Unparsed() { s.unparsed.Add(1) }
 
 // method returns the counters of the method named by a request target
 // (origin form "/Plugin.Activate", absolute form, a query is ignored).
@@ -174,9 +178,9 @@ func (s *Stats) Snapshot() types.CallStats {
 
 func statusName(st int) string {
 	switch st {
-	case statusNone:
+	case tracer.StatusNone:
 		return types.CallNoAnswer
-	case statusErr:
+	case tracer.StatusErr:
 		return types.CallErr
 	}
 	return strconv.Itoa(st)

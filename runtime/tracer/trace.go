@@ -1,23 +1,21 @@
-// Package tracer interposes a recording proxy on a plugin's unix socket:
-// the plugin's socket file is renamed aside (AsidePath), the proxy listens on the
-// original path, and every byte clients send or receive is copied through
-// unchanged while a parser on the side turns the traffic into one Record per
-// call. Stopping renames the plugin's socket back over the proxy's, so new
-// connections go straight to the plugin again, with no plugin restart.
+// Package tracer parses the calls made on a plugin's unix socket as they
+// pass a proxy (Conn: HTTP/1.1 with keep-alive, pipelining and chunked
+// bodies, counted by a Counter and recorded as types.TraceRecord while a
+// Tap is on), and is the recording proxy `plugdbg trace` interposes on a
+// socket: the plugin's socket file is renamed aside (AsidePath), the proxy
+// listens on the original path, and every byte clients send or receive is
+// copied through unchanged while the parser records each call. Stopping
+// renames the plugin's socket back over the proxy's, so new connections go
+// straight to the plugin again, with no plugin restart. An observed
+// plugin's recording point (package observe) parses with the same Conn.
 package tracer
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,10 +28,6 @@ func StartRecord(socket string) types.TraceRecord {
 	return types.TraceRecord{Time: time.Now(), Tracing: socket}
 }
 
-// maxBody bounds how much of each body a Record keeps; the calls themselves
-// are forwarded whole.
-const maxBody = 64 << 10
-
 // AsidePath is where the plugin's socket at path is moved while traced:
 // ".trace" in the same directory, a short name, because the plugin's socket
 // path may already be near the 107-byte limit of unix socket paths.
@@ -43,6 +37,8 @@ func AsidePath(path string) string { return filepath.Join(filepath.Dir(path), ".
 type Proxy struct {
 	socket string
 	emit   func(types.TraceRecord)
+	tap    Tap       // always on, with emit
+	origin time.Time // the clock of the records' times
 
 	mu     sync.Mutex
 	conns  int
@@ -65,9 +61,11 @@ type Proxy struct {
 }
 
 // Start moves the socket at path aside and listens in its place; once it
-// returns, a client dialling path reaches the proxy. emit is
-// called once per completed call, from the proxy's goroutines, possibly
-// concurrently; it must not block for long, since it runs beside the copy.
+// returns, a client dialling path reaches the proxy. emit is called once
+// per call, once its answer has passed or its connection ended without
+// one (and for a connection the plugin refused), from the proxy's
+// goroutines, possibly concurrently; it must not block for long, since it
+// runs in the copy, before the answer is forwarded.
 func Start(path string, emit func(types.TraceRecord)) (*Proxy, error) {
 	aside := AsidePath(path)
 	if len(aside) > 107 {
@@ -77,7 +75,8 @@ func Start(path string, emit func(types.TraceRecord)) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{socket: path, aside: aside, ln: ln, ino: ino, emit: emit, upstream: aside, done: make(chan struct{})}
+	p := &Proxy{socket: path, aside: aside, ln: ln, ino: ino, emit: emit, origin: time.Now(), upstream: aside, done: make(chan struct{})}
+	p.tap.Set(emit)
 	p.wg.Add(1)
 	go p.accept(ln, p.done)
 	return p, nil
@@ -212,7 +211,7 @@ func (p *Proxy) accept(ln *net.UnixListener, done chan struct{}) {
 	defer close(done)
 	defer ln.Close()
 	for {
-		c, err := ln.Accept()
+		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
@@ -225,125 +224,18 @@ func (p *Proxy) accept(ln *net.UnixListener, done chan struct{}) {
 	}
 }
 
-// serve proxies one client connection. Bytes go through untouched; copies
-// of each direction feed the parsers through pipes, and a parser that
-// cannot parse keeps draining its pipe so the copy never stalls.
-func (p *Proxy) serve(client net.Conn, n int) {
+// serve proxies one client connection, the n-th. Bytes go through
+// untouched, parsed as they pass (Conn.Proxy).
+func (p *Proxy) serve(client *net.UnixConn, n int) {
 	defer p.wg.Done()
 	defer client.Close()
 	p.upMu.RLock()
-	up, err := net.Dial("unix", p.upstream)
+	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.upstream, Net: "unix"})
 	p.upMu.RUnlock()
 	if err != nil {
 		p.emit(types.TraceRecord{Time: time.Now(), Conn: n, Err: "trace: dial the plugin: " + err.Error()})
 		return
 	}
 	defer up.Close()
-
-	reqR, reqW := io.Pipe()
-	respR, respW := io.Pipe()
-	pending := make(chan pendingCall, 64)
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { // client -> plugin
-		defer wg.Done()
-		_, _ = io.Copy(io.MultiWriter(up, reqW), client)
-		reqW.Close()
-		if cw, ok := up.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-	}()
-	go func() { // plugin -> client
-		defer wg.Done()
-		_, _ = io.Copy(io.MultiWriter(client, respW), up)
-		respW.Close()
-		if cw, ok := client.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-	}()
-	go func() { defer wg.Done(); parseRequests(reqR, pending) }()
-	go func() { defer wg.Done(); p.parseResponses(respR, pending, n) }()
-	wg.Wait()
-}
-
-type pendingCall struct {
-	req  *http.Request
-	body []byte
-	at   time.Time
-}
-
-func parseRequests(r io.Reader, out chan<- pendingCall) {
-	defer close(out)
-	br := bufio.NewReader(r)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			_, _ = io.Copy(io.Discard, br)
-			return
-		}
-		body, err := readBody(req.Body)
-		if err != nil {
-			_, _ = io.Copy(io.Discard, br)
-			return
-		}
-		out <- pendingCall{req: req, body: body, at: time.Now()}
-	}
-}
-
-func (p *Proxy) parseResponses(r io.Reader, in <-chan pendingCall, conn int) {
-	br := bufio.NewReader(r)
-	for call := range in {
-		rec := types.TraceRecord{Time: call.at, Conn: conn, Method: strings.TrimPrefix(call.req.URL.Path, "/"), Request: string(call.body)}
-		resp, err := http.ReadResponse(br, call.req)
-		if err != nil {
-			rec.Err = "no answer: " + err.Error()
-			rec.Latency = time.Since(call.at)
-			p.emit(rec)
-			break
-		}
-		body, err := readBody(resp.Body)
-		rec.Status = resp.StatusCode
-		rec.Response = string(body)
-		rec.Latency = time.Since(call.at)
-		rec.Err = ErrField(body)
-		if err != nil && rec.Err == "" {
-			rec.Err = "answer cut short: " + err.Error()
-		}
-		p.emit(rec)
-		if err != nil {
-			break
-		}
-	}
-	go func() { // the answers stopped parsing: let the request side go on
-		for range in {
-		}
-	}()
-	_, _ = io.Copy(io.Discard, br)
-}
-
-// readBody reads a whole body, keeping its first maxBody bytes.
-func readBody(b io.ReadCloser) ([]byte, error) {
-	defer b.Close()
-	var buf bytes.Buffer
-	_, err := io.Copy(&buf, io.LimitReader(b, maxBody))
-	if err == nil {
-		var n int64
-		n, err = io.Copy(io.Discard, b)
-		if n > 0 {
-			buf.WriteString(fmt.Sprintf("…(%d more bytes)", n))
-		}
-	}
-	return buf.Bytes(), err
-}
-
-// ErrField returns a JSON answer's non-empty Err, or Error (IPAM's key).
-func ErrField(body []byte) string {
-	var e struct{ Err, Error string }
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	if e.Err != "" {
-		return e.Err
-	}
-	return e.Error
+	NewConn(p.origin, n, nil, &p.tap).Proxy(client, up)
 }

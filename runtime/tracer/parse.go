@@ -1,11 +1,14 @@
-package observe
+package tracer
 
 import (
 	"bytes"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/plugdbg/plugdbg/runtime/tracer"
+	"github.com/plugdbg/plugdbg/api/types"
 )
 
 // Bounds of the parser. Bytes are forwarded whole whatever they are; the
@@ -15,13 +18,59 @@ const (
 	// for parsing. A longer header line is skipped (unless it frames the
 	// body); a longer start line stops the parsing of its connection.
 	maxLine = 8 << 10
-	// maxCapture bounds the body of a 200 answer kept to look for a
-	// non-empty Err; a longer answer counts as 200.
-	maxCapture = 64 << 10
 	// maxPending bounds the requests of one connection waiting for their
 	// answers (pipelined); past it the connection stops being parsed.
 	maxPending = 1024
 )
+
+// Statuses a Counter is given that are no HTTP code.
+const (
+	StatusNone = 0  // the call got no (whole) answer: types.CallNoAnswer
+	StatusErr  = -1 // a 200 whose answer has a non-empty Err: types.CallErr
+)
+
+// Counter counts the calls a Conn parses; observe.Stats is one. Its
+// methods are called from the goroutines of the connections, concurrently,
+// and must not block.
+type Counter interface {
+	// Method returns what the calls of the method a request target names
+	// are counted under; it is given back to Count with each of them.
+	Method(target []byte) any
+	// Count counts one call of method: status is its answer's HTTP code,
+	// StatusErr or StatusNone, d the time from the request's first byte to
+	// its answer's last.
+	Count(method any, status int, d time.Duration)
+	// Unparsed counts a connection whose traffic stopped being parsed.
+	Unparsed()
+}
+
+// Tap turns the recording of calls on and off for the connections that
+// share it, call by call: a call is recorded if the tap is on when its
+// request line passes. The zero Tap is off, and off it costs a call one
+// atomic load. Safe for concurrent use.
+type Tap struct {
+	emit atomic.Pointer[func(types.TraceRecord)]
+}
+
+// Set turns the tap on with emit, or off with nil. emit gets each
+// recorded call once, once its answer has passed or its connection ended
+// without one, from the connection's goroutines (concurrently across
+// connections): it must not block. A call whose request passed while the
+// tap was on goes to the emit of then.
+func (t *Tap) Set(emit func(types.TraceRecord)) {
+	if emit == nil {
+		t.emit.Store(nil)
+		return
+	}
+	t.emit.Store(&emit)
+}
+
+func (t *Tap) emitter() func(types.TraceRecord) {
+	if f := t.emit.Load(); f != nil {
+		return *f
+	}
+	return nil
+}
 
 // Parser states.
 const (
@@ -38,22 +87,42 @@ const (
 
 // pending is a request whose answer has not ended yet.
 type pending struct {
-	m     *methodStats
-	start int64 // on the Stats clock
-	head  bool  // a HEAD request: its answer has no body
+	method any   // the Counter's
+	start  int64 // when its first byte passed
+	head   bool  // a HEAD request: its answer has no body
+	rec    *record
 }
 
-// conn is the parse state of one proxied connection: a parser per
-// direction, and the requests waiting for their answers, in order (HTTP/1.1
-// answers in the order of the requests, pipelined or not).
-type conn struct {
-	stats *Stats
-	req   parser
-	resp  parser
+// record is a call being recorded. Its request side (req, in) is written
+// by the request's parser and read by the answer's, under Conn.mu: an
+// answer may come before its request has ended. The rest belongs to the
+// answer's parser.
+type record struct {
+	emit   func(types.TraceRecord)
+	method string
+	in     int64 // when the request had fully passed; -1 until then
+	req    body
+	resp   body
+}
+
+// Conn is the parse state of one proxied connection: a parser per
+// direction, fed in step with the bytes as they pass, and the requests
+// waiting for their answers, in order (HTTP/1.1 answers in the order of
+// the requests, pipelined or not). Each call is counted, if the Conn has a
+// Counter, and recorded while its Tap is on. Get one with NewConn; Proxy
+// frees it.
+type Conn struct {
+	origin  time.Time // the clock's origin
+	num     int       // the connection's number in records
+	counter Counter
+	tap     *Tap
+	req     parser
+	resp    parser
 
 	mu    sync.Mutex
 	queue []pending // queue[head:] are waiting
 	head  int
+	why   string // why the parsing was lost
 
 	stopped atomic.Bool // parsing stopped: lost (counted as unparsed) or upgraded
 	lost    atomic.Bool
@@ -61,7 +130,7 @@ type conn struct {
 
 // parser parses one direction of a connection, fed as bytes pass.
 type parser struct {
-	c    *conn
+	c    *Conn
 	resp bool
 
 	state int
@@ -76,28 +145,32 @@ type parser struct {
 	chunked  bool
 	otherTE  bool // a transfer coding other than chunked
 	status   int
-	capture  bool   // keep the body (a 200 answer), to look for Err
-	body     []byte // the kept body
-	bodyOver bool   // the body was longer than maxCapture
+	capture  bool    // keep the body (a 200 answer), to look for Err
+	body     []byte  // the kept body, when the call is not recorded
+	bodyOver bool    // the body was longer than maxBody
+	rec      *record // the recorded call the message belongs to, if it is
 }
 
 var connPool = sync.Pool{New: func() any {
-	c := &conn{}
+	c := &Conn{}
 	c.req = parser{c: c}
 	c.resp = parser{c: c, resp: true}
 	return c
 }}
 
-// newConn returns a reset parse state from the pool; put it back with free.
-func newConn(s *Stats) *conn {
-	c := connPool.Get().(*conn)
-	c.stats = s
+// NewConn returns the parse state of a new connection, numbered num in
+// its records, its times read on origin's monotonic clock. counter and tap
+// may be nil: nothing is counted, or recorded.
+func NewConn(origin time.Time, num int, counter Counter, tap *Tap) *Conn {
+	c := connPool.Get().(*Conn)
+	c.origin, c.num, c.counter, c.tap = origin, num, counter, tap
 	return c
 }
 
-func (c *conn) free() {
-	c.stats = nil
-	c.queue, c.head = c.queue[:0], 0
+// free puts c back in the pool; it must not be used after.
+func (c *Conn) free() {
+	c.counter, c.tap = nil, nil
+	c.queue, c.head, c.why = c.queue[:0], 0, ""
 	c.stopped.Store(false)
 	c.lost.Store(false)
 	c.req.reset()
@@ -105,24 +178,45 @@ func (c *conn) free() {
 	connPool.Put(c)
 }
 
+// now is the time on c's clock, in nanoseconds.
+func (c *Conn) now() int64 { return int64(time.Since(c.origin)) }
+
+// Feed parses b, bytes that passed from the client (request) or to it
+// (answer). Proxy feeds the bytes it forwards; each direction must be fed
+// from one goroutine at a time.
+func (c *Conn) Feed(request bool, b []byte) {
+	if request {
+		c.req.feed(b, c.now())
+	} else {
+		c.resp.feed(b, c.now())
+	}
+}
+
 func (p *parser) reset() {
 	line, body := p.line[:0], p.body[:0]
 	*p = parser{c: p.c, resp: p.resp, line: line, body: body}
 }
 
-// lose stops the parsing of the connection and counts it as unparsed.
-func (c *conn) lose() {
+// lose stops the parsing of the connection and counts it as unparsed;
+// the recorded calls still waiting are recorded as such when the
+// connection ends (finish), when no parser touches them any more.
+func (c *Conn) lose(why string) {
 	c.stop()
 	if c.lost.CompareAndSwap(false, true) {
-		c.stats.unparsed.Add(1)
+		c.mu.Lock()
+		c.why = why
+		c.mu.Unlock()
+		if c.counter != nil {
+			c.counter.Unparsed()
+		}
 	}
 }
 
 // stop stops the parsing of both directions: what follows is forwarded
 // without being looked at. Each parser sees it before its next step.
-func (c *conn) stop() { c.stopped.Store(true) }
+func (c *Conn) stop() { c.stopped.Store(true) }
 
-func (c *conn) push(pc pending) bool {
+func (c *Conn) push(pc pending) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue)-c.head >= maxPending {
@@ -135,7 +229,7 @@ func (c *conn) push(pc pending) bool {
 	return true
 }
 
-func (c *conn) front() (pending, bool) {
+func (c *Conn) front() (pending, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.head == len(c.queue) {
@@ -144,13 +238,14 @@ func (c *conn) front() (pending, bool) {
 	return c.queue[c.head], true
 }
 
-func (c *conn) pop() (pending, bool) {
+func (c *Conn) pop() (pending, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.head == len(c.queue) {
 		return pending{}, false
 	}
 	pc := c.queue[c.head]
+	c.queue[c.head] = pending{} // the record goes with its call
 	c.head++
 	return pc, true
 }
@@ -158,38 +253,100 @@ func (c *conn) pop() (pending, bool) {
 // answersEnded is called when the plugin's side of the connection has
 // ended: an answer whose body ends with the connection ends here, and the
 // requests left without an answer will get none.
-func (c *conn) answersEnded(now int64) {
+func (c *Conn) answersEnded(now int64) {
 	if c.stopped.Load() {
 		return // what is queued cannot be told apart from what was answered
 	}
 	if c.resp.state == stUntilClose {
 		c.resp.endMessage(now)
 	}
-	c.unanswered(now)
+	// The first call waiting may have had part of its answer, as net/http
+	// would tell.
+	why, status := "no answer: EOF", 0
+	switch c.resp.state {
+	case stLine, stHeader:
+		if c.resp.inMsg {
+			why = "no answer: unexpected EOF"
+		}
+	case stBody, stChunkSize, stChunkData, stChunkEnd, stTrailer:
+		why, status = "answer cut short: unexpected EOF", c.resp.status
+	}
+	c.unanswered(now, why, status)
 }
 
 // finish is called once neither direction is fed any more: requests that
-// came after the plugin's side ended are left without an answer too.
-func (c *conn) finish(now int64) {
+// came after the plugin's side ended are left without an answer too, and
+// the calls of a connection whose parsing was lost are recorded as such.
+func (c *Conn) finish(now int64) {
 	if !c.stopped.Load() {
-		c.unanswered(now)
+		c.unanswered(now, "no answer: EOF", 0)
+		return
 	}
-}
-
-// unanswered counts the queued requests as calls without an answer.
-func (c *conn) unanswered(now int64) {
+	if !c.lost.Load() {
+		return // upgraded: what was queued is not HTTP any more
+	}
+	c.mu.Lock()
+	why := "not parsed: " + c.why + "; the connection's later calls are not recorded"
+	c.mu.Unlock()
 	for {
 		pc, ok := c.pop()
 		if !ok {
 			return
 		}
-		c.stats.record(pc.m, statusNone, now-pc.start)
+		if pc.rec != nil {
+			c.emit(pc, 0, now, why)
+		}
 	}
+}
+
+// unanswered counts the queued requests as calls without an answer; the
+// first is recorded with why and status, the others as no answer.
+func (c *Conn) unanswered(now int64, why string, status int) {
+	for {
+		pc, ok := c.pop()
+		if !ok {
+			return
+		}
+		if c.counter != nil {
+			c.counter.Count(pc.method, StatusNone, time.Duration(now-pc.start))
+		}
+		if pc.rec != nil {
+			c.emit(pc, status, now, why)
+		}
+		why, status = "no answer: EOF", 0
+	}
+}
+
+// emit sends the record of call pc, whose answer ended at now with status
+// (0: none), failure saying why it is not whole, if it is not.
+func (c *Conn) emit(pc pending, status int, now int64, failure string) {
+	r := pc.rec
+	c.mu.Lock()
+	in, req := r.in, r.req.String()
+	c.mu.Unlock()
+	if in < 0 {
+		in = pc.start // the request never ended, or its answer came first
+	}
+	tr := types.TraceRecord{
+		Time:     c.origin.Add(time.Duration(in)),
+		Conn:     c.num,
+		Method:   r.method,
+		Request:  req,
+		Status:   status,
+		Response: r.resp.String(),
+		Latency:  time.Duration(max(now-in, 0)),
+		Err:      r.resp.errField(),
+	}
+	if tr.Err == "" {
+		tr.Err = failure
+	}
+	r.emit(tr)
 }
 
 // feed parses b, bytes that pass in p's direction at time now. It does not
 // allocate, but for a line that spans reads (kept up to maxLine), a 200
-// answer's body (up to maxCapture) and a new method's name.
+// answer's body (up to maxBody), a new method's name, and what a recorded
+// call keeps.
 func (p *parser) feed(b []byte, now int64) {
 	for len(b) > 0 {
 		if p.c.stopped.Load() {
@@ -252,16 +409,22 @@ func (p *parser) addLine(b []byte) {
 	p.line = append(p.line, b...)
 }
 
-// keep keeps body bytes of an answer that may carry an Err.
+// keep keeps body bytes: all of a recorded call's (up to maxBody), else
+// those of an answer that may carry an Err.
 func (p *parser) keep(b []byte) {
-	if !p.capture || p.bodyOver {
-		return
-	}
-	if len(p.body)+len(b) > maxCapture {
+	switch {
+	case p.rec != nil && p.resp:
+		p.rec.resp.add(b)
+	case p.rec != nil:
+		p.c.mu.Lock()
+		p.rec.req.add(b)
+		p.c.mu.Unlock()
+	case !p.capture || p.bodyOver:
+	case len(p.body)+len(b) > maxBody:
 		p.bodyOver = true
-		return
+	default:
+		p.body = append(p.body, b...)
 	}
-	p.body = append(p.body, b...)
 }
 
 func (p *parser) onLine(line []byte, over bool, now int64) {
@@ -272,7 +435,7 @@ func (p *parser) onLine(line []byte, over bool, now int64) {
 			return
 		}
 		if over {
-			p.c.lose()
+			p.c.lose("a start line over 8 KiB")
 			return
 		}
 		if p.resp {
@@ -288,13 +451,13 @@ func (p *parser) onLine(line []byte, over bool, now int64) {
 		p.header(line, over)
 	case stChunkSize:
 		if over {
-			p.c.lose()
+			p.c.lose("a chunk-size line over 8 KiB")
 			return
 		}
 		size, ok := chunkSize(line)
 		switch {
 		case !ok:
-			p.c.lose()
+			p.c.lose("a malformed chunk size")
 		case size == 0:
 			p.state = stTrailer
 		default:
@@ -302,7 +465,7 @@ func (p *parser) onLine(line []byte, over bool, now int64) {
 		}
 	case stChunkEnd:
 		if len(line) != 0 || over {
-			p.c.lose()
+			p.c.lose("a chunk not followed by CRLF")
 			return
 		}
 		p.state = stChunkSize
@@ -317,40 +480,59 @@ func (p *parser) onLine(line []byte, over bool, now int64) {
 func (p *parser) requestLine(line []byte) {
 	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 {
-		p.c.lose()
+		p.c.lose("a malformed request line")
 		return
 	}
 	method, rest := line[:sp], line[sp+1:]
 	sp = bytes.IndexByte(rest, ' ')
 	if sp <= 0 || !bytes.HasPrefix(rest[sp+1:], []byte("HTTP/1.")) {
-		p.c.lose()
+		p.c.lose("a malformed request line")
 		return
 	}
-	m := p.c.stats.method(rest[:sp])
-	if !p.c.push(pending{m: m, start: p.start, head: string(method) == "HEAD"}) {
-		p.c.lose()
+	target := rest[:sp]
+	pc := pending{start: p.start, head: string(method) == "HEAD"}
+	if p.c.counter != nil {
+		pc.method = p.c.counter.Method(target)
+	}
+	if p.c.tap != nil {
+		if emit := p.c.tap.emitter(); emit != nil {
+			pc.rec = &record{emit: emit, method: methodOf(target), in: -1}
+		}
+	}
+	if !p.c.push(pc) {
+		p.c.lose("over 1024 requests waiting for their answers")
 		return
 	}
+	p.rec = pc.rec
 	p.state = stHeader
+}
+
+// methodOf is a recorded call's Method: the path of the request target
+// without its leading slash, as net/http reads it.
+func methodOf(target []byte) string {
+	if u, err := url.ParseRequestURI(string(target)); err == nil {
+		return strings.TrimPrefix(u.Path, "/")
+	}
+	return strings.TrimPrefix(string(target), "/")
 }
 
 // statusLine parses "HTTP/1.x SP code [SP reason]".
 func (p *parser) statusLine(line []byte) {
 	const prefix = "HTTP/1.x "
 	if len(line) < len(prefix)+3 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[len(prefix)-1] != ' ' {
-		p.c.lose()
+		p.c.lose("a malformed status line")
 		return
 	}
 	code := 0
 	for _, c := range line[len(prefix) : len(prefix)+3] {
 		if c < '0' || c > '9' {
-			p.c.lose()
+			p.c.lose("a malformed status line")
 			return
 		}
 		code = code*10 + int(c-'0')
 	}
 	if len(line) > len(prefix)+3 && line[len(prefix)+3] != ' ' || code < 100 {
-		p.c.lose()
+		p.c.lose("a malformed status line")
 		return
 	}
 	p.status = code
@@ -367,7 +549,7 @@ func (p *parser) header(line []byte, over bool) {
 		if over {
 			return // a long line of some other header, cut before its colon
 		}
-		p.c.lose()
+		p.c.lose("a malformed header line")
 		return
 	}
 	name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
@@ -375,13 +557,13 @@ func (p *parser) header(line []byte, over bool) {
 	case bytes.EqualFold(name, []byte("Content-Length")):
 		n, ok := decimal(value)
 		if over || !ok || p.hasLen && n != p.length {
-			p.c.lose()
+			p.c.lose("a malformed Content-Length")
 			return
 		}
 		p.length, p.hasLen = n, true
 	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 		if over {
-			p.c.lose()
+			p.c.lose("a Transfer-Encoding over 8 KiB")
 			return
 		}
 		// The last coding frames the body; chunked must be last if there.
@@ -402,7 +584,7 @@ func (p *parser) headersDone(now int64) {
 	if !p.resp {
 		switch {
 		case p.otherTE:
-			p.c.lose() // a server cannot frame it either (RFC 9112 6.3)
+			p.c.lose("a request body no server can frame") // RFC 9112 6.3
 		case p.chunked:
 			p.state = stChunkSize
 		case p.hasLen && p.length > 0:
@@ -412,6 +594,12 @@ func (p *parser) headersDone(now int64) {
 		}
 		return
 	}
+	front, ok := p.c.front()
+	if !ok {
+		p.c.lose("an answer to no request")
+		return
+	}
+	p.rec = front.rec
 	switch {
 	case p.status == 101:
 		// Switching protocols: the rest is not HTTP.
@@ -421,11 +609,6 @@ func (p *parser) headersDone(now int64) {
 	case p.status < 200:
 		// An interim answer (100 Continue): the final one follows.
 		p.resetMessage()
-		return
-	}
-	front, ok := p.c.front()
-	if !ok {
-		p.c.lose() // an answer to no request
 		return
 	}
 	p.capture = p.status == 200
@@ -445,17 +628,34 @@ func (p *parser) headersDone(now int64) {
 
 // endMessage ends the current message; an answer's ends its call.
 func (p *parser) endMessage(now int64) {
-	if p.resp {
-		pc, ok := p.c.pop()
-		if !ok {
-			p.c.lose()
-			return
+	if !p.resp {
+		if p.rec != nil {
+			p.c.mu.Lock()
+			p.rec.in = now
+			p.c.mu.Unlock()
 		}
-		status := p.status
-		if status == 200 && p.capture && !p.bodyOver && hasErr(p.body) {
-			status = statusErr
+		p.resetMessage()
+		return
+	}
+	pc, ok := p.c.pop()
+	if !ok {
+		p.c.lose("an answer to no request")
+		return
+	}
+	status := p.status
+	body, over := p.body, p.bodyOver
+	if pc.rec != nil {
+		body, over = pc.rec.resp.b, pc.rec.resp.more > 0
+	}
+	if p.c.counter != nil {
+		counted := status
+		if status == 200 && !over && hasErr(body) {
+			counted = StatusErr
 		}
-		p.c.stats.record(pc.m, status, now-pc.start)
+		p.c.counter.Count(pc.method, counted, time.Duration(now-pc.start))
+	}
+	if pc.rec != nil {
+		p.c.emit(pc, status, now, "")
 	}
 	p.resetMessage()
 }
@@ -463,7 +663,7 @@ func (p *parser) endMessage(now int64) {
 func (p *parser) resetMessage() {
 	p.state, p.inMsg = stLine, false
 	p.length, p.hasLen, p.chunked, p.otherTE = 0, false, false, false
-	p.status, p.capture, p.body, p.bodyOver = 0, false, p.body[:0], false
+	p.status, p.capture, p.body, p.bodyOver, p.rec = 0, false, p.body[:0], false, nil
 }
 
 // decimal parses a Content-Length.
@@ -504,120 +704,4 @@ func chunkSize(line []byte) (int64, bool) {
 		}
 	}
 	return n, true
-}
-
-// hasErr reports whether a JSON answer has a non-empty Err (or Error, as
-// IPAM answers have), as tracer.ErrField reads it. Most answers carry
-// "Err": "": a scan without allocation settles those, and decoding is
-// left for the answers that may have one.
-func hasErr(body []byte) bool {
-	return mayHaveErr(body) && tracer.ErrField(body) != ""
-}
-
-// mayHaveErr reports whether body, a JSON object, may have a top-level
-// "Err" or "Error" (in any case, as encoding/json matches names) with a
-// non-empty string value. It errs towards yes: a key with an escape, or
-// input it cannot follow.
-func mayHaveErr(b []byte) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return true
-		}
-		if b[i] == '}' {
-			return false
-		}
-		if b[i] == ',' {
-			i++
-			continue
-		}
-		if b[i] != '"' {
-			return true
-		}
-		end, escaped := stringEnd(b, i)
-		if end < 0 {
-			return true
-		}
-		key := b[i+1 : end]
-		i = skipSpace(b, end+1)
-		if i >= len(b) || b[i] != ':' {
-			return true
-		}
-		i = skipSpace(b, i+1)
-		if i >= len(b) {
-			return true
-		}
-		if escaped || bytes.EqualFold(key, []byte("Err")) || bytes.EqualFold(key, []byte("Error")) {
-			if b[i] == '"' && i+1 < len(b) && b[i+1] != '"' {
-				return true
-			}
-		}
-		if i = skipValue(b, i); i < 0 {
-			return true
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index of the quote that ends the string starting
-// at b[i] (-1: none), and whether the string has escapes.
-func stringEnd(b []byte, i int) (int, bool) {
-	escaped := false
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j, escaped
-		}
-	}
-	return -1, escaped
-}
-
-// skipValue returns the index after the JSON value at b[i], -1 if it
-// cannot tell.
-func skipValue(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			end, _ := stringEnd(b, i)
-			if end < 0 {
-				return -1
-			}
-			i = end + 1
-		case '{', '[':
-			depth++
-			i++
-		case '}', ']':
-			if depth == 0 {
-				return i // the end of the enclosing object
-			}
-			depth--
-			i++
-		case ',':
-			if depth == 0 {
-				return i
-			}
-			i++
-		default:
-			i++
-		}
-		if depth == 0 && i < len(b) && (b[i] == ',' || b[i] == '}') {
-			return i
-		}
-	}
-	return -1
 }
