@@ -214,14 +214,19 @@ func (d Delta) Rates(seconds float64) []Rates {
 func (d Delta) Total() MethodDelta {
 	t := MethodDelta{Buckets: make([]uint64, len(types.CallLatencyBuckets))}
 	for _, m := range d.Methods {
-		t.Calls += m.Calls
-		t.Errors += m.Errors
-		t.Sum += m.Sum
-		for i := range min(len(m.Buckets), len(t.Buckets)) {
-			t.Buckets[i] += m.Buckets[i]
-		}
+		t.Add(m)
 	}
 	return t
+}
+
+// Add counts o's calls in m too (their buckets as far as m has them).
+func (m *MethodDelta) Add(o MethodDelta) {
+	m.Calls += o.Calls
+	m.Errors += o.Errors
+	m.Sum += o.Sum
+	for i := range min(len(m.Buckets), len(o.Buckets)) {
+		m.Buckets[i] += o.Buckets[i]
+	}
 }
 
 // CallRates are d's figures over an interval of seconds (> 0), every

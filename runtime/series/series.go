@@ -340,12 +340,7 @@ func merge(into, m *callstats.MethodDelta) *callstats.MethodDelta {
 		c.Buckets = append([]uint64(nil), m.Buckets...)
 		return &c
 	}
-	into.Calls += m.Calls
-	into.Errors += m.Errors
-	into.Sum += m.Sum
-	for i := range min(len(into.Buckets), len(m.Buckets)) {
-		into.Buckets[i] += m.Buckets[i]
-	}
+	into.Add(*m)
 	return into
 }
 
