@@ -9,10 +9,12 @@ import (
 )
 
 // trace streams the calls made to plugin ref's socket as JSON lines
-// (tracer.Record), through a recording proxy that lives as long as the
-// request. The first line, sent once the proxy is in place, is
-// tracer.StartRecord, as is the line sent once the proxy follows a restarted
-// plugin's new socket; errors before the first are ordinary error answers.
+// (tracer.Record), for as long as the request lasts: read from the
+// plugin's recording point when it is observed, else through a recording
+// proxy. The first line, sent once every call on the socket is recorded,
+// is tracer.StartRecord, as is the line sent once the trace follows a
+// restarted plugin's new socket (or its point was removed); errors before
+// the first are ordinary error answers.
 func (s *Server) trace(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	st := newTraceStream(w)
 	err := b.Trace(r.Context(), ref, func(sock string) { _ = st.started(sock) }, st.send)
@@ -22,7 +24,7 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request, b Backend, ref st
 }
 
 // traceStream writes a trace answer: the headers and the start line once
-// the proxy is in place, then one line per record, each flushed.
+// the calls are recorded, then one line per record, each flushed.
 type traceStream struct {
 	w       http.ResponseWriter
 	flusher http.Flusher
