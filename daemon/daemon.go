@@ -286,6 +286,27 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
+// lockWait is how long a root's lock held by someone else is tried again
+// before it is taken for another daemon's. A daemon killed while it
+// started a process (a monitor) leaves its lock with that child until the
+// child's exec closes the child's copy of the descriptor: a moment, but
+// milliseconds on a loaded machine, and a daemon restarted at once would
+// refuse to start.
+const lockWait = 3 * time.Second
+
+// flockWait takes an exclusive flock on f, trying again every few
+// milliseconds for up to wait while another holds it.
+func flockWait(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // lockRoots takes an exclusive lock on each root directory, so that two
 // daemons never manage the same plugins, and returns the release.
 func lockRoots(roots ...string) (func(), error) {
@@ -306,7 +327,7 @@ func lockRoots(roots ...string) (func(), error) {
 			release()
 			return nil, fmt.Errorf("open lock %s: %w", path, err)
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err := flockWait(f, lockWait); err != nil {
 			f.Close()
 			release()
 			return nil, fmt.Errorf("another plugdbg daemon uses %s (lock %s held): %w", root, path, err)
