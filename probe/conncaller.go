@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -34,21 +31,15 @@ type connCaller struct {
 // newConnCaller returns a caller of method with body on c's target, which
 // must be reachable by c.dial (a unix socket, or Target.Dial).
 func newConnCaller(c *Client, method string, body []byte) (*connCaller, error) {
-	url := c.base + "/" + strings.TrimPrefix(method, "/")
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(http.MethodPost, url, rd)
+	req, err := c.newRequest(context.Background(), method, body)
 	if err != nil {
-		return nil, &TransportError{Method: method, Err: err}
+		return nil, err
 	}
-	req.Header.Set("Accept", Accept)
 	var wire bytes.Buffer
 	if err := req.Write(&wire); err != nil {
 		return nil, &TransportError{Method: method, Err: err}
 	}
-	return &connCaller{c: c, method: method, url: url, body: body, req: wire.Bytes()}, nil
+	return &connCaller{c: c, method: method, url: req.URL.String(), body: body, req: wire.Bytes()}, nil
 }
 
 // call makes the call once, bounded by ctx: when ctx ends the connection's
@@ -128,12 +119,9 @@ func (k *connCaller) exchange() (*http.Response, []byte, error) {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, k.c.MaxResponse+1))
+	data, err := k.c.readAnswer(resp)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read answer: %w", err)
-	}
-	if int64(len(data)) > k.c.MaxResponse {
-		return nil, nil, fmt.Errorf("answer is larger than %d bytes (HTTP %s, Content-Length %d)", k.c.MaxResponse, resp.Status, resp.ContentLength)
+		return nil, nil, err
 	}
 	return resp, data, nil
 }

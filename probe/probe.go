@@ -144,35 +144,55 @@ func (c *Client) Once(ctx context.Context, method string, body []byte) (*Respons
 // exchange makes the request for method and body, has send deliver it, and
 // reads the whole answer.
 func (c *Client) exchange(ctx context.Context, method string, body []byte, send func(*http.Request) (*http.Response, error)) (*Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	url := c.base + "/" + strings.TrimPrefix(method, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, rd)
+	req, err := c.newRequest(ctx, method, body)
 	if err != nil {
-		return nil, &TransportError{Method: method, Err: err}
+		return nil, err
 	}
-	req.Header.Set("Accept", Accept)
+	url := req.URL.String()
 	start := time.Now()
 	resp, err := send(req)
 	if err != nil {
 		return nil, &TransportError{Method: method, Err: unwrapURL(err)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
+	data, err := c.readAnswer(resp)
 	elapsed := time.Since(start)
 	if err != nil {
-		return nil, &TransportError{Method: method, Err: fmt.Errorf("read answer: %w", err)}
-	}
-	if int64(len(data)) > c.MaxResponse {
-		return nil, &TransportError{Method: method, Err: fmt.Errorf("answer is larger than %d bytes (HTTP %s, Content-Length %d)", c.MaxResponse, resp.Status, resp.ContentLength)}
+		return nil, &TransportError{Method: method, Err: err}
 	}
 	return &Response{
 		Method: method, URL: url, request: req, gzip: c.target.Network != "unix", RequestBody: body,
 		Proto: resp.Proto, Status: resp.StatusCode, StatusText: resp.Status,
 		Header: resp.Header, Body: data, Elapsed: elapsed,
 	}, nil
+}
+
+// newRequest is the request for method with body, as dockerd makes it
+// (see Do); its error is a *TransportError.
+func (c *Client) newRequest(ctx context.Context, method string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/"+strings.TrimPrefix(method, "/"), rd)
+	if err != nil {
+		return nil, &TransportError{Method: method, Err: err}
+	}
+	req.Header.Set("Accept", Accept)
+	return req, nil
+}
+
+// readAnswer reads resp's whole body, which must be at most c.MaxResponse
+// bytes.
+func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if int64(len(data)) > c.MaxResponse {
+		return nil, fmt.Errorf("answer is larger than %d bytes (HTTP %s, Content-Length %d)", c.MaxResponse, resp.Status, resp.ContentLength)
+	}
+	return data, nil
 }
 
 // sendOnce delivers req on a connection of its own to the unix socket. The
