@@ -9,6 +9,7 @@
 #   CALLS=20000 N=51 R=3 bench/probe.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 CALLS=${CALLS:-20000}
 N=${N:-51}
 R=${R:-3}
@@ -21,17 +22,14 @@ tmp=$(mktemp -d /tmp/pdp.XXXXXX)
 pids=()
 cleanup() {
   "$bin" -H "unix://$tmp/pd.sock" rm -f benchvol >/dev/null 2>&1 || true
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$tmp"
+  stop_all "$tmp" "${pids[@]}"
 }
 trap cleanup EXIT
 
 go build -o "$tmp/plaincall" ./bench/cmd/plaincall
 "$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
 pids+=($!)
-for _ in $(seq 1 600); do "$bin" -H "unix://$tmp/pd.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+wait_for "$bin" -H "unix://$tmp/pd.sock" version
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 pd create benchvol "$plugin_dir" >/dev/null
 pd enable benchvol >/dev/null
