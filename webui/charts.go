@@ -76,15 +76,7 @@ func (c *conn) subscribeSeries(m inMsg) {
 	go c.followSeries(ctx, charts, m.ID, p.ID, p.Name)
 }
 
-func (c *conn) unsubscribeSeries(id string) {
-	c.mu.Lock()
-	stop := c.series[id]
-	delete(c.series, id)
-	c.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
+func (c *conn) unsubscribeSeries(id string) { c.stopSub(c.series, id) }
 
 // followSeries sends plugin id's window, then the points sampled after
 // the last one sent, at each sample. A page whose queue is full gets

@@ -75,11 +75,11 @@ type conn struct {
 	terms map[string]*term  // open terminals by ID
 	trace map[string]func() // running traces by plugin: their cancel
 	// series are the page's chart subscriptions by ID: their cancel.
-	series map[string]context.CancelFunc
+	series map[string]func()
 }
 
 func newConn(s *Server, ws *websocket.Conn) *conn {
-	return &conn{s: s, ws: ws, out: make(chan []byte, s.tune.sendQueue), terms: map[string]*term{}, trace: map[string]func(){}, series: map[string]context.CancelFunc{}}
+	return &conn{s: s, ws: ws, out: make(chan []byte, s.tune.sendQueue), terms: map[string]*term{}, trace: map[string]func(){}, series: map[string]func(){}}
 }
 
 // run serves the connection until the page goes, the request's context

@@ -67,12 +67,16 @@ func (c *conn) startTrace(m inMsg) {
 	}()
 }
 
-func (c *conn) stopTrace(plugin string) {
+func (c *conn) stopTrace(plugin string) { c.stopSub(c.trace, plugin) }
+
+// stopSub takes key's cancel function out of subs, one of c's maps of
+// running work, and calls it (outside c.mu) if there was one.
+func (c *conn) stopSub(subs map[string]func(), key string) {
 	c.mu.Lock()
-	cancel := c.trace[plugin]
-	delete(c.trace, plugin)
+	stop := subs[key]
+	delete(subs, key)
 	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if stop != nil {
+		stop()
 	}
 }
