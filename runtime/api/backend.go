@@ -54,6 +54,10 @@ type Backend interface {
 	// Usage says what holds plugin ref; calls adds the recent calls a
 	// trace saw, where the backend keeps them.
 	Usage(ctx context.Context, ref string, calls bool) (types.Usage, error)
+	// Calls reads the counters of observed plugin ref's calls, as its
+	// recording point counted them (manager.Manager.Calls; for dockerd's
+	// plugins, their helper's).
+	Calls(ctx context.Context, ref string) (types.CallStats, error)
 }
 
 // Lifecycle is what only plugdbg's own runtime does: install, configure,
@@ -68,10 +72,9 @@ type Lifecycle interface {
 	Set(ref string, args []string) error
 	SetLogOpts(ref string, opts map[string]string) error
 	SetPublish(ref string, on bool) error
-	// SetObserve and Calls: observed plugins (manager.Manager.SetObserve,
-	// Calls); dockerd's are observed apart (serveDocker).
+	// SetObserve observes a plugin (manager.Manager.SetObserve);
+	// dockerd's are observed apart (serveDocker).
 	SetObserve(ctx context.Context, ref string, on bool) error
-	Calls(ctx context.Context, ref string) (types.CallStats, error)
 	Privileges(ctx context.Context, remote string, auth registry.AuthConfig) (plugin.Privileges, error)
 	PullName(remote, name string) (string, error)
 	Pull(ctx context.Context, o manager.PullOptions) (id string, err error)

@@ -86,6 +86,14 @@ func (f *fakeBackend) Stats(_ context.Context, ref string) (types.Stats, error) 
 	return types.Stats{PidsCurrent: uint64(f.statsLeft)}, nil
 }
 
+// Calls answers that f is not observed: stats shows no call figures.
+func (f *fakeBackend) Calls(_ context.Context, ref string) (types.CallStats, error) {
+	if _, err := f.find(ref); err != nil {
+		return types.CallStats{}, err
+	}
+	return types.CallStats{Plugin: fakePlugin.ID, Name: fakePlugin.Name}, nil
+}
+
 func (f *fakeBackend) Logs(_ context.Context, ref string, o types.LogOptions, send func(types.LogLine) error) error {
 	if _, err := f.find(ref); err != nil {
 		return err

@@ -133,8 +133,7 @@ func (d *dockerBackend) setObserve(ctx context.Context, ref string, on bool) err
 	return d.observe.Set(ctx, p, on)
 }
 
-// Calls answers the counters of running dockerd plugin ref's calls (also
-// for stats, which finds it by its method).
+// Calls answers the counters of running dockerd plugin ref's calls.
 func (d *dockerBackend) Calls(ctx context.Context, ref string) (types.CallStats, error) {
 	if d.observe == nil {
 		return types.CallStats{}, errkind.NotImplemented(errNoDockerObserve)

@@ -152,15 +152,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, b Backend, ref st
 // when no recording point counts its calls (not observed, or the point not
 // in place): stats then shows no call figures, rather than failing.
 func sampleCalls(ctx context.Context, b Backend, id string) (*types.CallStats, time.Time) {
+	c, err := b.Calls(ctx, id)
 	at := time.Now()
-	cc, ok := b.(interface {
-		Calls(ctx context.Context, ref string) (types.CallStats, error)
-	})
-	if !ok {
-		return nil, at
-	}
-	c, err := cc.Calls(ctx, id)
-	at = time.Now()
 	if err != nil || !c.Recording {
 		return nil, at
 	}
