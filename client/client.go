@@ -55,8 +55,19 @@ func NewWithOptions(o Options) (*Client, error) {
 	if s, ok := strings.CutPrefix(shown, "unix://"); ok {
 		c.Socket = s
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		conn, err := dial(ctx)
+	var tr http.RoundTripper = connTransport{dial}
+	if c.Socket == "" {
+		tr = c.pooledTransport()
+	}
+	c.http = &http.Client{Transport: tr}
+	return c, nil
+}
+
+// pooledTransport is net/http's Transport over the client's dialer, which
+// keeps connections for reuse.
+func (c *Client) pooledTransport() *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		conn, err := c.dial(ctx)
 		if err != nil {
 			// Marked, so that send tells "no daemon" from "the daemon
 			// went away while answering".
@@ -64,8 +75,6 @@ func NewWithOptions(o Options) (*Client, error) {
 		}
 		return conn, nil
 	}}
-	c.http = &http.Client{Transport: tr}
-	return c, nil
 }
 
 // Dial opens a new connection to the daemon's API, over whatever the
@@ -83,12 +92,17 @@ func (c *Client) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 // Transport is the HTTP transport to the daemon, for a caller that relays
-// requests (plugdbg ui): its requests' URL host does not matter.
+// requests (plugdbg ui): its requests' URL host does not matter. It is
+// net/http's, which reuses connections and relays upgrades, whatever the
+// host.
 func (c *Client) Transport() http.RoundTripper {
 	if c.err != nil {
 		return errTransport{c.err}
 	}
-	return c.http.Transport
+	if tr, ok := c.http.Transport.(*http.Transport); ok {
+		return tr
+	}
+	return c.pooledTransport()
 }
 
 type errTransport struct{ err error }

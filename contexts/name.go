@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 )
 
 // DefaultName is the context of the flags and environment (-H,
@@ -21,7 +22,9 @@ var ErrInvalidName = errors.New("invalid context name")
 // nameFormat is docker's rule (cli/context/store ValidateContextName).
 const nameFormat = `^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$`
 
-var nameRE = regexp.MustCompile(nameFormat)
+// nameRE is compiled at its first use, not at the start of every process
+// of the client (see bench/README.md, start-up time).
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(nameFormat) })
 
 // ValidateName checks that name can be a stored context's: docker's rule,
 // at most MaxNameLen bytes, and not "default".
@@ -33,7 +36,7 @@ func ValidateName(name string) error {
 		return fmt.Errorf("%w: %q is reserved for the context of -H and %s", ErrInvalidName, name, EnvHost)
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidName, MaxNameLen)
-	case !nameRE.MatchString(name):
+	case !nameRE().MatchString(name):
 		return fmt.Errorf("%w %q: a name has two characters or more, starts with a letter or digit and goes on with letters, digits and _.+- (%s)",
 			ErrInvalidName, name, nameFormat)
 	}

@@ -6,13 +6,10 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Execute(ctx)
-	stop()
-	os.Exit(code)
+	// SIGINT and SIGTERM end the context of the commands that have
+	// something to end cleanly; see oneShotKey.
+	os.Exit(Execute(context.Background()))
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +35,9 @@ type globalOptions struct {
 	resolved  bool // cl and clErr are set
 	cl        *client.Client
 	clErr     error
+	// stopSignals ends the handling of SIGINT and SIGTERM that the
+	// command's context was given, if it was.
+	stopSignals func()
 }
 
 // contextFlags returns the flags that choose the daemon, as given.
@@ -97,7 +102,33 @@ type ExitCoder interface {
 
 // Execute runs the CLI and returns the process exit status.
 func Execute(ctx context.Context) int {
-	return run(ctx, newRootCmd(), os.Stderr)
+	root, opts := newRoot()
+	defer func() {
+		if opts.stopSignals != nil {
+			opts.stopSignals()
+		}
+	}()
+	return run(ctx, root, os.Stderr)
+}
+
+// oneShotKey marks, in a command's Annotations, a command that makes
+// bounded requests and has nothing to undo when it is interrupted (no
+// terminal mode, child process, local file or stream to end cleanly). It
+// keeps the default action of SIGINT and SIGTERM, which end the process at
+// once, as they would end it after a cancelled request. The other commands
+// turn the signals into the end of their context. os/signal costs a
+// process three threads of its own (its receiving goroutine blocks one, it
+// locks another, and a template thread goes with that): as many as the
+// rest of a one-shot command's process, started before it can send its
+// request.
+const oneShotKey = "plugdbg.one-shot"
+
+func oneShot(c *cobra.Command) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[oneShotKey] = "true"
+	return c
 }
 
 // run executes root and returns the exit status, with the error's message
@@ -119,6 +150,11 @@ func run(ctx context.Context, root *cobra.Command, stderr io.Writer) int {
 }
 
 func newRootCmd() *cobra.Command {
+	root, _ := newRoot()
+	return root
+}
+
+func newRoot() (*cobra.Command, *globalOptions) {
 	opts := &globalOptions{getenv: os.Getenv}
 	root := &cobra.Command{
 		Use:           "plugdbg",
@@ -126,9 +162,14 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// As docker, for every command, whether it talks to a daemon or not.
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.flags.Changed("host") && opts.context != "" {
 				return contexts.ErrConflict
+			}
+			if cmd.Annotations[oneShotKey] == "" && opts.stopSignals == nil {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				cmd.SetContext(ctx)
+				opts.stopSignals = stop
 			}
 			return nil
 		},
@@ -146,14 +187,14 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&opts.tlsKey, "tlskey", "", "client key (default $PLUGDBG_CERT_PATH/key.pem, else in the config directory)")
 	root.AddCommand(
 		newDaemonCmd(),
-		newCreateCmd(opts),
-		newListCmd(opts),
-		newInspectCmd(opts),
-		newEnableCmd(opts),
-		newDisableCmd(opts),
-		newSetCmd(opts),
-		newRemoveCmd(opts),
-		newVersionCmd(opts),
+		oneShot(newCreateCmd(opts)),
+		oneShot(newListCmd(opts)),
+		oneShot(newInspectCmd(opts)),
+		oneShot(newEnableCmd(opts)),
+		oneShot(newDisableCmd(opts)),
+		oneShot(newSetCmd(opts)),
+		oneShot(newRemoveCmd(opts)),
+		oneShot(newVersionCmd(opts)),
 		newLogsCmd(opts),
 		newEventsCmd(opts),
 		newInstallCmd(opts),
@@ -174,5 +215,5 @@ func newRootCmd() *cobra.Command {
 		newContextCmd(opts),
 		newUICmd(opts),
 	)
-	return root
+	return root, opts
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/sys/capability"
@@ -32,14 +33,16 @@ var removedCapabilities = map[string]string{
 // Only "host" changes anything; the others give a private, loopback-only netns.
 var networkTypes = []string{"", "host", "bridge", "none", "null"}
 
-// linuxCapabilities is the set of "CAP_…" names moby/sys/capability knows.
-var linuxCapabilities = func() map[string]bool {
+// linuxCapabilities is the set of "CAP_…" names moby/sys/capability knows,
+// made at its first use rather than at the start of every process that
+// links this package (the client does).
+var linuxCapabilities = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, c := range capability.ListKnown() {
 		m["CAP_"+strings.ToUpper(c.String())] = true
 	}
 	return m
-}()
+})
 
 // Validate checks c against the rules a plugin needs to run under Docker
 // and plugdbg. Docker itself checks almost nothing before enable (its
@@ -111,13 +114,13 @@ func Validate(c plugin.Config) error {
 	}
 
 	for i, name := range c.Linux.Capabilities {
-		if linuxCapabilities[name] {
+		if linuxCapabilities()[name] {
 			continue
 		}
 		hint := ""
-		if up := strings.ToUpper(name); linuxCapabilities[up] {
+		if up := strings.ToUpper(name); linuxCapabilities()[up] {
 			hint = fmt.Sprintf(" (capability names are upper case: %q)", up)
-		} else if linuxCapabilities["CAP_"+up] {
+		} else if linuxCapabilities()["CAP_"+up] {
 			hint = fmt.Sprintf(" (did you mean %q?)", "CAP_"+up)
 		}
 		add("Linux.Capabilities[%d] %q: unknown Linux capability%s", i, name, hint)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/plugin"
 
@@ -38,7 +39,8 @@ type Record struct {
 // Store is a directory of plugins. It does no locking of its own: the
 // caller serialises operations on one plugin.
 type Store struct {
-	root string
+	root     string
+	deleting sync.WaitGroup // Remove's deletions in the background
 }
 
 // Open opens (creating if needed) the store under dir, and finishes or
@@ -170,18 +172,31 @@ func (s *Store) Commit(staging string, p plugin.Plugin) error {
 // Discard removes a staging directory.
 func (s *Store) Discard(staging string) { _ = os.RemoveAll(staging) }
 
-// Remove deletes plugin id: a rename makes the removal atomic, then the
-// files go.
+// Remove deletes plugin id. The removal is one rename, to <id>-removing,
+// made durable before Remove returns: from then on the plugin is gone for
+// Load and for a daemon that starts again, after a kill -9 or a power cut
+// alike. The files go in the background, as deleting a rootfs is work for
+// the disk that no caller needs to wait for (Wait does); what a crash
+// leaves of them, Open deletes.
 func (s *Store) Remove(id string) error {
 	gone := s.Dir(id) + removingSfx
 	if err := os.Rename(s.Dir(id), gone); err != nil {
 		return fmt.Errorf("remove plugin %s: %w", id, err)
 	}
 	if err := atomicfile.SyncDir(s.root); err != nil {
-		return err
+		return fmt.Errorf("remove plugin %s: %w", id, err)
 	}
-	return os.RemoveAll(gone)
+	s.deleting.Add(1)
+	go func() {
+		defer s.deleting.Done()
+		// An error leaves the directory to the next Open.
+		_ = os.RemoveAll(gone)
+	}()
+	return nil
 }
+
+// Wait waits until the files of the plugins removed so far are deleted.
+func (s *Store) Wait() { s.deleting.Wait() }
 
 // optsFile holds plugdbg's own per-plugin options (Docker keeps none of
 // them), beside the plugin's state.

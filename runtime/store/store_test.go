@@ -253,6 +253,8 @@ func TestRemove(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(s.LogDir(a.ID), "plugin.log"), []byte("x\n"), 0o600))
 
 	require.NoError(t, s.Remove(a.ID))
+	assert.NotContains(t, names(t, dir), a.ID, "removed at once")
+	s.Wait()
 	assert.Equal(t, []string{b.ID, "tmp"}, names(t, dir), "nothing of a is left")
 	recs, err := s.Load()
 	require.NoError(t, err)
