@@ -12,6 +12,10 @@ import (
 // Write replaces path with data: it writes a temporary file in the same
 // directory, fsyncs it, renames it over path and fsyncs the directory.
 func Write(path string, data []byte, perm os.FileMode) (retErr error) {
+	return write(path, data, perm, true)
+}
+
+func write(path string, data []byte, perm os.FileMode, durable bool) (retErr error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -29,8 +33,10 @@ func Write(path string, data []byte, perm os.FileMode) (retErr error) {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: sync: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -38,7 +44,20 @@ func Write(path string, data []byte, perm os.FileMode) (retErr error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if !durable {
+		return nil
+	}
 	return SyncDir(dir)
+}
+
+// WriteVolatile replaces path with data as Write does, without the
+// fsyncs: a reader, or a restart after kill -9, sees the old content or the
+// new (the rename is atomic), but after a power loss the file may be the
+// old one, or empty. It is for state that does not outlive a reboot, such
+// as what the exec root (/run, a tmpfs) holds, where a sync is at best a
+// no-op and at worst a wait on a disk for nothing.
+func WriteVolatile(path string, data []byte, perm os.FileMode) (retErr error) {
+	return write(path, data, perm, false)
 }
 
 // WriteJSON is Write of v's indented JSON encoding.
@@ -48,6 +67,15 @@ func WriteJSON(path string, v any, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return Write(path, append(data, '\n'), perm)
+}
+
+// WriteJSONVolatile is WriteVolatile of v's indented JSON encoding.
+func WriteJSONVolatile(path string, v any, perm os.FileMode) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return WriteVolatile(path, append(data, '\n'), perm)
 }
 
 // SyncDir fsyncs a directory so that renames and creations in it are durable.

@@ -35,29 +35,39 @@ func TestWrite(t *testing.T) {
 		{name: "empty content", existing: ptr("old"), data: "", perm: 0o600},
 		{name: "perm not reduced by umask", data: "x", perm: 0o666},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "state.json")
-			if tt.existing != nil {
-				require.NoError(t, os.WriteFile(path, []byte(*tt.existing), 0o600))
-			}
-			require.NoError(t, atomicfile.Write(path, []byte(tt.data), tt.perm))
+	writers := []struct {
+		name  string
+		write func(string, []byte, os.FileMode) error
+	}{
+		{"Write", atomicfile.Write},
+		{"WriteVolatile", atomicfile.WriteVolatile},
+	}
+	for _, w := range writers {
+		for _, tt := range tests {
+			t.Run(w.name+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "state.json")
+				if tt.existing != nil {
+					require.NoError(t, os.WriteFile(path, []byte(*tt.existing), 0o600))
+				}
+				require.NoError(t, w.write(path, []byte(tt.data), tt.perm))
 
-			got, err := os.ReadFile(path)
-			require.NoError(t, err)
-			assert.Equal(t, tt.data, string(got))
-			fi, err := os.Stat(path)
-			require.NoError(t, err)
-			assert.Equal(t, tt.perm, fi.Mode().Perm())
-			assert.Equal(t, []string{"state.json"}, dirNames(t, dir), "no temporary file left behind")
-		})
+				got, err := os.ReadFile(path)
+				require.NoError(t, err)
+				assert.Equal(t, tt.data, string(got))
+				fi, err := os.Stat(path)
+				require.NoError(t, err)
+				assert.Equal(t, tt.perm, fi.Mode().Perm())
+				assert.Equal(t, []string{"state.json"}, dirNames(t, dir), "no temporary file left behind")
+			})
+		}
 	}
 }
 
 func TestWriteJSON(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "v.json")
+	require.NoError(t, atomicfile.WriteJSONVolatile(path, map[string]int{"a": 0}, 0o600))
 	require.NoError(t, atomicfile.WriteJSON(path, map[string]int{"a": 1}, 0o600))
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)

@@ -433,12 +433,31 @@ func (m *Manager) disable(e *entry, force bool) error {
 		grace = 0
 	}
 	m.unpublish(p)
-	if err := m.stop(e, grace); err != nil && !m.stopped(e) {
+	// The state is saved while the plugin stops: the one waits for the
+	// disk, the other for the plugin and its monitor, so a disable takes
+	// the longer of the two rather than their sum. A daemon killed in
+	// between leaves a plugin recorded disabled that may still run, which
+	// the next one stops (Restore), as it stops one whose enable was cut
+	// short.
+	disabled := p
+	disabled.Enabled = false
+	saved := make(chan error, 1)
+	go func() { saved <- m.store.Save(disabled) }()
+	stopErr := m.stop(e, grace)
+	saveErr := <-saved
+	if stopErr != nil && !m.stopped(e) {
+		// It runs on, so it stays enabled, on disk too.
+		if saveErr == nil {
+			if err := m.store.Save(p); err != nil {
+				m.mu.Lock()
+				e.state.Error = fmt.Sprintf("still running, but saved as disabled (%v): a daemon restart stops it", err)
+				m.mu.Unlock()
+			}
+		}
 		m.publish(p)
-		return fmt.Errorf("disable %s: %w; it is still enabled and running", p.Name, err)
+		return fmt.Errorf("disable %s: %w; it is still enabled and running", p.Name, stopErr)
 	}
-	p.Enabled = false
-	saveErr := m.store.Save(p)
+	p = disabled
 	// The plugin is stopped whether or not that was saved: inspect shows
 	// what runs, and says what the store still holds.
 	m.mu.Lock()

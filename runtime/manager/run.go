@@ -580,7 +580,7 @@ func (m *Manager) discardOrphan(id, name string, propagated bool, left monitor.L
 	}
 	if !left.Finished {
 		if left.Running() {
-			log.Warnf("stopping plugin %s: it runs but is not enabled (a daemon died while enabling it): %s", name, left)
+			log.Warnf("stopping plugin %s: it runs but is not enabled (a daemon died while enabling or disabling it): %s", name, left)
 		} else {
 			log.Warnf("removing what a run of plugin %s left (%s): a daemon died before the run was set up or cleaned up", name, left)
 		}

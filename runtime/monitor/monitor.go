@@ -190,7 +190,12 @@ func (m *monitor) run() int {
 	if err := m.container.Destroy(); err != nil {
 		fmt.Fprintf(os.Stderr, "destroy container %s: %v\n", m.cfg.ID, err)
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
+	// Not synced: the record lives in the exec root, which a reboot
+	// empties, and a disable waits for it (the daemon hears of the exit
+	// only after it is written). After a power loss without a reboot of
+	// the exec root, a record lost or empty only changes what the next
+	// daemon logs of the run: the store, synced, says what runs.
+	if err := atomicfile.WriteJSONVolatile(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "record exit status: %v\n", err)
 	}
 	if m.log != nil {
