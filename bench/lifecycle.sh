@@ -15,6 +15,11 @@ bin=$PWD/build/plugdbg
 dbin=$PWD/build/plugdbgd
 [ -x "$bin" ] && [ -x "$dbin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
 
+# The machine's load before anything of the bench runs: a figure taken
+# beside other work says as much about that work as about plugdbg.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average at the start: $load_start ($(nproc) CPUs)"
+
 tmp=$(mktemp -d /tmp/pdb.XXXXXX)
 pids=()
 cleanup() { stop_all "$tmp" "${pids[@]}"; }
@@ -66,8 +71,8 @@ for i in $(seq 1 "$N"); do
   fi
 done
 
-printf "plugin lifecycle, median of %d runs, whole CLI process (ms), %d CPUs, load average %s at the end\n" \
-  "$N" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
+printf "plugin lifecycle, median of %d runs, whole CLI process (ms), %d CPUs, load average %s at the start, %s at the end\n" \
+  "$N" "$(nproc)" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 if $have_docker; then
   printf "%-8s %10s %10s %8s\n" step plugdbg docker ratio
   for s in create enable disable rm; do

@@ -391,15 +391,17 @@ func logLines(log string, subs ...string) []string {
 	return out
 }
 
-// holdOpen holds the first open of a file directly in dir whose name
-// contains sub, with a fanotify permission event, until release is called;
-// held receives the file's path. Every other open in dir goes through.
+// holdOpen holds the first open of a file directly in dir, or of dir
+// itself, whose name (at the time of the open: a mark follows the inode
+// through renames) contains sub, with a fanotify permission event, until
+// release is called; held receives the file's path. Every other open in
+// dir goes through.
 func holdOpen(t *testing.T, dir, sub string) (held <-chan string, release func()) {
 	t.Helper()
 	fd, err := unix.FanotifyInit(unix.FAN_CLASS_CONTENT|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_LARGEFILE)
 	require.NoError(t, err, "fanotify_init")
 	f := os.NewFile(uintptr(fd), "fanotify")
-	require.NoError(t, unix.FanotifyMark(fd, unix.FAN_MARK_ADD, unix.FAN_OPEN_PERM|unix.FAN_EVENT_ON_CHILD, unix.AT_FDCWD, dir), "fanotify_mark %s", dir)
+	require.NoError(t, unix.FanotifyMark(fd, unix.FAN_MARK_ADD, unix.FAN_OPEN_PERM|unix.FAN_EVENT_ON_CHILD|unix.FAN_ONDIR, unix.AT_FDCWD, dir), "fanotify_mark %s", dir)
 	heldc := make(chan string, 1)
 	releasec := make(chan struct{})
 	var once sync.Once
