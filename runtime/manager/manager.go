@@ -441,10 +441,18 @@ func (m *Manager) disable(e *entry, force bool) error {
 	// short.
 	disabled := p
 	disabled.Enabled = false
+	t0 := time.Now()
+	var saveTook time.Duration
 	saved := make(chan error, 1)
-	go func() { saved <- m.store.Save(disabled) }()
+	go func() {
+		err := m.store.Save(disabled)
+		saveTook = time.Since(t0)
+		saved <- err
+	}()
 	stopErr := m.stop(e, grace)
+	stopTook := time.Since(t0)
 	saveErr := <-saved
+	m.log.WithField("plugin", p.ID).Debugf("disable: stopped in %s, state saved in %s", stopTook, saveTook)
 	if stopErr != nil && !m.stopped(e) {
 		// It runs on, so it stays enabled, on disk too.
 		if saveErr == nil {
@@ -508,12 +516,15 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 			m.log.WithField("plugin", p.ID).WithError(err).Warn("disable before remove")
 		}
 	}
+	t0 := time.Now()
 	_ = unmountAll(m.store.PropagatedMount(p.ID))
 	if err := m.store.Remove(p.ID); err != nil {
 		return err
 	}
+	stored := time.Since(t0)
 	_ = os.RemoveAll(m.socketDir(p.ID))
 	_ = m.opts.Executor.Cleanup(p.ID)
+	m.log.WithField("plugin", p.ID).Debugf("remove: gone from the store in %s, run's leftovers removed in %s", stored, time.Since(t0)-stored)
 	m.mu.Lock()
 	e.removed = true
 	delete(m.plugins, p.ID)
