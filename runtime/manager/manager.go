@@ -516,15 +516,28 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 			m.log.WithField("plugin", p.ID).WithError(err).Warn("disable before remove")
 		}
 	}
+	// What runs left on the host (the socket dir, the monitor dir with the
+	// last run's record, cgroups) goes while the store renames the plugin
+	// away: neither waits for the other, and a daemon killed before both
+	// are done leaves what the next one removes at start (a plugin not in
+	// the store has its leftovers removed; a half-removed one is deleted).
 	t0 := time.Now()
+	var leftTook time.Duration
+	left := make(chan struct{})
+	go func() {
+		defer close(left)
+		_ = os.RemoveAll(m.socketDir(p.ID))
+		_ = m.opts.Executor.Cleanup(p.ID)
+		leftTook = time.Since(t0)
+	}()
 	_ = unmountAll(m.store.PropagatedMount(p.ID))
-	if err := m.store.Remove(p.ID); err != nil {
+	err = m.store.Remove(p.ID)
+	stored := time.Since(t0)
+	<-left
+	m.log.WithField("plugin", p.ID).Debugf("remove: gone from the store in %s, run's leftovers removed in %s", stored, leftTook)
+	if err != nil {
 		return err
 	}
-	stored := time.Since(t0)
-	_ = os.RemoveAll(m.socketDir(p.ID))
-	_ = m.opts.Executor.Cleanup(p.ID)
-	m.log.WithField("plugin", p.ID).Debugf("remove: gone from the store in %s, run's leftovers removed in %s", stored, time.Since(t0)-stored)
 	m.mu.Lock()
 	e.removed = true
 	delete(m.plugins, p.ID)
