@@ -12,23 +12,25 @@ PREFIX ?= /usr/local
 
 all: build plugins
 
-# Two binaries. plugdbgd, the daemon, is linked statically, as runc's
-# release binaries are: cgo stays on for libcontainer's nsenter, the netgo
-# and osusergo tags keep glibc's NSS out, and its monitors and container
-# inits (itself, re-executed) start without the dynamic loader. plugdbg,
-# the client, is pure Go: static without cgo, and it cross-compiles.
-# integration/main_test.go builds both with the same flags.
+# Three binaries. plugdbgd, the daemon, and plugdbgd-monitor, the
+# per-plugin monitor that is also each container's init, are linked
+# statically, as runc's release binaries are: cgo stays on for
+# libcontainer's nsenter, the netgo and osusergo tags keep glibc's NSS out,
+# and monitors and inits start without the dynamic loader. plugdbg, the
+# client, is pure Go: static without cgo, and it cross-compiles.
+# integration/main_test.go builds them with the same flags.
 STATIC := -tags netgo,osusergo -ldflags=-extldflags=-static
 
 build: webui
 	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbgd ./cmd/plugdbgd
+	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbgd-monitor ./cmd/plugdbgd-monitor
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/plugdbg ./cmd/plugdbg
 
-# Both binaries into $(DESTDIR)$(PREFIX)/bin, side by side: `plugdbg daemon`
-# runs the plugdbgd beside it.
+# The binaries into $(DESTDIR)$(PREFIX)/bin, side by side: `plugdbg daemon`
+# runs the plugdbgd beside it, and plugdbgd the plugdbgd-monitor beside it.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/plugdbgd $(BUILD)/plugdbg $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/plugdbgd $(BUILD)/plugdbgd-monitor $(BUILD)/plugdbg $(DESTDIR)$(PREFIX)/bin/
 
 # The client for every platform it supports; CI builds them so that a
 # client that stops cross-compiling fails. The daemon is Linux only.

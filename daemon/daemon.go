@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("find own binary for monitors: %w", err)
 	}
-	launcher := &monitor.Launcher{Binary: self, Root: filepath.Join(o.ExecRoot, "monitors")}
+	launcher := &monitor.Launcher{Binary: monitorBinary(self, log), Root: filepath.Join(o.ExecRoot, "monitors")}
 	defer launcher.Close()
 	launcher.Prewarm()
 	toolbox, err := container.BuildToolbox(filepath.Join(o.ExecRoot, "toolbox"), container.BusyboxCandidates)
@@ -335,4 +335,21 @@ func lockRoots(roots ...string) (func(), error) {
 		held = append(held, f)
 	}
 	return release, nil
+}
+
+// MonitorBinaryName is the monitor's own binary, which the daemon runs from
+// beside itself (cmd/plugdbgd-monitor).
+const MonitorBinaryName = "plugdbgd-monitor"
+
+// monitorBinary returns the monitor binary beside self, the daemon's own
+// binary. Without it, monitors and container inits run from self, which
+// has the same hidden modes: everything works, each container start just
+// pays for the daemon's larger binary twice, so the daemon says so.
+func monitorBinary(self string, log *logrus.Logger) string {
+	bin := filepath.Join(filepath.Dir(self), MonitorBinaryName)
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return bin
+	}
+	log.Warnf("no %s beside %s: monitors and container inits run from plugdbgd itself, which starts containers slower (make build puts both in build/)", MonitorBinaryName, self)
+	return self
 }

@@ -11,7 +11,21 @@ import (
 
 // Write replaces path with data: it writes a temporary file in the same
 // directory, fsyncs it, renames it over path and fsyncs the directory.
-func Write(path string, data []byte, perm os.FileMode) (retErr error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// WriteRunState is Write without the fsyncs, for files that describe
+// running processes (a monitor's pid, its start config): a reader or a
+// restart after kill -9 still sees the old content or the new, and after
+// a power loss, which ends the processes too, no content is right any
+// more, so their readers already treat a file that is missing, empty or
+// stale as no process. Each fsync costs a container start a disk flush.
+func WriteRunState(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, durable bool) (retErr error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -29,14 +43,19 @@ func Write(path string, data []byte, perm os.FileMode) (retErr error) {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: sync: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return SyncDir(dir)
 }
@@ -48,6 +67,15 @@ func WriteJSON(path string, v any, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return Write(path, append(data, '\n'), perm)
+}
+
+// WriteRunStateJSON is WriteRunState of v's JSON encoding.
+func WriteRunStateJSON(path string, v any, perm os.FileMode) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return WriteRunState(path, append(data, '\n'), perm)
 }
 
 // SyncDir fsyncs a directory so that renames and creations in it are durable.

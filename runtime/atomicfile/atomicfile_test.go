@@ -35,24 +35,40 @@ func TestWrite(t *testing.T) {
 		{name: "empty content", existing: ptr("old"), data: "", perm: 0o600},
 		{name: "perm not reduced by umask", data: "x", perm: 0o666},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "state.json")
-			if tt.existing != nil {
-				require.NoError(t, os.WriteFile(path, []byte(*tt.existing), 0o600))
-			}
-			require.NoError(t, atomicfile.Write(path, []byte(tt.data), tt.perm))
-
-			got, err := os.ReadFile(path)
-			require.NoError(t, err)
-			assert.Equal(t, tt.data, string(got))
-			fi, err := os.Stat(path)
-			require.NoError(t, err)
-			assert.Equal(t, tt.perm, fi.Mode().Perm())
-			assert.Equal(t, []string{"state.json"}, dirNames(t, dir), "no temporary file left behind")
-		})
+	writers := map[string]func(string, []byte, os.FileMode) error{
+		"Write": atomicfile.Write, "WriteRunState": atomicfile.WriteRunState,
 	}
+	for wname, write := range writers {
+		for _, tt := range tests {
+			t.Run(wname+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "state.json")
+				if tt.existing != nil {
+					require.NoError(t, os.WriteFile(path, []byte(*tt.existing), 0o600))
+				}
+				require.NoError(t, write(path, []byte(tt.data), tt.perm))
+
+				got, err := os.ReadFile(path)
+				require.NoError(t, err)
+				assert.Equal(t, tt.data, string(got))
+				fi, err := os.Stat(path)
+				require.NoError(t, err)
+				assert.Equal(t, tt.perm, fi.Mode().Perm())
+				assert.Equal(t, []string{"state.json"}, dirNames(t, dir), "no temporary file left behind")
+			})
+		}
+	}
+}
+
+func TestWriteRunStateJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "monitor.pid")
+	require.NoError(t, atomicfile.WriteRunStateJSON(path, map[string]int{"pid": 7}, 0o600))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "{\"pid\":7}\n", string(got))
+	require.Error(t, atomicfile.WriteRunStateJSON(path, func() {}, 0o600))
+	assert.Equal(t, []string{"monitor.pid"}, dirNames(t, dir))
 }
 
 func TestWriteJSON(t *testing.T) {

@@ -27,6 +27,7 @@ const maxSocketPath = 107
 // start runs plugin e and waits, until ctx ends, for it to answer
 // Plugin.Activate. On error nothing of the run is left. Caller holds e.op.
 func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
+	begin := time.Now()
 	m.mu.Lock()
 	p := e.p
 	m.mu.Unlock()
@@ -73,6 +74,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	}
 	defer watch.Close()
 
+	prepared := time.Since(begin) // spec, directories and the socket's watch
 	t0 := time.Now()
 	m.mu.Lock()
 	limits := m.logLimits(e)
@@ -89,7 +91,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		return err
 	}
 	r := m.attach(e, conn, true)
-	m.log.WithField("plugin", id).Debugf("container started in %s", time.Since(t0))
+	m.log.WithField("plugin", id).Debugf("container started in %s (%s, handover and report %s)", time.Since(begin), startPhases(prepared, conn.Hello().Phases), handoverGap(time.Since(t0), conn.Hello().Phases))
 
 	if err := m.waitReady(ctx, e, r, sock, watch, observe); err != nil {
 		m.mu.Lock()
@@ -109,6 +111,26 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	r.starting = false
 	e.state.Status = types.StatusRunning
 	return nil
+}
+
+// startPhases says where a container start went, for the debug log:
+// before the monitor (prepared), then the monitor's own phases.
+func startPhases(prepared time.Duration, phases []monitor.Phase) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "prepare %s", prepared.Round(10*time.Microsecond))
+	for _, p := range phases {
+		fmt.Fprintf(&b, ", %s %s", p.Name, p.Duration.Round(10*time.Microsecond))
+	}
+	return b.String()
+}
+
+// handoverGap is what the start took beyond the monitor's own phases: the
+// monitor's config, waking the spare monitor, its report and the attach.
+func handoverGap(total time.Duration, phases []monitor.Phase) time.Duration {
+	for _, p := range phases {
+		total -= p.Duration
+	}
+	return total.Round(10 * time.Microsecond)
 }
 
 // attach makes r the plugin's current run and starts consuming its output.

@@ -72,7 +72,7 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 		return Hello{}, fmt.Errorf("start token: %w", err)
 	}
 	cfg.Token = hex.EncodeToString(token[:])
-	if err := atomicfile.WriteJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
+	if err := atomicfile.WriteRunStateJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
 		return Hello{}, err
 	}
 	sp, err := l.take()
@@ -126,7 +126,7 @@ func handOver(ctx context.Context, sp *spare, job handover) (Hello, error) {
 		if r.Error != "" {
 			return Hello{}, errors.New(r.Error)
 		}
-		return Hello{Pid: r.Pid, StartedAt: r.StartedAt}, nil
+		return Hello{Pid: r.Pid, StartedAt: r.StartedAt, Phases: r.Phases}, nil
 	case <-ctx.Done():
 		_ = sp.cmd.Process.Kill()
 		return Hello{}, fmt.Errorf("start monitor: %w", ctx.Err())

@@ -56,6 +56,7 @@ func Main(args []string) int {
 	// through exec; a handler is reset there.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	var dir, token string
+	var clock *phaseClock // from the handover on: what the daemon waits for
 	switch len(args) {
 	case 1:
 		dir = args[0]
@@ -70,6 +71,7 @@ func Main(args []string) int {
 			return 2
 		}
 		dir, token = h.Dir, h.Token
+		clock = newPhaseClock()
 		if err := redirectStderr(filepath.Join(dir, logFile)); err != nil {
 			fmt.Fprintf(os.Stderr, "monitor %d: %v\n", os.Getpid(), err)
 			reportStart(startResult{Error: err.Error()})
@@ -86,7 +88,11 @@ func Main(args []string) int {
 		return 1
 	}
 	defer lock.Close() // held until the monitor exits, whatever it does meanwhile
-	m := &monitor{dir: dir, cfg: cfg, obs: newObserver(cfg.Socket)}
+	if clock == nil {
+		clock = newPhaseClock()
+	}
+	clock.mark("claim")
+	m := &monitor{dir: dir, cfg: cfg, obs: newObserver(cfg.Socket), clock: clock}
 	m.cond = sync.NewCond(&m.mu)
 	return m.run()
 }
@@ -141,6 +147,7 @@ type monitor struct {
 	session  *session
 	attached bool // a daemon has attached during this run
 	stopping bool
+	clock    *phaseClock // the start's phases, reported with the start result
 }
 
 func (m *monitor) run() int {
@@ -155,6 +162,7 @@ func (m *monitor) run() int {
 	defer os.Remove(sock)
 
 	m.openLog()
+	m.clock.mark("listen and open log")
 	if m.cfg.Observe {
 		// Watching from before the start: the point is in place as soon
 		// as the socket exists, whenever a daemon asks.
@@ -167,7 +175,7 @@ func (m *monitor) run() int {
 		return 1
 	}
 	pid, _ := m.process.Pid()
-	reportStart(startResult{Pid: pid, StartedAt: m.startedAt})
+	reportStart(startResult{Pid: pid, StartedAt: m.startedAt, Phases: m.clock.phases})
 
 	go m.serve()
 	var copiers sync.WaitGroup
@@ -286,6 +294,7 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container: %w", err)
 	}
+	m.clock.mark("create container")
 	defer func() {
 		if retErr != nil {
 			_ = ct.Destroy()
@@ -321,6 +330,9 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 		errR.Close()
 		return nil, nil, fmt.Errorf("start container: %w", err)
 	}
+	// Cgroups, the init's re-execution, namespaces, mounts, pivot_root
+	// and the exec of the plugin's entrypoint.
+	m.clock.mark("run container")
 	m.container, m.process, m.startedAt = ct, p, time.Now()
 	return outR, errR, nil
 }

@@ -51,7 +51,7 @@ func (m *monitor) handle(conn net.Conn) {
 	}
 	s := &session{conn: conn, done: make(chan struct{})}
 	pid, _ := m.process.Pid()
-	if err := json.NewEncoder(conn).Encode(Message{Hello: &Hello{Pid: pid, StartedAt: m.startedAt}}); err != nil {
+	if err := json.NewEncoder(conn).Encode(Message{Hello: &Hello{Pid: pid, StartedAt: m.startedAt, Phases: m.clock.phases}}); err != nil {
 		return
 	}
 
