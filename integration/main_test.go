@@ -175,6 +175,7 @@ type daemon struct {
 	sock     string
 	host     string // unix://<sock>
 	client   *client.Client
+	bin      string // the plugdbgd binary to run; "" is plugdbgdBin
 
 	proc *daemonProc   // the current (or last) daemon process
 	logs []*daemonProc // every process started, in order
