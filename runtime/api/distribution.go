@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
@@ -80,7 +81,8 @@ func (s *progressStream) finish(err error) {
 		writeErr(s.w, err)
 		return
 	}
-	s.send(streamMessage{Message: jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}}, ErrorMessage: err.Error()})
+	// The code carries the error's kind, as its status would have.
+	s.send(streamMessage{Message: jsonstream.Message{Error: &jsonstream.Error{Code: errkind.HTTPStatus(err), Message: err.Error()}}, ErrorMessage: err.Error()})
 }
 
 // privileges answers GET /plugins/privileges?remote=REF.
