@@ -261,9 +261,20 @@ func reportProgress(ctx context.Context, format string, args ...any) {
 	}
 }
 
-// timeoutNote is " (timeout 30s)" for a ctx that ends in 30 s, "" for one
-// with no deadline.
+type waitTimeoutKey struct{}
+
+// withWaitTimeout notes on ctx the timeout the caller gave its wait, for
+// the progress line to name it as given.
+func withWaitTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, waitTimeoutKey{}, d)
+}
+
+// timeoutNote is " (timeout 30s)" for a wait given 30 s (what is left of
+// ctx, if the timeout was not noted), "" for one with no deadline.
 func timeoutNote(ctx context.Context) string {
+	if d, ok := ctx.Value(waitTimeoutKey{}).(time.Duration); ok {
+		return fmt.Sprintf(" (timeout %s)", d)
+	}
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return ""
