@@ -332,6 +332,7 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 	// for, as Docker's progress stream; an error before the first line is
 	// still a plain error status.
 	ps := newProgressStream(w)
+	ps.kinds = true
 	ctx := manager.WithProgress(r.Context(), func(status string) {
 		ps.send(streamMessage{Message: jsonstream.Message{Status: status}})
 	})
