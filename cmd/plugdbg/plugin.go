@@ -54,7 +54,8 @@ func newEnableCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err = cl.Enable(cmd.Context(), args[0], time.Duration(timeout)*time.Second); err != nil {
+			progress := &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)}
+			if err = cl.EnableProgress(cmd.Context(), args[0], time.Duration(timeout)*time.Second, progress); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])

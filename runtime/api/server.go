@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/system"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -313,11 +314,29 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
-	if err := s.local.Enable(r.Context(), name, timeout); err != nil {
-		writeErr(w, err)
+	progress, err := boolValue(r, "progress")
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if !progress {
+		// Docker's answer: 200 and no body, once the plugin is ready.
+		if err := s.local.Enable(r.Context(), name, timeout); err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// plugdbg's client asks (progress=1) to be told what the enable waits
+	// for, as Docker's progress stream; an error before the first line is
+	// still a plain error status.
+	ps := newProgressStream(w)
+	ps.kinds = true
+	ctx := manager.WithProgress(r.Context(), func(status string) {
+		ps.send(streamMessage{Message: jsonstream.Message{Status: status}})
+	})
+	ps.finish(s.local.Enable(ctx, name, timeout))
 }
 
 func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {

@@ -158,6 +158,7 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 // point on it, then for Plugin.Activate, and fails fast when the plugin
 // exits.
 func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *sockwatch.Watch, observe bool) error {
+	reportProgress(ctx, "waiting for Plugin.Activate on %s%s", sock, timeoutNote(ctx))
 	t0 := time.Now()
 	select {
 	case <-w.Created():
@@ -226,9 +227,9 @@ func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
 	m.mu.Unlock()
 	msg := fmt.Sprintf("plugin did not create its socket %s (%s inside the plugin) before the timeout", sock, spec.SocketDirInPlugin+"/"+e.p.Config.Interface.Socket)
 	// Sockets in the socket dir show twice: as the plugin sees them (from
-	// /proc/<pid>/net/unix) and on the host; name each once, as the plugin
-	// sees it.
-	others := listeningSockets(pid)
+	// its processes' descriptors) and on the host; name each once, as the
+	// plugin sees it.
+	others := listeningSockets(m.pluginPids(e.p.ID, pid))
 	for _, s := range socketsIn(m.socketDir(e.p.ID)) {
 		inPlugin := spec.SocketDirInPlugin + "/" + filepath.Base(s)
 		if s != sock && !slices.Contains(others, inPlugin) {
