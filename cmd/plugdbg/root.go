@@ -174,5 +174,6 @@ func newRootCmd() *cobra.Command {
 		newContextCmd(opts),
 		newUICmd(opts),
 	)
+	addCompletions(root, opts)
 	return root
 }
