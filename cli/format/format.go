@@ -85,14 +85,24 @@ func (t *Template) parse(s string) error {
 // IsTable reports whether the format was "table …".
 func (t *Template) IsTable() bool { return t.table }
 
+// Fallback is a value whose templates fall back to another object's JSON
+// than its own: an ls row, to its plugin's inspect fields.
+type Fallback interface {
+	FormatFallback() any
+}
+
 // Execute writes v through the template, and a newline. When the template
-// names a field v's Go type lacks, it is run on v's JSON instead (decoded
-// with numbers kept as written; a key missing there is an error), so that
-// JSON field names work too, as docker's inspect does.
+// names a field v's Go type lacks, it is run on v's JSON instead (or on
+// that of v's FormatFallback; decoded with numbers kept as written; a key
+// missing there is an error), so that JSON field names work too, as
+// docker's inspect does.
 func (t *Template) Execute(w io.Writer, v any) error {
 	var b bytes.Buffer
 	if err := t.tmpl.Execute(&b, v); err != nil {
 		b.Reset()
+		if f, ok := v.(Fallback); ok {
+			v = f.FormatFallback()
+		}
 		if err := t.executeJSON(&b, v); err != nil {
 			return err
 		}
