@@ -119,11 +119,14 @@ func TestDockerForms(t *testing.T) {
 			{"ls", "--format", "{{.Name}} {{.PluginReference}}"},
 			{"ls"},
 		} {
-			assert.Equal(t, run(append([]string{"plugin"}, args...)...), d.ok(t, args...), "%q", args)
+			want, got := run(append([]string{"plugin"}, args...)...), d.ok(t, args...)
+			t.Logf("docker plugin %q:\n%splugdbg %q:\n%s", args, want, args, got)
+			assert.Equal(t, want, got, "%q", args)
 		}
 		// ls --format json: docker's fields the same, plugdbg's beside them.
-		dl := strings.Split(strings.TrimSpace(run("plugin", "ls", "--format", "json")), "\n")
-		pl := strings.Split(strings.TrimSpace(d.ok(t, "ls", "--format", "json")), "\n")
+		dout, pout := run("plugin", "ls", "--format", "json"), d.ok(t, "ls", "--format", "json")
+		t.Logf("docker plugin ls --format json:\n%splugdbg ls --format json:\n%s", dout, pout)
+		dl, pl := strings.Split(strings.TrimSpace(dout), "\n"), strings.Split(strings.TrimSpace(pout), "\n")
 		require.Equal(t, len(dl), len(pl))
 		for i := range dl {
 			var dr, pr map[string]any
