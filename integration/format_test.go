@@ -47,7 +47,7 @@ func TestDockerForms(t *testing.T) {
 			"Enabled": true, "PluginReference": vol.PluginReference, "Restarts": 0.0, "Status": "running"}, row)
 		out = d.ok(t, "ls", "--format", `table {{.Name}}\t{{.Enabled}}\t{{.Id}}`)
 		assert.Equal(t, ""+
-			"NAME           ENABLED   <no value>\n"+
+			"NAME           ENABLED   ID\n"+
 			"crash:latest   false     "+d.inspect(t, "crash").ID+"\n"+
 			"vol:latest     true      "+vol.ID+"\n"+
 			"vol2:latest    true      "+vol2.ID+"\n", out)

@@ -20,9 +20,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"text/tabwriter"
 	"text/template"
+	"text/template/parse"
 
 	"github.com/docker/cli/templates"
 )
@@ -137,8 +139,9 @@ func (t *Template) executeJSON(w io.Writer, v any) error {
 }
 
 // Header names the columns of a table: field name to column title. A
-// field left out prints as "<no value>", and is false in {{if}}, as in
-// docker (so `{{.Name}}{{if .Current}} *{{end}}` heads its column "NAME").
+// field left out is false in {{if}}, as in docker (so `{{.Name}}{{if
+// .Current}} *{{end}}` heads its column "NAME"); printed, it is titled by
+// its name in capitals (docker prints "<no value>").
 type Header map[string]string
 
 // Rows writes rows as docker's list commands do: format "" or "table" is
@@ -182,13 +185,49 @@ func (t *Template) NewTable(out io.Writer, header Header) *Table {
 		return &Table{w: out}
 	}
 	tw := tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+	titles := Header{}
+	for _, name := range printedFields(t.tmpl.Root) {
+		titles[name] = strings.ToUpper(name)
+	}
+	maps.Copy(titles, header)
 	h, err := t.tmpl.Clone()
 	if err == nil {
 		// As docker: a header that cannot be made is left out.
-		_ = h.Funcs(templates.HeaderFunctions).Execute(tw, header)
+		_ = h.Funcs(templates.HeaderFunctions).Execute(tw, titles)
 	}
 	_, _ = tw.Write([]byte{'\n'})
 	return &Table{w: tw, tw: tw}
+}
+
+// printedFields lists the fields of the dot (`{{.Name}}`, not
+// `{{.Config.Description}}`) that the template prints, outside the
+// conditions of if, with and range.
+func printedFields(n parse.Node) []string {
+	var out []string
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			out = append(out, printedFields(c)...)
+		}
+	case *parse.ActionNode:
+		for _, c := range n.Pipe.Cmds {
+			for _, a := range c.Args {
+				if f, ok := a.(*parse.FieldNode); ok && len(f.Ident) == 1 {
+					out = append(out, f.Ident[0])
+				}
+			}
+		}
+	case *parse.IfNode:
+		out = append(printedFields(n.List), printedFields(n.ElseList)...)
+	case *parse.WithNode:
+		out = append(printedFields(n.List), printedFields(n.ElseList)...)
+	case *parse.RangeNode:
+		out = append(printedFields(n.List), printedFields(n.ElseList)...)
+	}
+	return out
 }
 
 // Write writes formatted rows (Template.Execute's output).

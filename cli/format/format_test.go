@@ -109,7 +109,7 @@ func TestRows(t *testing.T) {
 
 // TestRowsHeaderLeavesOut: a field the header does not name is false in
 // {{if}}, so a mark after a name does not show in the header, as in
-// docker's context ls.
+// docker's context ls; printed, it is titled by its name.
 func TestRowsHeaderLeavesOut(t *testing.T) {
 	type ctx struct {
 		Name    string
@@ -119,6 +119,10 @@ func TestRowsHeaderLeavesOut(t *testing.T) {
 	require.NoError(t, Rows(&out, "", `table {{.Name}}{{if .Current}} *{{end}}\t{{.Name}}`, Header{"Name": "NAME"},
 		[]ctx{{Name: "a"}, {Name: "lab", Current: true}}))
 	assert.Equal(t, "NAME      NAME\na         a\nlab *     lab\n", out.String())
+	out.Reset()
+	require.NoError(t, Rows(&out, `table {{.Name}}\t{{.Current}}\t{{if .Current}}{{.Name}}{{end}}`, "", Header{"Name": "NAME"},
+		[]ctx{{Name: "lab", Current: true}}))
+	assert.Equal(t, "NAME      CURRENT   NAME\nlab       true      lab\n", out.String())
 }
 
 func TestRowsErrors(t *testing.T) {

@@ -188,12 +188,9 @@ func printContexts(out io.Writer, rows []contexts.Listed, o contextListOptions) 
 			break
 		}
 	}
+	// Current is left out, as docker's header leaves it out, so that the
+	// default's mark does not show in the header.
 	header := format.Header{"Name": "NAME", "Description": "DESCRIPTION", "Host": "HOST", "Error": "ERROR"}
-	if format.Default(o.format, def) != def {
-		// Docker's header leaves Current out, so that the default's mark
-		// does not show in it; a format of one's own may show the column.
-		header["Current"] = "CURRENT"
-	}
 	return format.Rows(out, o.format, def, header, rows)
 }
 
