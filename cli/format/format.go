@@ -40,8 +40,9 @@ const (
 // Template is a parsed --format value. It is safe for use by one goroutine
 // at a time.
 type Template struct {
-	tmpl  *template.Template
-	table bool
+	tmpl   *template.Template
+	strict *template.Template // tmpl failing on a missing key, for JSON; made at first use
+	table  bool
 }
 
 // Parse parses format as a list command's --format (docker's formatter):
@@ -128,11 +129,14 @@ func (t *Template) executeJSON(w io.Writer, v any) error {
 	if err := dec.Decode(&generic); err != nil {
 		return fmt.Errorf("format: %w", err)
 	}
-	strict, err := t.tmpl.Clone()
-	if err != nil {
-		return fmt.Errorf("format: %w", err)
+	if t.strict == nil {
+		strict, err := t.tmpl.Clone()
+		if err != nil {
+			return fmt.Errorf("format: %w", err)
+		}
+		t.strict = strict.Option("missingkey=error")
 	}
-	if err := strict.Option("missingkey=error").Execute(w, generic); err != nil {
+	if err := t.strict.Execute(w, generic); err != nil {
 		return fmt.Errorf("format: %w", err)
 	}
 	return nil
