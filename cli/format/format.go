@@ -89,23 +89,21 @@ func (t *Template) parse(s string) error {
 func (t *Template) IsTable() bool { return t.table }
 
 // Fallback is a value whose templates fall back to another object's JSON
-// than its own: an ls row, to its plugin's inspect fields.
+// beside its own: an ls row, to its plugin's inspect fields.
 type Fallback interface {
 	FormatFallback() any
 }
 
 // Execute writes v through the template, and a newline. When the template
-// names a field v's Go type lacks, it is run on v's JSON instead (or on
-// that of v's FormatFallback; decoded with numbers kept as written; a key
-// missing there is an error), so that JSON field names work too, as
-// docker's inspect does.
+// names a field v's Go type lacks, it is run on v's JSON instead (decoded
+// with numbers kept as written; a key missing there is an error), so that
+// JSON field names work too, as docker's inspect does. For a Fallback v,
+// that JSON is its FormatFallback's with v's own fields over it, so that
+// a template may mix the two.
 func (t *Template) Execute(w io.Writer, v any) error {
 	var b bytes.Buffer
 	if err := t.tmpl.Execute(&b, v); err != nil {
 		b.Reset()
-		if f, ok := v.(Fallback); ok {
-			v = f.FormatFallback()
-		}
 		if err := t.executeJSON(&b, v); err != nil {
 			return err
 		}
@@ -116,18 +114,21 @@ func (t *Template) Execute(w io.Writer, v any) error {
 }
 
 func (t *Template) executeJSON(w io.Writer, v any) error {
-	raw, ok := v.(json.RawMessage)
-	if !ok {
-		var err error
-		if raw, err = json.Marshal(v); err != nil {
+	generic, err := decodeJSON(v)
+	if err != nil {
+		return fmt.Errorf("format: %w", err)
+	}
+	if f, ok := v.(Fallback); ok {
+		under, err := decodeJSON(f.FormatFallback())
+		if err != nil {
 			return fmt.Errorf("format: %w", err)
 		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return fmt.Errorf("format: %w", err)
+		over, ok1 := generic.(map[string]any)
+		merged, ok2 := under.(map[string]any)
+		if ok1 && ok2 {
+			maps.Copy(merged, over)
+		}
+		generic = under
 	}
 	if t.strict == nil {
 		strict, err := t.tmpl.Clone()
@@ -140,6 +141,25 @@ func (t *Template) executeJSON(w io.Writer, v any) error {
 		return fmt.Errorf("format: %w", err)
 	}
 	return nil
+}
+
+// decodeJSON is v's JSON (v itself for a json.RawMessage) as maps, slices
+// and json.Numbers, as docker's inspect decodes it for templates.
+func decodeJSON(v any) (any, error) {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, err
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return generic, nil
 }
 
 // Header names the columns of a table: field name to column title. A

@@ -179,6 +179,32 @@ func TestExecuteRawJSONFallback(t *testing.T) {
 	}
 }
 
+// listed is an ls row whose templates see its plugin's JSON too.
+type listed struct {
+	ID   string
+	Name string
+	p    inspected
+}
+
+func (l listed) FormatFallback() any { return l.p }
+
+func TestExecuteFallbackMixes(t *testing.T) {
+	l := listed{ID: "abc", Name: "row name", p: inspected{ID: "abcdef", Name: "plugin name", Size: 3}}
+	for format, want := range map[string]string{
+		"{{.ID}} {{.Name}}":         "abc row name\n",        // the row's
+		"{{.Id}} {{.size}}":         "abcdef 3\n",            // the plugin's
+		"{{.ID}} {{.Id}} {{.Name}}": "abc abcdef row name\n", // both: the row's fields win
+		"{{json .}}":                `{"ID":"abc","Name":"row name"}` + "\n",
+		"{{.Config.Description}}|":  "|\n",
+	} {
+		tmpl, err := Parse(format)
+		require.NoError(t, err)
+		var out bytes.Buffer
+		require.NoError(t, tmpl.Execute(&out, l), format)
+		assert.Equal(t, want, out.String(), format)
+	}
+}
+
 func TestInspect(t *testing.T) {
 	a := inspected{ID: "a", Name: "x"}
 	raw := json.RawMessage(`{"Name":"ctx","Endpoints":{"plugdbg":{"Host":"tcp://h:1"}}}`)
