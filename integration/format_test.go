@@ -123,6 +123,17 @@ func TestDockerForms(t *testing.T) {
 			t.Logf("docker plugin %q:\n%splugdbg %q:\n%s", args, want, args, got)
 			assert.Equal(t, want, got, "%q", args)
 		}
+		// events: docker's filters and --until, sent by the docker CLI. It
+		// sends --until in whole seconds: the next one, which the daemon's
+		// stream ends at.
+		until := strconv.FormatInt(time.Now().Unix()+1, 10)
+		since := strconv.FormatInt(begin.Unix(), 10)
+		evArgs := []string{"--since", since, "--until", until, "--filter", "event=enable", "--filter", "plugin=web", "--format", "{{.Action}} {{.Actor.ID}}"}
+		want, got := run(append([]string{"events"}, evArgs...)...), d.ok(t, append([]string{"events"}, evArgs...)...)
+		t.Logf("docker events %q:\n%splugdbg events:\n%s", evArgs, want, got)
+		assert.Equal(t, "enable "+web.ID+"\n", want)
+		assert.Equal(t, want, got)
+
 		// ls --format json: docker's fields the same, plugdbg's beside them.
 		dout, pout := run("plugin", "ls", "--format", "json"), d.ok(t, "ls", "--format", "json")
 		t.Logf("docker plugin ls --format json:\n%splugdbg ls --format json:\n%s", dout, pout)
