@@ -85,9 +85,43 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 
 // Events streams lifecycle events to fn until ctx ends.
 func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Message) error) error {
+	return c.WatchEvents(ctx, EventsOptions{Since: since}, fn)
+}
+
+// EventsOptions select the events WatchEvents streams, as the Engine API's
+// /events takes them.
+type EventsOptions struct {
+	// Since replays the recent events from then on; Until ends the stream
+	// (past events only when it is past). Zero: not set.
+	Since, Until time.Time
+	// Filters are docker's: plugin=NAME|ID, type=plugin, event=ACTION;
+	// values of one key are alternatives, keys must all match.
+	Filters map[string][]string
+}
+
+// WatchEvents streams the events o selects to fn until ctx ends, fn fails
+// or o.Until passes.
+func (c *Client) WatchEvents(ctx context.Context, o EventsOptions, fn func(events.Message) error) error {
 	q := url.Values{}
-	if !since.IsZero() {
-		q.Set("since", strconv.FormatInt(since.Unix(), 10)+"."+fmt.Sprintf("%09d", since.Nanosecond()))
+	for key, t := range map[string]time.Time{"since": o.Since, "until": o.Until} {
+		if !t.IsZero() {
+			q.Set(key, strconv.FormatInt(t.Unix(), 10)+"."+fmt.Sprintf("%09d", t.Nanosecond()))
+		}
+	}
+	if len(o.Filters) > 0 {
+		// The Engine API's modern form: {"key":{"value":true}}.
+		f := map[string]map[string]bool{}
+		for k, vs := range o.Filters {
+			f[k] = map[string]bool{}
+			for _, v := range vs {
+				f[k][v] = true
+			}
+		}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode filters: %w", err)
+		}
+		q.Set("filters", string(b))
 	}
 	resp, err := c.send(ctx, http.MethodGet, "/events", q, nil, "")
 	if err != nil {
