@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds the hand-written JSON codec of a log line. The monitor
@@ -40,6 +41,16 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // than json.Marshal, which re-validates the output of every MarshalJSON.
 func (e Entry) AppendJSON(dst []byte) []byte {
 	r := Record{Seq: e.Seq, Time: e.Time, Stream: e.Stream, Line: e.Line, Partial: e.Partial}
+	return r.AppendJSON(dst, FileForm)
+}
+
+// AppendLineJSON appends the log file's record of one line given as bytes,
+// the bytes Entry{Seq: seq, Time: t, Stream: stream, Line: string(line),
+// Partial: partial}.AppendJSON appends, without making that string: the
+// monitor encodes every line a plugin writes straight from its read
+// buffer. line is only read, and only during the call.
+func AppendLineJSON(dst []byte, seq uint64, t int64, stream string, line []byte, partial bool) []byte {
+	r := Record{Seq: seq, Time: t, Stream: stream, Line: unsafe.String(unsafe.SliceData(line), len(line)), Partial: partial}
 	return r.AppendJSON(dst, FileForm)
 }
 
