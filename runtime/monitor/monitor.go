@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -145,8 +144,6 @@ type monitor struct {
 	lastSeq  uint64
 	ackedSeq uint64 // last seq a daemon acknowledged
 	unstored uint64 // lines the log file could not take
-	encBuf   []byte // reused to encode a read's lines for the log file
-	encEnds  []uint32
 	// unacked holds the records of the lines from the daemon's last ack on
 	// (and of a few before it, in the oldest chunk), oldest first, as they
 	// went to the log file: the daemon reads the same form, so a line is
@@ -393,7 +390,11 @@ type chunk struct {
 func (c *chunk) last() uint64 { return c.first + uint64(len(c.ends)) - 1 }
 
 // size is what the chunk costs in memory, as counted against maxUnacked.
-func (c *chunk) size() int { return len(c.data) + 4*len(c.ends) }
+func (c *chunk) size() int { return cap(c.data) + 4*cap(c.ends) }
+
+// recordOverhead is about what a record adds to its line: seq, time and
+// stream, with up to 20 digits for the seq, and the newline.
+const recordOverhead = 96
 
 // from returns the records from seq on (seq within the chunk).
 func (c *chunk) from(seq uint64) []byte {
@@ -414,7 +415,11 @@ func (m *monitor) append(sp *logs.Splitter, stream string, now int64, data []byt
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	first := m.lastSeq + 1
-	buf, ends := m.encBuf[:0], m.encEnds[:0]
+	// The chunk's own buffers, sized for the records of data's lines so
+	// that they seldom grow: the log file is written from them, and the
+	// spool keeps them as they are.
+	n := bytes.Count(data, []byte{'\n'}) + 1
+	buf, ends := make([]byte, 0, len(data)+recordOverhead*n), make([]uint32, 0, n)
 	add := func(line []byte, partial bool) {
 		m.lastSeq++
 		buf = append(logs.AppendLineJSON(buf, m.lastSeq, now, stream, line, partial), '\n')
@@ -424,7 +429,6 @@ func (m *monitor) append(sp *logs.Splitter, stream string, now int64, data []byt
 	if flush != none {
 		sp.FlushCut(flush == final, add)
 	}
-	m.encBuf, m.encEnds = buf, ends
 	if len(ends) == 0 {
 		return
 	}
@@ -439,14 +443,11 @@ func (m *monitor) append(sp *logs.Splitter, stream string, now int64, data []byt
 		}
 		m.unstored += uint64(len(ends))
 	}
-	c := chunk{first: first, data: bytes.Clone(buf), ends: slices.Clone(ends)}
+	c := chunk{first: first, data: buf, ends: ends}
 	m.unacked = append(m.unacked, c)
 	m.unackedB += c.size()
 	for m.unackedB > maxUnacked && len(m.unacked) > 1 {
 		m.dropOldest()
-	}
-	if cap(m.encBuf) > 4*readSize {
-		m.encBuf, m.encEnds = nil, nil // a burst of long lines does not pin its memory
 	}
 	m.cond.Broadcast()
 }
