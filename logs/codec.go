@@ -136,6 +136,9 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipJSONSafe(s, i); i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if jsonSafe[b] {
@@ -302,6 +305,7 @@ func (p *canonParser) str() (string, bool) {
 	}
 	p.i++
 	start := p.i
+	p.i = skipStrSafe(unsafe.String(unsafe.SliceData(p.b), len(p.b)), p.i)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {

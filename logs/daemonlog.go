@@ -165,8 +165,9 @@ func (c *stampCache) append(dst []byte, layout string, t time.Time) []byte {
 // appendStamp appends "time=" and t formatted by layout, quoted as the
 // TextFormatter quotes it.
 func appendStamp(dst []byte, layout string, t time.Time) []byte {
-	var ts [len(timestampFormat) + 16]byte
-	return appendTextValue(append(dst, "time="...), t.AppendFormat(ts[:0], layout))
+	var buf [len(timestampFormat) + 16]byte
+	ts := t.AppendFormat(buf[:0], layout)
+	return appendTextValue(append(dst, "time="...), unsafe.String(unsafe.SliceData(ts), len(ts)))
 }
 
 // batchContext marks the entries TagBatch makes: their message is lines
@@ -230,7 +231,7 @@ var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
 // by strconv.Quote. Printable ASCII, most of what plugins write, is quoted
 // in the same pass that copies it; strconv, which decodes and checks every
 // rune, quotes the rest.
-func appendTextValue[S string | []byte](dst []byte, s S) []byte {
+func appendTextValue(dst []byte, s string) []byte {
 	i := 0
 	for i < len(s) && textSafe[s[i]] {
 		i++
@@ -242,6 +243,9 @@ func appendTextValue[S string | []byte](dst []byte, s S) []byte {
 	dst = append(append(dst, '"'), s[:i]...)
 	start := i
 	for ; i < len(s); i++ {
+		if i = skipQuoteSafe(s, i); i == len(s) {
+			break
+		}
 		switch quoteClass[s[i]] {
 		case quotePlain:
 			continue
@@ -249,7 +253,7 @@ func appendTextValue[S string | []byte](dst []byte, s S) []byte {
 			dst = append(append(dst, s[start:i]...), '\\', s[i])
 			start = i + 1
 		default:
-			return strconv.AppendQuote(dst[:mark], string(s))
+			return strconv.AppendQuote(dst[:mark], s)
 		}
 	}
 	return append(append(dst, s[start:]...), '"')
