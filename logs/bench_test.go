@@ -286,3 +286,41 @@ func BenchmarkTagBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 }
+
+// BenchmarkAPIDecode is what a follower (plugdbg logs -f) spends to read
+// one line of the API's stream: DecodeAPIRecord, and encoding/json as the
+// client used before.
+func BenchmarkAPIDecode(b *testing.B) {
+	const id = "4c2f0f5d6a0123456789abcdef0123456789abcdef0123456789abcdef012345"
+	for _, kind := range []string{"plain", "logfmt"} {
+		r := Record{Plugin: id, Name: "flood:latest", Seq: 123456789, Time: 1714979289123456789, Stream: Stdout, Line: benchLines[kind]}
+		rec := r.AppendJSON(nil, APIForm)
+		b.Run(kind+"/fast", func(b *testing.B) {
+			var r Record
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !DecodeAPIRecord(rec, &r) {
+					b.Fatal("not decoded")
+				}
+			}
+		})
+		b.Run(kind+"/json", func(b *testing.B) {
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var l struct {
+					Plugin, Name string
+					Seq          uint64
+					Time         int64
+					Stream, Line string
+					LineB64      string `json:"line_b64"`
+					Partial      bool
+					Skipped      uint64
+					Error        string
+				}
+				_ = json.Unmarshal(rec, &l)
+			}
+		})
+	}
+}

@@ -246,6 +246,89 @@ func decodeCanonical(b []byte, e *Entry) bool {
 	return p.lit("}") && p.i == len(b)
 }
 
+// DecodeAPIRecord decodes b, one line of the API's stream, if it has
+// exactly the form Record.AppendJSON writes in APIForm: plugin and name,
+// then seq, time, stream, line, line_b64, partial and skipped, each only
+// if set, in that order, no white space. It reports false, leaving r
+// partly filled, for anything else, which the caller then hands to
+// encoding/json: a follower reads every line it prints, and decoding it by
+// reflection costs several times more than the daemon's encoding. Plugin
+// and Name are r's own strings again when they are the same as before, so
+// that a stream of one plugin's lines costs one string per line.
+func DecodeAPIRecord(b []byte, r *Record) bool {
+	p := canonParser{b: b}
+	var ok bool
+	if !p.lit(`{"plugin":`) {
+		return false
+	}
+	if r.Plugin, ok = p.strAgain(r.Plugin); !ok || !p.lit(`,"name":`) {
+		return false
+	}
+	if r.Name, ok = p.strAgain(r.Name); !ok {
+		return false
+	}
+	r.Seq, r.Time, r.Stream, r.Line, r.LineB64, r.Partial, r.Skipped = 0, 0, "", "", "", false, 0
+	if p.lit(`,"seq":`) {
+		if r.Seq, ok = p.uint(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"time":`) {
+		if r.Time, ok = p.int(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"stream":`) {
+		if r.Stream, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"line":`) {
+		if r.Line, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"line_b64":`) {
+		if r.LineB64, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"partial":true`) {
+		r.Partial = true
+	}
+	if p.lit(`,"skipped":`) {
+		if r.Skipped, ok = p.uint(); !ok {
+			return false
+		}
+	}
+	return p.lit("}") && p.i == len(b)
+}
+
+// strAgain is str that returns prev rather than a new string when the
+// string holds no escape and has prev's bytes.
+func (p *canonParser) strAgain(prev string) (string, bool) {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		// prev came from str: valid UTF-8. Unless it held an escape, the
+		// same bytes in b are the same string.
+		if end := p.i + 1 + len(prev); end < len(p.b) && p.b[end] == '"' && string(p.b[p.i+1:end]) == prev && plainJSON(prev) {
+			p.i = end + 1
+			return prev, true
+		}
+	}
+	return p.str()
+}
+
+// plainJSON reports whether s stands for itself between the quotes of a
+// JSON string: no control character, '"' or '\\'.
+func plainJSON(s string) bool {
+	for i := skipStrSafe(s, 0); i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // canonParser reads the canonical record form from b at i.
 type canonParser struct {
 	b []byte
