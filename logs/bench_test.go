@@ -94,6 +94,22 @@ func BenchmarkEntryDecode(b *testing.B) {
 				_ = decodeEntry(rec, &e)
 			}
 		})
+		b.Run(kind+"/in", func(b *testing.B) {
+			// As the daemon decodes a batch from its monitor: the records
+			// copied into one string, their lines substrings of it.
+			const n = 256
+			batch := strings.Repeat(string(rec), n)
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				all := string([]byte(batch))
+				for i := 0; i < n; i++ {
+					var e Entry
+					_ = DecodeEntryIn(all[i*len(rec):(i+1)*len(rec)], &e)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+		})
 		b.Run(kind+"/old", func(b *testing.B) {
 			b.SetBytes(int64(len(rec)))
 			b.ReportAllocs()

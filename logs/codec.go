@@ -203,7 +203,26 @@ func decodeEntry(b []byte, e *Entry) error {
 // "partial":true, no white space, nothing after the object. It reports
 // false, leaving e partly filled, for anything else.
 func decodeCanonical(b []byte, e *Entry) bool {
-	p := canonParser{b: b}
+	return decodeCanonicalIn(canonParser{b: b}, e)
+}
+
+// DecodeEntryIn decodes rec, one record of the log file's form, into e as
+// Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
+// is a substring of rec rather than a copy: the daemon copies a batch of
+// records from the monitor into one string, and each line of it costs no
+// allocation of its own. e.Line keeps the string rec is part of in memory
+// while it lives.
+func DecodeEntryIn(rec string, e *Entry) error {
+	var c Entry
+	if decodeCanonicalIn(canonParser{b: unsafe.Slice(unsafe.StringData(rec), len(rec)), src: rec}, &c) {
+		*e = c
+		return nil
+	}
+	return e.decodeSlow([]byte(rec))
+}
+
+func decodeCanonicalIn(p canonParser, e *Entry) bool {
+	b := p.b
 	var ok bool
 	if !p.lit(`{"seq":`) {
 		return false
@@ -331,8 +350,9 @@ func plainJSON(s string) bool {
 
 // canonParser reads the canonical record form from b at i.
 type canonParser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	src string // if not "", b's bytes as a string: str returns its substrings
 }
 
 // lit consumes s if b continues with it.
@@ -395,6 +415,9 @@ func (p *canonParser) str() (string, bool) {
 		case c == '"':
 			s := p.b[start:p.i]
 			p.i++
+			if p.src != "" && len(s) > len(Stdout) {
+				return p.src[start : p.i-1], utf8.Valid(s)
+			}
 			return internString(s), utf8.Valid(s)
 		case c == '\\':
 			return p.strEscaped(start)

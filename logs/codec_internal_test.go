@@ -157,15 +157,19 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte(`{"seq":1,"time":-2,"stream":"stderr","line_b64":"/w=="}`))
 	f.Add([]byte(`{"seq":1,"time":2,"stream":"stdout","line":"\ud83c\udf89"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fast, slow Entry
+		var fast, slow, in Entry
 		errFast := decodeEntry(b, &fast)
 		errSlow := slow.decodeSlow(b)
+		errIn := DecodeEntryIn(string(b), &in)
 		if errSlow != nil {
 			require.Error(t, errFast)
+			require.Error(t, errIn)
 			return
 		}
 		require.NoError(t, errFast)
 		require.Equal(t, slow, fast)
+		require.NoError(t, errIn)
+		require.Equal(t, slow, in)
 	})
 }
 
