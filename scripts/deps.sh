@@ -18,6 +18,8 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v make >/dev/null || missing+=(make)
 # The exec toolbox: a static busybox that runs inside plugins with no shell.
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
+# `plugdbg top PLUGIN [ps OPTIONS]` runs the host's ps, as dockerd does.
+command -v ps >/dev/null || missing+=(procps)
 # The web UI bundle (make webui) is built with node and npm.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
