@@ -84,9 +84,8 @@ func TestDockerForms(t *testing.T) {
 	})
 
 	t.Run("top with ps options", func(t *testing.T) {
-		if _, err := exec.LookPath("ps"); err != nil {
-			t.Skip("no ps on this host")
-		}
+		_, err := exec.LookPath("ps")
+		require.NoError(t, err, "ps (procps: scripts/deps.sh installs it)")
 		out := d.ok(t, "top", "vol", "-o", "pid,user,comm")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		require.Len(t, lines, 2, out)
@@ -101,9 +100,7 @@ func TestDockerForms(t *testing.T) {
 
 	t.Run("docker CLI beside plugdbg", func(t *testing.T) {
 		docker, err := exec.LookPath("docker")
-		if err != nil {
-			t.Skip("docker CLI not on PATH")
-		}
+		require.NoError(t, err, "the docker CLI (docker.io: scripts/deps.sh test installs it)")
 		run := func(args ...string) string {
 			cmd := exec.Command(docker, args...)
 			cmd.Env = []string{"DOCKER_HOST=" + d.host, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
