@@ -9,6 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/deps.sh test
+# go where the machine has it: under sudo, PATH leaves /usr/local/go/bin out.
+go=$(scripts/findgo.sh)
+export PATH="${go%/*}:$PATH"
 # The integration tests build plugdbg and plugdbgd with `go build`: the web UI bundle it
 # embeds must be there first for the browser test.
 make --no-print-directory webui
