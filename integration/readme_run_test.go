@@ -122,7 +122,9 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 	require.True(t, ok, "no web UI line in the banner within %s (exited: %v)", readmeRunTimeout, run.exited())
 	m := banner.FindStringSubmatch(line)
 	url, token := m[1], m[2]
-	assert.Contains(t, run.output(), "plugdbgd is running (pid ", "the banner")
+	pidLine := regexp.MustCompile(`plugdbgd is running \(pid (\d+)\) on unix://` + defaultSock).FindStringSubmatch(run.output())
+	require.NotNil(t, pidLine, "the banner's first line")
+	daemonPid := pidLine[1]
 	assert.Contains(t, run.output(), "  PATH:    sudo make install, or export PATH="+clone+"/build:$PATH", "the banner")
 
 	// The page, with the token of this daemon's file.
@@ -150,6 +152,16 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 		assert.Equal(t, fs.FileMode(0o660)|fs.ModeSocket, st.Mode()&(fs.ModeSocket|fs.ModePerm), "socket mode")
 		assert.Equal(t, uint32(0), st.Sys().(*syscall.Stat_t).Gid, "socket group")
 	}
+
+	// The same command again, while the daemon runs: it says so and
+	// starts nothing.
+	again := exec.Command("/bin/sh", "-c", command)
+	again.Dir, again.Env = clone, cmd.Env
+	again.SysProcAttr = &syscall.SysProcAttr{Credential: cmd.SysProcAttr.Credential}
+	out, err = again.CombinedOutput()
+	require.Error(t, err, "a second `%s`: %s", command, out)
+	assert.Contains(t, string(out), "run.sh: plugdbgd is already running (pid "+daemonPid+") on "+defaultSock+"; stop it first")
+	assert.False(t, run.exited(), "the first run goes on")
 
 	// Ctrl-C.
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
