@@ -160,7 +160,7 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 	again.SysProcAttr = &syscall.SysProcAttr{Credential: cmd.SysProcAttr.Credential}
 	out, err = again.CombinedOutput()
 	require.Error(t, err, "a second `%s`: %s", command, out)
-	assert.Contains(t, string(out), "run.sh: plugdbgd is already running (pid "+daemonPid+") on "+defaultSock+"; stop it first")
+	assert.Contains(t, string(out), "run.sh: plugdbgd is already running (pid "+daemonPid+") on "+defaultDataRoot+"; stop it first (sudo kill "+daemonPid+")")
 	assert.False(t, run.exited(), "the first run goes on")
 
 	// Ctrl-C.

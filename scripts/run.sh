@@ -15,22 +15,6 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "run.sh: plugdbgd needs root (containers, mounts, cgroups): sudo make run" >&2
   exit 1
 fi
-scripts/deps.sh run
-go=$(scripts/findgo.sh)
-
-as_user=()
-if [ -n "${SUDO_USER:-}" ] && [ "${SUDO_UID:-0}" != 0 ] && [ "$(stat -c %u .)" = "${SUDO_UID:-}" ]; then
-  home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-  # What an earlier build as root left in the clone goes back to its
-  # owner, or the user's build could not replace it.
-  for d in build webui/dist webui/frontend/node_modules; do
-    if [ -d "$d" ] && [ ! -L "$d" ]; then
-      find "$d" -uid 0 -exec chown -h "$SUDO_UID:$SUDO_GID" {} +
-    fi
-  done
-  as_user=(runuser -u "$SUDO_USER" -- env HOME="$home" USER="$SUDO_USER" LOGNAME="$SUDO_USER")
-fi
-"${as_user[@]}" make --no-print-directory GO="$go" build plugins
 
 bin=./build/plugdbg
 # The addresses the daemon will use: its defaults, or those given to run.sh.
@@ -63,12 +47,34 @@ running_pid() {
     echo "$pid"
   fi
 }
-# Another daemon on the socket would answer the readiness check below in
-# place of this one: say so, and start nothing. (One on the roots without
-# the socket is refused by plugdbgd itself, which names it.)
+# A daemon already on the roots: say so before building, as a build
+# would replace the binary it runs from.
+pid=$(running_pid)
+if [ -n "$pid" ]; then
+  echo "run.sh: plugdbgd is already running (pid $pid) on $data_root; stop it first (sudo kill $pid), or use it: sudo $bin ls" >&2
+  exit 1
+fi
+scripts/deps.sh run
+go=$(scripts/findgo.sh)
+
+as_user=()
+if [ -n "${SUDO_USER:-}" ] && [ "${SUDO_UID:-0}" != 0 ] && [ "$(stat -c %u .)" = "${SUDO_UID:-}" ]; then
+  home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+  # What an earlier build as root left in the clone goes back to its
+  # owner, or the user's build could not replace it.
+  for d in build webui/dist webui/frontend/node_modules; do
+    if [ -d "$d" ] && [ ! -L "$d" ]; then
+      find "$d" -uid 0 -exec chown -h "$SUDO_UID:$SUDO_GID" {} +
+    fi
+  done
+  as_user=(runuser -u "$SUDO_USER" -- env HOME="$home" USER="$SUDO_USER" LOGNAME="$SUDO_USER")
+fi
+"${as_user[@]}" make --no-print-directory GO="$go" build plugins
+
+# Another daemon on the socket (on other roots) would answer the
+# readiness check below in place of this one: say so, and start nothing.
 if "${cli[@]}" version >/dev/null 2>&1; then
-  pid=$(running_pid)
-  echo "run.sh: plugdbgd is already running${pid:+ (pid $pid)} on $sock; stop it first (sudo kill ${pid:-<pid>}), or use it: sudo $bin ls" >&2
+  echo "run.sh: a daemon is already serving $sock; stop it first, or use it: sudo $bin ls" >&2
   exit 1
 fi
 
