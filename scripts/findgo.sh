@@ -28,10 +28,13 @@ for go in "${candidates[@]}"; do
     exit 0
   fi
 done
-# The user's login shell sets up their PATH (~/.profile); bounded, and its
-# chatter on stdout is ignored but for the last line.
-if [ -n "$home" ] && [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
-  go=$(timeout 10 runuser -l "$user" -c 'command -v go' 2>/dev/null </dev/null | tail -n 1 || true)
+# The user's login shell sets up their PATH (~/.profile): run as them,
+# without a PAM session (setpriv, not su: nothing such as a systemd user
+# manager is started), bounded, and its chatter on stdout is ignored but
+# for the last line.
+if [ -n "$home" ] && [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  go=$(cd / && timeout 10 env -i HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin \
+    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups bash -lc 'command -v go' 2>/dev/null </dev/null | tail -n 1 || true)
   if [ -n "$go" ] && [ "${go#/}" != "$go" ] && [ -x "$go" ]; then
     echo "$go"
     exit 0
