@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +37,7 @@ const (
 	defaultDataRoot = "/var/lib/plugdbg"
 	defaultExecRoot = "/run/plugdbg"
 	defaultSock     = "/run/plugdbg/plugdbg.sock"
+	defaultUIAddr   = "127.0.0.1:7777"
 )
 
 // readmeRunTimeout bounds the README's command up to its banner: a fresh
@@ -63,6 +65,12 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 		if _, err := os.Lstat(p); err == nil {
 			t.Skipf("%s exists: `make run` would take over the plugins of a daemon on the default roots", p)
 		}
+	}
+	// The web UI's default address, which the README's URL names.
+	if ln, err := net.Listen("tcp", defaultUIAddr); err != nil {
+		t.Skipf("%s is in use (%v): the daemon of `make run` could not serve its web UI there", defaultUIAddr, err)
+	} else {
+		ln.Close()
 	}
 	command := readmeRunCommand(t)
 	t.Logf("the README's run command: %s", command)
@@ -117,14 +125,16 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 		}
 	})
 
-	banner := regexp.MustCompile(`^  web UI:  (http://\S+/\?token=(\S+))$`)
-	line, ok := run.waitLine(banner, readmeRunTimeout)
-	require.True(t, ok, "no web UI line in the banner within %s (exited: %v)", readmeRunTimeout, run.exited())
-	m := banner.FindStringSubmatch(line)
+	// The banner: its first line, then the web UI's.
+	first := regexp.MustCompile(`^plugdbgd is running \(pid (\d+)\) on unix://` + regexp.QuoteMeta(defaultSock) + ` `)
+	line, ok := run.waitLine(first, readmeRunTimeout)
+	require.True(t, ok, "no banner within %s (exited: %v)", readmeRunTimeout, run.exited())
+	daemonPid := first.FindStringSubmatch(line)[1]
+	line, ok = run.waitLine(regexp.MustCompile(`^  web UI: `), waitTimeout)
+	require.True(t, ok, "no web UI line in the banner")
+	m := regexp.MustCompile(`^  web UI:  (http://` + regexp.QuoteMeta(defaultUIAddr) + `/\?token=([0-9a-f]+))$`).FindStringSubmatch(line)
+	require.NotNil(t, m, "the banner's web UI line: %q", line)
 	url, token := m[1], m[2]
-	pidLine := regexp.MustCompile(`plugdbgd is running \(pid (\d+)\) on unix://` + defaultSock).FindStringSubmatch(run.output())
-	require.NotNil(t, pidLine, "the banner's first line")
-	daemonPid := pidLine[1]
 	assert.Contains(t, run.output(), "  PATH:    sudo make install, or export PATH="+clone+"/build:$PATH", "the banner")
 
 	// The page, with the token of this daemon's file.

@@ -124,6 +124,8 @@ echo
 echo "plugdbgd is running (pid $daemon) on unix://$sock with the example plugins; Ctrl-C stops it (the plugins keep running)"
 if [ -n "$ui" ] && [ -r "$token" ]; then
   echo "  web UI:  http://$ui/?token=$(cat "$token")"
+elif [ -n "$ui" ]; then
+  echo "  web UI:  off: plugdbgd could not serve it on $ui (its log above says why)"
 fi
 echo "  CLI:     sudo $bin ls    (root, or a member of the socket's group: plugdbgd --group)"
 echo "  PATH:    sudo make install, or export PATH=$PWD/build:\$PATH"
