@@ -45,7 +45,9 @@ integration() {
   rm -f "$log"
   return "$status"
 }
-integration -timeout 30m
+# 40 minutes: TestReadmeSudoMakeRun builds everything as a new user, with
+# empty Go and npm caches, as `sudo make run` does on a fresh machine.
+integration -timeout 40m
 # Again with plugdbgd and plugdbg built with -race (integration/race_test.go):
 # the daemon, its monitors and the CLI under the race detector, on real
 # containers; any report fails the test that caused it.
