@@ -70,7 +70,7 @@ it on its socket (-H), as does the docker CLI.`,
 	f.StringVar(&opts.TLS.CACert, "tlscacert", certPath("ca.pem"), "trust client certificates signed only by this CA (default $PLUGDBG_CERT_PATH/ca.pem)")
 	f.StringVar(&opts.TLS.Cert, "tlscert", certPath("cert.pem"), "the daemon's TLS certificate (default $PLUGDBG_CERT_PATH/cert.pem)")
 	f.StringVar(&opts.TLS.Key, "tlskey", certPath("key.pem"), "the daemon's TLS key, unencrypted (default $PLUGDBG_CERT_PATH/key.pem)")
-	f.StringVarP(&opts.SocketGroup, "group", "G", daemon.DefaultSocketGroup, "group (name or gid) that may use the unix sockets of -H, mode 0660; the default group only if it exists, otherwise root alone (\"\": root alone)")
+	f.StringVarP(&opts.SocketGroup, "group", "G", daemon.DefaultSocketGroup, "group (name or gid) that may use the unix sockets of -H, mode 0660; the default only if it exists (\"\": root alone)")
 	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
 	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
