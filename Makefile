@@ -4,7 +4,14 @@
 # Docker-style plugin directory, build/plugins/<name>/{config.json,rootfs/},
 # whose rootfs holds nothing but the plugin's static binary.
 
-GO     ?= go
+# go wherever the machine has it (scripts/findgo.sh): under sudo, PATH is
+# secure_path, which leaves out /usr/local/go/bin. Found once, when make
+# starts; a target that needs go and has none stops with the script's
+# one line of advice. GO=/path/to/go overrides it.
+ifeq ($(origin GO),undefined)
+GO_FIND := $(shell scripts/findgo.sh 2>&1)
+GO = $(if $(filter /%,$(firstword $(GO_FIND))),$(GO_FIND),$(error $(GO_FIND)))
+endif
 BUILD  := build
 PREFIX ?= /usr/local
 
@@ -97,7 +104,7 @@ $(if $(2),,$(error testplugins/$(1)/config.json: no entrypoint found))
 plugins: $(BUILD)/plugins/$(1)/rootfs/$(2) $(BUILD)/plugins/$(1)/config.json
 $(BUILD)/plugins/$(1)/rootfs/$(2): $(filter-out %_test.go,$(wildcard testplugins/$(1)/*.go)) $(PLUGIN_DEPS)
 	rm -rf $$(@D)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $$@ ./testplugins/$(1)
+	CGO_ENABLED=0 $$(GO) build -trimpath -ldflags '-s -w' -o $$@ ./testplugins/$(1)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rules,$(p),$(call plugin_bin,$(p)))))
 
