@@ -4,7 +4,14 @@
 # Docker-style plugin directory, build/plugins/<name>/{config.json,rootfs/},
 # whose rootfs holds nothing but the plugin's static binary.
 
-GO     ?= go
+# go wherever the machine has it (scripts/findgo.sh): under sudo, PATH is
+# secure_path, which leaves out /usr/local/go/bin. Found once, when make
+# starts; a target that needs go and has none stops with the script's
+# one line of advice. GO=/path/to/go overrides it.
+ifeq ($(origin GO),undefined)
+GO_FIND := $(shell scripts/findgo.sh 2>&1)
+GO = $(if $(filter /%,$(firstword $(GO_FIND))),$(GO_FIND),$(error $(GO_FIND)))
+endif
 BUILD  := build
 PREFIX ?= /usr/local
 
@@ -12,23 +19,25 @@ PREFIX ?= /usr/local
 
 all: build plugins
 
-# Two binaries. plugdbgd, the daemon, is linked statically, as runc's
-# release binaries are: cgo stays on for libcontainer's nsenter, the netgo
-# and osusergo tags keep glibc's NSS out, and its monitors and container
-# inits (itself, re-executed) start without the dynamic loader. plugdbg,
-# the client, is pure Go: static without cgo, and it cross-compiles.
-# integration/main_test.go builds both with the same flags.
+# Three binaries. plugdbgd, the daemon, and plugdbgd-monitor, the
+# per-plugin monitor that is also each container's init, are linked
+# statically, as runc's release binaries are: cgo stays on for
+# libcontainer's nsenter, the netgo and osusergo tags keep glibc's NSS out,
+# and monitors and inits start without the dynamic loader. plugdbg, the
+# client, is pure Go: static without cgo, and it cross-compiles.
+# integration/main_test.go builds them with the same flags.
 STATIC := -tags netgo,osusergo -ldflags=-extldflags=-static
 
 build: webui
 	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbgd ./cmd/plugdbgd
+	CGO_ENABLED=1 $(GO) build $(STATIC) -o $(BUILD)/plugdbgd-monitor ./cmd/plugdbgd-monitor
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/plugdbg ./cmd/plugdbg
 
-# Both binaries into $(DESTDIR)$(PREFIX)/bin, side by side: `plugdbg daemon`
-# runs the plugdbgd beside it.
+# The binaries into $(DESTDIR)$(PREFIX)/bin, side by side: `plugdbg daemon`
+# runs the plugdbgd beside it, and plugdbgd the plugdbgd-monitor beside it.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/plugdbgd $(BUILD)/plugdbg $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/plugdbgd $(BUILD)/plugdbgd-monitor $(BUILD)/plugdbg $(DESTDIR)$(PREFIX)/bin/
 
 # The client for every platform it supports; CI builds them so that a
 # client that stops cross-compiling fails. The daemon is Linux only.
@@ -95,7 +104,7 @@ $(if $(2),,$(error testplugins/$(1)/config.json: no entrypoint found))
 plugins: $(BUILD)/plugins/$(1)/rootfs/$(2) $(BUILD)/plugins/$(1)/config.json
 $(BUILD)/plugins/$(1)/rootfs/$(2): $(filter-out %_test.go,$(wildcard testplugins/$(1)/*.go)) $(PLUGIN_DEPS)
 	rm -rf $$(@D)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $$@ ./testplugins/$(1)
+	CGO_ENABLED=0 $$(GO) build -trimpath -ldflags '-s -w' -o $$@ ./testplugins/$(1)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rules,$(p),$(call plugin_bin,$(p)))))
 

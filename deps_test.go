@@ -118,6 +118,15 @@ func TestDependencyFences(t *testing.T) {
 			patterns:  []string{"./api/execproto"},
 			forbidden: []string{module + "/runtime/manager", module + "/runtime/container", "github.com/opencontainers/runc"},
 		},
+		{
+			// Each container start runs this binary twice (the monitor,
+			// then the init): what it links costs every start its init.
+			name:     "the monitor binary links neither the daemon's API, registry client nor metrics",
+			patterns: []string{"./cmd/plugdbgd-monitor"},
+			forbidden: []string{module + "/runtime/manager", module + "/runtime/api", module + "/runtime/distribution",
+				module + "/daemon", module + "/webui", "github.com/prometheus", "github.com/distribution",
+				"github.com/google/go-containerregistry", "github.com/spf13/cobra", "net/http"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

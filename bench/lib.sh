@@ -31,3 +31,9 @@ stop_all() {
   grep -o " $dir[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$dir"
 }
+
+# print_load WHEN: the machine's CPUs and load averages, so that a figure
+# can be read against what else ran (WHEN: "at the start", "at the end").
+print_load() {
+  printf "machine: %d CPUs, load average %s %s\n" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$1"
+}

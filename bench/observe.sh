@@ -31,6 +31,7 @@ pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 pd create benchvol "$plugin_dir" >/dev/null
 pd enable benchvol >/dev/null
 sock=$(pd inspect -f '{{.State.Socket}}' benchvol)
+print_load "at the start"
 echo "plugin socket: $sock"
 
 rate() { sed -n 's/.*: \([0-9]*\) calls\/s.*/\1/p'; }
@@ -60,3 +61,4 @@ for c in 1 4; do
       $1, $2, $3, $4, $5, $6, $7, $6-$3, $7-$4, $5/$2 }'
 done
 pd observe --off benchvol
+print_load "at the end"

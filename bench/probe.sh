@@ -34,6 +34,7 @@ pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 pd create benchvol "$plugin_dir" >/dev/null
 pd enable benchvol >/dev/null
 sock=$(pd inspect -f '{{.State.Socket}}' benchvol)
+print_load "at the start"
 echo "plugin socket: $sock"
 
 # rate LINE: the calls/s figure of a "...: N calls in T: R calls/s, ..." line.
@@ -84,3 +85,4 @@ if [ -x /usr/bin/time ]; then
 else
   echo "minor page faults: /usr/bin/time (GNU time) not installed"
 fi
+print_load "at the end"

@@ -14,5 +14,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "webui.sh: needs root (plugins run as containers)" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "webui.sh: needs /usr/bin/chromium (scripts/deps.sh test)" >&2; exit 1; }
 [ -x build/plugdbgd ] && [ -d build/plugins/flood ] || { echo "run: make build plugins" >&2; exit 1; }
-exec go run ./bench/cmd/webuibench -plugdbgd build/plugdbgd -flood build/plugins/flood \
+. bench/lib.sh
+print_load "at the start"
+go run ./bench/cmd/webuibench -plugdbgd build/plugdbgd -flood build/plugins/flood \
   -rates "${RATES:-100,10000}" -duration "${DURATION:-10s}" -pages "${PAGES:-20}"
+print_load "at the end"

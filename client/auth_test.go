@@ -34,7 +34,7 @@ func TestLogin(t *testing.T) {
 	var de *client.Error
 	require.True(t, errors.As(err, &de), "a daemon's answer: %v", err)
 	assert.Equal(t, http.StatusUnauthorized, de.Status)
-	assert.Contains(t, de.Message, "UNAUTHORIZED: authentication required")
+	assert.Contains(t, de.Message, "unauthorized: authentication required")
 	assert.NoFileExists(t, filepath.Join(cfgDir, "config.json"), "refused credentials are not stored")
 
 	key, err := c.Login(ctx, client.LoginOptions{Server: host, Username: "alice", Password: "s3cret"})

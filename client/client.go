@@ -331,8 +331,27 @@ func (c *Client) Create(ctx context.Context, name string, buildContext io.Reader
 
 // Enable starts a plugin and waits up to timeout for it to be ready.
 func (c *Client) Enable(ctx context.Context, ref string, timeout time.Duration) error {
+	return c.EnableProgress(ctx, ref, timeout, nil)
+}
+
+// EnableProgress is Enable that, when d shows on a terminal, has the
+// daemon say what it waits for ("waiting for Plugin.Activate on SOCKET
+// (timeout 30s)") and shows it on d. Elsewhere (a script's output, d nil)
+// it asks for nothing more than Docker's API answers: 200 and no body.
+func (c *Client) EnableProgress(ctx context.Context, ref string, timeout time.Duration, d *Display) error {
 	q := url.Values{"timeout": {strconv.Itoa(int(timeout.Seconds()))}}
-	return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/enable", q, nil, nil)
+	if d == nil || !d.TTY {
+		return c.do(ctx, http.MethodPost, "/plugins/"+ref+"/enable", q, nil, nil)
+	}
+	q.Set("progress", "1")
+	resp, err := c.send(ctx, http.MethodPost, "/plugins/"+ref+"/enable", q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// A daemon that does not stream answers an empty body: nothing shown.
+	_, err = d.Show(resp.Body)
+	return err
 }
 
 // Disable stops a plugin; force skips the grace period.

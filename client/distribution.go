@@ -144,7 +144,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (string, error) 
 		}
 	}
 	if !o.Disable {
-		if err := c.Enable(ctx, name, 0); err != nil {
+		if err := c.EnableProgress(ctx, name, 0, o.Progress); err != nil {
 			return "", undo(err)
 		}
 	}

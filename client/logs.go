@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/logs"
 )
 
 // LogsOptions select the lines Logs streams.
@@ -59,35 +62,111 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	// One JSON object a line (application/x-ndjson), each in the form
+	// the daemon writes (logs.Record in APIForm) decoded without
+	// reflection: a follower of a flooding plugin reads hundreds of
+	// thousands a second. Any other line goes to encoding/json.
+	br := bufio.NewReaderSize(resp.Body, 256<<10)
+	var rec logs.Record
 	for {
-		if o.OnIdle != nil && !hasBuffered(dec) {
+		if o.OnIdle != nil && br.Buffered() == 0 {
 			o.OnIdle()
 		}
-		var l struct {
-			types.LogLine
-			Error string `json:"error"`
+		line, err := readLogLine(br)
+		if len(bytes.TrimSpace(line)) > 0 {
+			var l types.LogLine
+			if logs.DecodeAPIRecord(line, &rec) {
+				l = types.LogLine(rec)
+			} else {
+				var v struct {
+					types.LogLine
+					Error string `json:"error"`
+				}
+				if jerr := json.Unmarshal(line, &v); jerr != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("read logs: %w", jerr)
+				}
+				if v.Error != "" {
+					return errors.New(v.Error)
+				}
+				l = v.LogLine
+			}
+			if err := fn(l); err != nil {
+				return err
+			}
 		}
-		if err := dec.Decode(&l); err != nil {
+		if err != nil {
 			if errors.Is(err, io.EOF) || ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("read logs: %w", err)
 		}
-		if l.Error != "" {
-			return errors.New(l.Error)
-		}
-		if err := fn(l.LogLine); err != nil {
-			return err
-		}
 	}
+}
+
+// maxLogLine bounds one line of a logs stream: a 64 KiB piece of a plugin
+// line, every byte escaped, is under 400 KiB.
+const maxLogLine = 4 << 20
+
+// readLogLine returns the next line of r with its newline, or what is left
+// before an error.
+func readLogLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(long) > maxLogLine {
+			return nil, fmt.Errorf("a line longer than %d bytes", maxLogLine)
+		}
+		line, err = r.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
 }
 
 // Events streams lifecycle events to fn until ctx ends.
 func (c *Client) Events(ctx context.Context, since time.Time, fn func(events.Message) error) error {
+	return c.WatchEvents(ctx, EventsOptions{Since: since}, fn)
+}
+
+// EventsOptions select the events WatchEvents streams, as the Engine API's
+// /events takes them.
+type EventsOptions struct {
+	// Since replays the recent events from then on; Until ends the stream
+	// (past events only when it is past). Zero: not set.
+	Since, Until time.Time
+	// Filters are docker's: plugin=NAME|ID, type=plugin, event=ACTION;
+	// values of one key are alternatives, keys must all match.
+	Filters map[string][]string
+}
+
+// WatchEvents streams the events o selects to fn until ctx ends, fn fails
+// or o.Until passes.
+func (c *Client) WatchEvents(ctx context.Context, o EventsOptions, fn func(events.Message) error) error {
 	q := url.Values{}
-	if !since.IsZero() {
-		q.Set("since", strconv.FormatInt(since.Unix(), 10)+"."+fmt.Sprintf("%09d", since.Nanosecond()))
+	for key, t := range map[string]time.Time{"since": o.Since, "until": o.Until} {
+		if !t.IsZero() {
+			q.Set(key, strconv.FormatInt(t.Unix(), 10)+"."+fmt.Sprintf("%09d", t.Nanosecond()))
+		}
+	}
+	if len(o.Filters) > 0 {
+		// The Engine API's modern form: {"key":{"value":true}}.
+		f := map[string]map[string]bool{}
+		for k, vs := range o.Filters {
+			f[k] = map[string]bool{}
+			for _, v := range vs {
+				f[k][v] = true
+			}
+		}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode filters: %w", err)
+		}
+		q.Set("filters", string(b))
 	}
 	resp, err := c.send(ctx, http.MethodGet, "/events", q, nil, "")
 	if err != nil {
@@ -111,24 +190,6 @@ func decodeEach[T any](ctx context.Context, r io.Reader, what string, fn func(T)
 		}
 		if err := fn(v); err != nil {
 			return err
-		}
-	}
-}
-
-// hasBuffered reports whether the decoder holds more than whitespace (the
-// newline after the last value) that it has not decoded yet.
-func hasBuffered(dec *json.Decoder) bool {
-	r, ok := dec.Buffered().(io.ByteReader)
-	if !ok {
-		return false
-	}
-	for {
-		c, err := r.ReadByte()
-		if err != nil {
-			return false
-		}
-		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
-			return true
 		}
 	}
 }

@@ -55,6 +55,10 @@ func (d *Display) Show(r io.Reader) (*json.RawMessage, error) {
 			return aux, fmt.Errorf("read progress: %w", err)
 		}
 		switch {
+		case m.Error != nil && m.Error.Code >= 400:
+			// The daemon's kind of error, as the status it would have
+			// answered with before the stream began.
+			return aux, &Error{Status: m.Error.Code, Message: m.Error.Message}
 		case m.Error != nil:
 			return aux, errors.New(m.Error.Message)
 		case m.ErrorMessage != "":

@@ -48,14 +48,15 @@ func (p *Prompt) Confirm(question string) (bool, error) {
 }
 
 // AcceptPrivileges lists the privileges a plugin asks for with Docker's
-// wording and asks whether they are granted.
+// wording and asks whether they are granted. Without a terminal it lists
+// them all the same, so that the user learns what to grant, and refuses.
 func (p *Prompt) AcceptPrivileges(remote string, privs plugin.Privileges) (bool, error) {
-	if !p.TTY {
-		return false, fmt.Errorf("permission denied for plugin %s: it asks for privileges and %w to grant them (use --grant-all-permissions)", remote, ErrNoTerminal)
-	}
 	fmt.Fprintf(p.Out, "Plugin %q is requesting the following privileges:\n", remote)
 	for _, pr := range privs {
 		fmt.Fprintf(p.Out, " - %s: %v\n", pr.Name, pr.Value)
+	}
+	if !p.TTY {
+		return false, fmt.Errorf("permission denied for plugin %s: it asks for privileges and %w to grant them (use --grant-all-permissions)", remote, ErrNoTerminal)
 	}
 	return p.Confirm("Do you grant the above permissions?")
 }

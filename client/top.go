@@ -8,14 +8,21 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/plugdbg/plugdbg/api/types"
 )
 
-// Top lists the processes of running plugin ref.
-func (c *Client) Top(ctx context.Context, ref string) (types.Top, error) {
+// Top lists the processes of running plugin ref: PID, user (the plugin's
+// own names), CPU time and command; or, with psArgs, the columns of `ps
+// psArgs…` run on the daemon's host, as docker top does.
+func (c *Client) Top(ctx context.Context, ref string, psArgs ...string) (types.Top, error) {
+	var q url.Values
+	if len(psArgs) > 0 {
+		q = url.Values{"ps_args": {strings.Join(psArgs, " ")}}
+	}
 	var out types.Top
-	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/top", nil, nil, &out)
+	return out, c.do(ctx, http.MethodGet, "/plugins/"+ref+"/top", q, nil, &out)
 }
 
 // Stats calls fn with the cgroup counters of running plugin ref: once, or

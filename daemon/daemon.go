@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -76,6 +78,11 @@ type Options struct {
 	// MetricsAddr is where Prometheus metrics are served (host:port,
 	// docker's --metrics-addr); "" disables them.
 	MetricsAddr string
+	// SocketGroup may use the unix sockets of Hosts (--group, a name or
+	// gid); "" keeps them root's. A missing group is an error only if
+	// SocketGroupRequired (the flag was given), as dockerd's --group.
+	SocketGroup         string
+	SocketGroupRequired bool
 }
 
 // Run runs the daemon until ctx ends. Plugins keep running afterwards.
@@ -119,6 +126,10 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	gid, groupOK, err := socketGroup(o.SocketGroup, o.SocketGroupRequired)
+	if err != nil {
+		return err
+	}
 
 	// Claim the roots and the listeners before touching the store: a
 	// second daemon started by mistake must change nothing. Open closes
@@ -129,6 +140,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer unlock()
+	if err := removeStaleToken(o.ExecRoot); err != nil {
+		return err
+	}
 	lns, err := listeners.Open()
 	if err != nil {
 		return err
@@ -138,12 +152,17 @@ func Run(ctx context.Context, o Options) error {
 			ln.Close() // a unix socket's file goes with it, once
 		}
 	}()
+	if groupOK {
+		if err := chownSockets(lns, gid, o.SocketGroup, log); err != nil {
+			return err
+		}
+	}
 
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary for monitors: %w", err)
 	}
-	launcher := &monitor.Launcher{Binary: self, Root: filepath.Join(o.ExecRoot, "monitors")}
+	launcher := &monitor.Launcher{Binary: monitorBinary(self, log), Root: filepath.Join(o.ExecRoot, "monitors")}
 	defer launcher.Close()
 	launcher.Prewarm()
 	toolbox, err := container.BuildToolbox(filepath.Join(o.ExecRoot, "toolbox"), container.BusyboxCandidates)
@@ -307,6 +326,17 @@ func flockWait(f *os.File, wait time.Duration) error {
 	}
 }
 
+// lockHolder is the pid the daemon holding f's lock wrote into it, or 0.
+func lockHolder(f *os.File) int {
+	b := make([]byte, 16)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
 // lockRoots takes an exclusive lock on each root directory, so that two
 // daemons never manage the same plugins, and returns the release.
 func lockRoots(roots ...string) (func(), error) {
@@ -328,11 +358,38 @@ func lockRoots(roots ...string) (func(), error) {
 			return nil, fmt.Errorf("open lock %s: %w", path, err)
 		}
 		if err := flockWait(f, lockWait); err != nil {
+			holder := ""
+			if pid := lockHolder(f); pid > 0 {
+				holder = fmt.Sprintf(" (pid %d)", pid)
+			}
 			f.Close()
 			release()
-			return nil, fmt.Errorf("another plugdbg daemon uses %s (lock %s held): %w", root, path, err)
+			return nil, fmt.Errorf("plugdbgd is already running%s on %s (lock %s held: %w); stop it first, or give this one other --data-root and --exec-root", holder, root, path, err)
 		}
 		held = append(held, f)
+		// The holder's pid, for the message above and for scripts/run.sh:
+		// written under the lock, so a reader sees it once it finds the
+		// lock held (a lock file of an older daemon may hold nothing).
+		if err := f.Truncate(0); err == nil {
+			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
 	}
 	return release, nil
+}
+
+// MonitorBinaryName is the monitor's own binary, which the daemon runs from
+// beside itself (cmd/plugdbgd-monitor).
+const MonitorBinaryName = "plugdbgd-monitor"
+
+// monitorBinary returns the monitor binary beside self, the daemon's own
+// binary. Without it, monitors and container inits run from self, which
+// has the same hidden modes: everything works, each container start just
+// pays for the daemon's larger binary twice, so the daemon says so.
+func monitorBinary(self string, log *logrus.Logger) string {
+	bin := filepath.Join(filepath.Dir(self), MonitorBinaryName)
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return bin
+	}
+	log.Warnf("no %s beside %s: monitors and container inits run from plugdbgd itself, which starts containers slower (make build puts both in build/)", MonitorBinaryName, self)
+	return self
 }

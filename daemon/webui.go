@@ -2,8 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -21,6 +25,18 @@ type backend struct {
 	*manager.Manager
 	*follow.Follower
 	charts *series.Store
+}
+
+// removeStaleToken removes the token file a daemon killed without a
+// chance to clean up left in execRoot. The caller holds the roots' lock,
+// so the file is no running daemon's; a UI that fails to start, or is
+// disabled, then leaves no token of a former run to be read.
+func removeStaleToken(execRoot string) error {
+	err := os.Remove(filepath.Join(execRoot, webui.TokenFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale web UI token: %w", err)
+	}
+	return nil
 }
 
 // startWebUI serves the web UI on o.UIAddr until the returned function is
@@ -57,7 +73,15 @@ func startWebUI(o Options, b backend, log *logrus.Logger) (stop func(), err erro
 		}
 	})
 	log.Infof("web UI: %s (token also in %s)", webui.URL(addr, token), path)
-	return func() { cancel(); wg.Wait() }, nil
+	return func() {
+		cancel()
+		wg.Wait()
+		// The token is good for this run only: a file left behind would
+		// point scripts and users at a daemon that is gone.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.WithError(err).Warn("web UI: remove token file")
+		}
+	}, nil
 }
 
 // apiWebUI is the web UI the API serves under /ui on each of its

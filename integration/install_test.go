@@ -199,7 +199,7 @@ func TestInstallFailuresLeaveNothing(t *testing.T) {
 	stderr = d.fails(t, "push", private)
 	assert.Regexp(t, `(?i)unauthorized`, stderr)
 	stderr = d.fails(t, "login", "-u", "alice", "-p", "wrong", authReg)
-	assert.Contains(t, stderr, "UNAUTHORIZED: authentication required")
+	assert.Contains(t, stderr, "unauthorized: authentication required")
 	assert.NoFileExists(t, filepath.Join(cfgDir, "config.json"))
 	assert.Contains(t, d.ok(t, "login", "-u", "alice", "-p", "s3cret", authReg), "Login Succeeded")
 	raw, err := os.ReadFile(filepath.Join(cfgDir, "config.json"))

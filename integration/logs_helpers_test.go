@@ -67,7 +67,11 @@ func (d *daemon) startWith(args ...string) {
 	require.NoError(t, err)
 	defer f.Close()
 	argv := append([]string{"--data-root", d.dataRoot, "--exec-root", d.execRoot, "-H", d.host}, args...)
-	p.cmd = exec.Command(plugdbgdBin, argv...)
+	bin := d.bin
+	if bin == "" {
+		bin = plugdbgdBin
+	}
+	p.cmd = exec.Command(bin, argv...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if raceEnabled {
 		require.NoError(t, os.MkdirAll(filepath.Join(d.dir, "race"), 0o755))

@@ -67,16 +67,17 @@ func run(m *testing.M) int {
 	}
 	race := ""
 	if raceEnabled {
-		race = " (plugdbg and plugdbgd with -race)"
+		race = " (plugdbg, plugdbgd and plugdbgd-monitor with -race)"
 	}
-	fmt.Printf("integration: built plugdbg, plugdbgd and the test plugins%s in %s\n", race, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("integration: built plugdbg, plugdbgd, plugdbgd-monitor and the test plugins%s in %s\n", race, time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }
 
-// build builds plugdbg, plugdbgd and every testplugins/<name> with a
-// config.json into dir, as `make build plugins` would, without depending on
-// make having run. The two binaries sit side by side, as make install puts
-// them, so that `plugdbg daemon` finds plugdbgd.
+// build builds plugdbg, plugdbgd, plugdbgd-monitor and every
+// testplugins/<name> with a config.json into dir, as `make build plugins`
+// would, without depending on make having run. The binaries sit side by
+// side, as make install puts them, so that `plugdbg daemon` finds plugdbgd
+// and plugdbgd its monitor.
 func build(dir string) error {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -103,7 +104,7 @@ func build(dir string) error {
 		out, pkg string
 		kind     kind
 	}
-	jobs := []job{{plugdbgdBin, "./cmd/plugdbgd", daemon}, {plugdbgBin, "./cmd/plugdbg", client}}
+	jobs := []job{{plugdbgdBin, "./cmd/plugdbgd", daemon}, {filepath.Join(dir, "plugdbgd-monitor"), "./cmd/plugdbgd-monitor", daemon}, {plugdbgBin, "./cmd/plugdbg", client}}
 	configs, err := filepath.Glob(filepath.Join(root, "testplugins", "*", "config.json"))
 	if err != nil {
 		return err
@@ -174,6 +175,7 @@ type daemon struct {
 	sock     string
 	host     string // unix://<sock>
 	client   *client.Client
+	bin      string // the plugdbgd binary to run; "" is plugdbgdBin
 
 	proc *daemonProc   // the current (or last) daemon process
 	logs []*daemonProc // every process started, in order

@@ -94,6 +94,22 @@ func BenchmarkEntryDecode(b *testing.B) {
 				_ = decodeEntry(rec, &e)
 			}
 		})
+		b.Run(kind+"/in", func(b *testing.B) {
+			// As the daemon decodes a batch from its monitor: the records
+			// copied into one string, their lines substrings of it.
+			const n = 256
+			batch := []byte(strings.Repeat(string(rec), n))
+			b.SetBytes(int64(len(batch)))
+			b.ReportAllocs()
+			for b.Loop() {
+				all := string(batch)
+				for i := 0; i < n; i++ {
+					var e Entry
+					_ = DecodeEntryIn(all[i*len(rec):(i+1)*len(rec)], &e)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+		})
 		b.Run(kind+"/old", func(b *testing.B) {
 			b.SetBytes(int64(len(rec)))
 			b.ReportAllocs()
@@ -285,4 +301,42 @@ func BenchmarkTagBatch(b *testing.B) {
 		TagBatch(l, id, batch)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+}
+
+// BenchmarkAPIDecode is what a follower (plugdbg logs -f) spends to read
+// one line of the API's stream: DecodeAPIRecord, and encoding/json as the
+// client used before.
+func BenchmarkAPIDecode(b *testing.B) {
+	const id = "4c2f0f5d6a0123456789abcdef0123456789abcdef0123456789abcdef012345"
+	for _, kind := range []string{"plain", "logfmt"} {
+		r := Record{Plugin: id, Name: "flood:latest", Seq: 123456789, Time: 1714979289123456789, Stream: Stdout, Line: benchLines[kind]}
+		rec := r.AppendJSON(nil, APIForm)
+		b.Run(kind+"/fast", func(b *testing.B) {
+			var r Record
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !DecodeAPIRecord(rec, &r) {
+					b.Fatal("not decoded")
+				}
+			}
+		})
+		b.Run(kind+"/json", func(b *testing.B) {
+			b.SetBytes(int64(len(rec)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var l struct {
+					Plugin, Name string
+					Seq          uint64
+					Time         int64
+					Stream, Line string
+					LineB64      string `json:"line_b64"`
+					Partial      bool
+					Skipped      uint64
+					Error        string
+				}
+				_ = json.Unmarshal(rec, &l)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds the hand-written JSON codec of a log line. The monitor
@@ -40,6 +41,16 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // than json.Marshal, which re-validates the output of every MarshalJSON.
 func (e Entry) AppendJSON(dst []byte) []byte {
 	r := Record{Seq: e.Seq, Time: e.Time, Stream: e.Stream, Line: e.Line, Partial: e.Partial}
+	return r.AppendJSON(dst, FileForm)
+}
+
+// AppendLineJSON appends the log file's record of one line given as bytes,
+// the bytes Entry{Seq: seq, Time: t, Stream: stream, Line: string(line),
+// Partial: partial}.AppendJSON appends, without making that string: the
+// monitor encodes every line a plugin writes straight from its read
+// buffer. line is only read, and only during the call.
+func AppendLineJSON(dst []byte, seq uint64, t int64, stream string, line []byte, partial bool) []byte {
+	r := Record{Seq: seq, Time: t, Stream: stream, Line: unsafe.String(unsafe.SliceData(line), len(line)), Partial: partial}
 	return r.AppendJSON(dst, FileForm)
 }
 
@@ -125,6 +136,9 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipJSONSafe(s, i); i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if jsonSafe[b] {
@@ -189,7 +203,26 @@ func decodeEntry(b []byte, e *Entry) error {
 // "partial":true, no white space, nothing after the object. It reports
 // false, leaving e partly filled, for anything else.
 func decodeCanonical(b []byte, e *Entry) bool {
-	p := canonParser{b: b}
+	return decodeCanonicalIn(canonParser{b: b}, e)
+}
+
+// DecodeEntryIn decodes rec, one record of the log file's form, into e as
+// Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
+// is a substring of rec rather than a copy: the daemon copies a batch of
+// records from the monitor into one string, and each line of it costs no
+// allocation of its own. e.Line keeps the string rec is part of in memory
+// while it lives.
+func DecodeEntryIn(rec string, e *Entry) error {
+	var c Entry
+	if decodeCanonicalIn(canonParser{b: unsafe.Slice(unsafe.StringData(rec), len(rec)), src: rec}, &c) {
+		*e = c
+		return nil
+	}
+	return e.decodeSlow([]byte(rec))
+}
+
+func decodeCanonicalIn(p canonParser, e *Entry) bool {
+	b := p.b
 	var ok bool
 	if !p.lit(`{"seq":`) {
 		return false
@@ -232,10 +265,94 @@ func decodeCanonical(b []byte, e *Entry) bool {
 	return p.lit("}") && p.i == len(b)
 }
 
+// DecodeAPIRecord decodes b, one line of the API's stream, if it has
+// exactly the form Record.AppendJSON writes in APIForm: plugin and name,
+// then seq, time, stream, line, line_b64, partial and skipped, each only
+// if set, in that order, no white space. It reports false, leaving r
+// partly filled, for anything else, which the caller then hands to
+// encoding/json: a follower reads every line it prints, and decoding it by
+// reflection costs several times more than the daemon's encoding. Plugin
+// and Name are r's own strings again when they are the same as before, so
+// that a stream of one plugin's lines costs one string per line.
+func DecodeAPIRecord(b []byte, r *Record) bool {
+	p := canonParser{b: b}
+	var ok bool
+	if !p.lit(`{"plugin":`) {
+		return false
+	}
+	if r.Plugin, ok = p.strAgain(r.Plugin); !ok || !p.lit(`,"name":`) {
+		return false
+	}
+	if r.Name, ok = p.strAgain(r.Name); !ok {
+		return false
+	}
+	r.Seq, r.Time, r.Stream, r.Line, r.LineB64, r.Partial, r.Skipped = 0, 0, "", "", "", false, 0
+	if p.lit(`,"seq":`) {
+		if r.Seq, ok = p.uint(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"time":`) {
+		if r.Time, ok = p.int(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"stream":`) {
+		if r.Stream, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"line":`) {
+		if r.Line, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"line_b64":`) {
+		if r.LineB64, ok = p.str(); !ok {
+			return false
+		}
+	}
+	if p.lit(`,"partial":true`) {
+		r.Partial = true
+	}
+	if p.lit(`,"skipped":`) {
+		if r.Skipped, ok = p.uint(); !ok {
+			return false
+		}
+	}
+	return p.lit("}") && p.i == len(b)
+}
+
+// strAgain is str that returns prev rather than a new string when the
+// string holds no escape and has prev's bytes.
+func (p *canonParser) strAgain(prev string) (string, bool) {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		// prev came from str: valid UTF-8. Unless it held an escape, the
+		// same bytes in b are the same string.
+		if end := p.i + 1 + len(prev); end < len(p.b) && p.b[end] == '"' && string(p.b[p.i+1:end]) == prev && plainJSON(prev) {
+			p.i = end + 1
+			return prev, true
+		}
+	}
+	return p.str()
+}
+
+// plainJSON reports whether s stands for itself between the quotes of a
+// JSON string: no control character, '"' or '\\'.
+func plainJSON(s string) bool {
+	for i := skipStrSafe(s, 0); i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // canonParser reads the canonical record form from b at i.
 type canonParser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	src string // if not "", b's bytes as a string: str returns its substrings
 }
 
 // lit consumes s if b continues with it.
@@ -291,12 +408,16 @@ func (p *canonParser) str() (string, bool) {
 	}
 	p.i++
 	start := p.i
+	p.i = skipStrSafe(unsafe.String(unsafe.SliceData(p.b), len(p.b)), p.i)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
 			s := p.b[start:p.i]
 			p.i++
+			if p.src != "" && len(s) > len(Stdout) {
+				return p.src[start : p.i-1], utf8.Valid(s)
+			}
 			return internString(s), utf8.Valid(s)
 		case c == '\\':
 			return p.strEscaped(start)

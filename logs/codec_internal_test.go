@@ -157,15 +157,19 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte(`{"seq":1,"time":-2,"stream":"stderr","line_b64":"/w=="}`))
 	f.Add([]byte(`{"seq":1,"time":2,"stream":"stdout","line":"\ud83c\udf89"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fast, slow Entry
+		var fast, slow, in Entry
 		errFast := decodeEntry(b, &fast)
 		errSlow := slow.decodeSlow(b)
+		errIn := DecodeEntryIn(string(b), &in)
 		if errSlow != nil {
 			require.Error(t, errFast)
+			require.Error(t, errIn)
 			return
 		}
 		require.NoError(t, errFast)
 		require.Equal(t, slow, fast)
+		require.NoError(t, errIn)
+		require.Equal(t, slow, in)
 	})
 }
 
@@ -179,4 +183,49 @@ func TestRecordAppendJSONDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { buf = api.AppendJSON(buf[:0], APIForm) }))
 	assert.Equal(t, `{"seq":1,"time":2,"stream":"stdout","line_b64":"Yf9iIDwmPiDigKg=","partial":true}`, string(file.AppendJSON(nil, FileForm)))
 	assert.Equal(t, `{"plugin":"abc","name":"p","seq":1,"time":2,"stream":"stdout","line":"x\n","line_b64":"/w==","skipped":3}`, string(api.AppendJSON(nil, APIForm)))
+}
+
+// apiLine mirrors api/types.LogLine, which imports this package.
+type apiLine struct {
+	Plugin  string `json:"plugin"`
+	Name    string `json:"name"`
+	Seq     uint64 `json:"seq,omitempty"`
+	Time    int64  `json:"time,omitempty"`
+	Stream  string `json:"stream,omitempty"`
+	Line    string `json:"line,omitempty"`
+	LineB64 string `json:"line_b64,omitempty"`
+	Partial bool   `json:"partial,omitempty"`
+	Skipped uint64 `json:"skipped,omitempty"`
+}
+
+// checkAPIDecode holds DecodeAPIRecord to encoding/json for b: what it
+// accepts, encoding/json decodes to the same line, with r reused from a
+// line before (prev).
+func checkAPIDecode(t *testing.T, b []byte, prev Record) (accepted bool) {
+	r := prev
+	if !DecodeAPIRecord(b, &r) {
+		return false
+	}
+	var want apiLine
+	require.NoError(t, json.Unmarshal(b, &want), "%q", b)
+	require.Equal(t, want, apiLine(r), "%q", b)
+	return true
+}
+
+// FuzzDecodeAPIRecord: every line Record.AppendJSON writes in APIForm
+// takes the fast path, and the fast path agrees with encoding/json on any
+// input it accepts.
+func FuzzDecodeAPIRecord(f *testing.F) {
+	f.Add("abc", "p", uint64(1), int64(2), "stdout", "hello", "", false, uint64(0), []byte(`{"plugin":"abc","name":"p"}`))
+	f.Add("a\"b", "", uint64(0), int64(-1), "", "a\xffb\n", "/w==", true, uint64(3), []byte(`{"plugin":"a\"b","name":"a\"b"}`))
+	f.Add("abc", "p", uint64(1), int64(2), "", "", "", false, uint64(0), []byte(`{"error":"x"}`))
+	f.Fuzz(func(t *testing.T, plugin, name string, seq uint64, tm int64, stream, line, b64 string, partial bool, skipped uint64, raw []byte) {
+		r := Record{Plugin: plugin, Name: name, Seq: seq, Time: tm, Stream: stream, Line: line, LineB64: b64, Partial: partial, Skipped: skipped}
+		b := r.AppendJSON(nil, APIForm)
+		require.True(t, checkAPIDecode(t, b, Record{}), "%q", b)
+		require.True(t, checkAPIDecode(t, b, Record{Plugin: plugin, Name: name}), "%q", b)
+		require.True(t, checkAPIDecode(t, b, Record{Plugin: "x" + plugin, Name: name + "\""}), "%q", b)
+		checkAPIDecode(t, raw, Record{})
+		checkAPIDecode(t, raw, Record{Plugin: plugin, Name: name})
+	})
 }

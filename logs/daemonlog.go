@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 )
@@ -93,37 +94,80 @@ type daemonFormatter struct {
 
 // Format implements logrus.Formatter.
 func (f *daemonFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	if e.Context == batchContext {
+		// Lines TagBatch formatted: handed on as they are, without a
+		// copy. The logger only writes them to its output, and TagBatch
+		// keeps the bytes until Log returns.
+		return unsafe.Slice(unsafe.StringData(e.Message), len(e.Message)), nil
+	}
 	b := e.Buffer
 	if b == nil {
 		b = new(bytes.Buffer)
-	}
-	if e.Context == batchContext {
-		b.WriteString(e.Message) // lines TagBatch formatted
-		return b.Bytes(), nil
 	}
 	id, ok := e.Data["plugin"].(string)
 	if !ok || e.Context != tagContext || len(e.Data) != 1 || e.Caller != nil {
 		return f.TextFormatter.Format(e)
 	}
-	f.appendTagged(b, e.Time, e.Level, e.Message, id)
+	b.Write(f.appendTagged(b.AvailableBuffer(), nil, e.Time, e.Level, e.Message, id))
 	return b.Bytes(), nil
 }
 
-// appendTagged writes one plugin line as the TextFormatter would write an
-// entry with the single field plugin=id.
-func (f *daemonFormatter) appendTagged(b *bytes.Buffer, t time.Time, level logrus.Level, msg, id string) {
-	var ts [len(timestampFormat) + 16]byte
-	b.WriteString("time=")
-	appendTextValue(b, t.AppendFormat(ts[:0], f.TimestampFormat))
-	b.WriteString(" level=")
-	b.WriteString(level.String()) // never needs quotes
+// appendTagged appends one plugin line as the TextFormatter would write an
+// entry with the single field plugin=id. ts, if not nil, caches the
+// formatting of the timestamp's second for the next line.
+func (f *daemonFormatter) appendTagged(dst []byte, ts *stampCache, t time.Time, level logrus.Level, msg, id string) []byte {
+	dst = ts.append(dst, f.TimestampFormat, t)
+	dst = append(dst, " level="...)
+	dst = append(dst, level.String()...) // never needs quotes
 	if msg != "" {
-		b.WriteString(" msg=")
-		appendTextValue(b, msg)
+		dst = appendTextValue(append(dst, " msg="...), msg)
 	}
-	b.WriteString(" plugin=")
-	appendTextValue(b, id)
-	b.WriteByte('\n')
+	dst = appendTextValue(append(dst, " plugin="...), id)
+	return append(dst, '\n')
+}
+
+// stampCache holds the "time=…" of one second, cut around its nanoseconds,
+// so that the lines of a batch, most within the same second, do not each
+// go through time.Format and the quoting. A nil *stampCache caches nothing.
+type stampCache struct {
+	sec        int64
+	loc        *time.Location
+	head, tail []byte // before and after the nine digits of the nanoseconds
+	off        bool   // the format has no ".000000000" to cut around
+}
+
+// append appends "time=" and t formatted by layout as the TextFormatter
+// writes it.
+func (c *stampCache) append(dst []byte, layout string, t time.Time) []byte {
+	if c == nil || c.off {
+		return appendStamp(dst, layout, t)
+	}
+	if sec := t.Unix(); sec != c.sec || t.Location() != c.loc || c.head == nil {
+		whole := appendStamp(nil, layout, time.Unix(sec, 0).In(t.Location()))
+		i := bytes.Index(whole, []byte(".000000000"))
+		if i < 0 || layout != timestampFormat || bytes.Count(whole, []byte(".000000000")) != 1 {
+			c.off = true
+			return appendStamp(dst, layout, t)
+		}
+		c.sec, c.loc = sec, t.Location()
+		c.head, c.tail = whole[:i+1], whole[i+10:]
+	}
+	dst = append(dst, c.head...)
+	var digits [9]byte
+	for i, ns := 8, t.Nanosecond(); i >= 0; i-- {
+		digits[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, digits[:]...)
+	return append(dst, c.tail...)
+}
+
+// appendStamp appends "time=" and t formatted by layout, quoted as the
+// TextFormatter quotes it.
+func appendStamp(dst []byte, layout string, t time.Time) []byte {
+	var buf [len(timestampFormat) + 16]byte
+	ts := t.AppendFormat(buf[:0], layout)
+	return appendTextValue(append(dst, "time="...), unsafe.String(unsafe.SliceData(ts), len(ts)))
 }
 
 // batchContext marks the entries TagBatch makes: their message is lines
@@ -143,9 +187,10 @@ func TagBatch(l *logrus.Logger, id string, es []Entry) {
 		}
 		return
 	}
-	b := batchBufs.Get().(*bytes.Buffer)
-	defer batchBufs.Put(b)
-	b.Reset()
+	bp := batchBufs.Get().(*[]byte)
+	defer batchBufs.Put(bp)
+	b := (*bp)[:0]
+	var ts stampCache
 	for _, e := range es {
 		level, ok := LineLevel(e.Line)
 		if !ok {
@@ -155,59 +200,85 @@ func TagBatch(l *logrus.Logger, id string, es []Entry) {
 			}
 		}
 		if l.IsLevelEnabled(level) {
-			f.appendTagged(b, time.Unix(0, e.Time), level, e.Line, id)
+			b = f.appendTagged(b, &ts, time.Unix(0, e.Time), level, e.Line, id)
 		}
 	}
-	if b.Len() == 0 {
+	if cap(b) <= maxPooledBatch {
+		*bp = b
+	}
+	if len(b) == 0 {
 		return
 	}
 	entry := tagEntries.Get().(*logrus.Entry)
 	*entry = logrus.Entry{Logger: l, Context: batchContext}
 	// ErrorLevel is enabled (checked above) and fires no hook (there are
-	// none); the lines carry their own levels.
-	entry.Log(logrus.ErrorLevel, b.String())
+	// none); the lines carry their own levels. The message is b itself,
+	// not a copy: Format hands it to the output, and nothing keeps it
+	// after Log returns.
+	entry.Log(logrus.ErrorLevel, unsafe.String(unsafe.SliceData(b), len(b)))
 	*entry = logrus.Entry{}
 	tagEntries.Put(entry)
 }
 
-var batchBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// maxPooledBatch bounds the buffer a TagBatch keeps for the next one: a
+// batch of long lines does not pin its memory.
+const maxPooledBatch = 4 << 20
 
-// appendTextValue writes s as the TextFormatter writes a string value:
+var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendTextValue appends s as the TextFormatter writes a string value:
 // bare if every byte is a letter, digit or one of -._/@^+, else quoted as
-// by strconv.Quote.
-func appendTextValue[S string | []byte](b *bytes.Buffer, s S) {
-	for i := range len(s) {
-		if c := s[i]; !textSafe[c] {
-			appendQuoted(b, string(s))
-			return
+// by strconv.Quote. Printable ASCII, most of what plugins write, is quoted
+// in the same pass that copies it; strconv, which decodes and checks every
+// rune, quotes the rest.
+func appendTextValue(dst []byte, s string) []byte {
+	i := 0
+	for i < len(s) && textSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(dst, s...)
+	}
+	mark := len(dst)
+	dst = append(append(dst, '"'), s[:i]...)
+	start := i
+	for ; i < len(s); i++ {
+		if i = skipQuoteSafe(s, i); i == len(s) {
+			break
+		}
+		switch quoteClass[s[i]] {
+		case quotePlain:
+			continue
+		case quoteEscape:
+			dst = append(append(dst, s[start:i]...), '\\', s[i])
+			start = i + 1
+		default:
+			return strconv.AppendQuote(dst[:mark], s)
 		}
 	}
-	b.Write([]byte(s))
+	return append(append(dst, s[start:]...), '"')
 }
 
-// appendQuoted writes strconv.Quote(s). Printable ASCII, most of what
-// plugins write, is copied as it is but for " and \; strconv, which
-// decodes and checks every rune, quotes the rest.
-func appendQuoted(b *bytes.Buffer, s string) {
-	for i := range len(s) {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			b.Write(strconv.AppendQuote(b.AvailableBuffer(), s))
-			return
+// quoteClass[c] says how strconv.Quote writes byte c of a string that is
+// printable ASCII so far: as it is, after a backslash, or (quoteOther: a
+// control character or a byte of a multi-byte rune) only strconv knows.
+var quoteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c == '"' || c == '\\':
+			t[c] = quoteEscape
+		case c < 0x20 || c >= 0x7f:
+			t[c] = quoteOther
 		}
 	}
-	b.WriteByte('"')
-	start := 0
-	for i := range len(s) {
-		if c := s[i]; c == '"' || c == '\\' {
-			b.WriteString(s[start:i])
-			b.WriteByte('\\')
-			b.WriteByte(c)
-			start = i + 1
-		}
-	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
-}
+	return t
+}()
+
+const (
+	quotePlain = iota
+	quoteEscape
+	quoteOther
+)
 
 // textSafe[c] reports whether the TextFormatter writes byte c unquoted.
 var textSafe = func() (t [256]bool) {

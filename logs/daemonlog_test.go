@@ -207,6 +207,14 @@ func TestTagBatchMatchesTag(t *testing.T) {
 		{Time: 5, Stream: logs.Stderr, Line: "a \"quoted\" \\ line\xff"},
 		{Time: 6, Stream: logs.Stdout, Line: ""},
 		{Time: 7, Stream: logs.Stdout, Line: "level=panic msg=logged, not raised"},
+		// TagBatch formats a second once: lines within one, across
+		// seconds, before 1970, and back to a second seen before.
+		{Time: 1714979289_000000000, Stream: logs.Stdout, Line: "x"},
+		{Time: 1714979289_123456789, Stream: logs.Stdout, Line: "é \u2028 \x1b"},
+		{Time: 1714979289_999999999, Stream: logs.Stdout, Line: "y"},
+		{Time: 1714979290_000000001, Stream: logs.Stdout, Line: "z"},
+		{Time: -1234567890123, Stream: logs.Stdout, Line: "old"},
+		{Time: 1714979289_5, Stream: logs.Stdout, Line: "back"},
 	}
 	for _, level := range []logrus.Level{logrus.TraceLevel, logrus.InfoLevel, logrus.WarnLevel, logrus.ErrorLevel, logrus.FatalLevel} {
 		for _, hooked := range []bool{false, true} {

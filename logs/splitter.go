@@ -24,15 +24,26 @@ func (s *Splitter) Pending() bool { return len(s.pending) > 0 }
 // Feed appends to out the entries that data completes, stamped with now
 // (unix nanoseconds), and returns out.
 func (s *Splitter) Feed(data []byte, now int64, out []Entry) []Entry {
+	s.Cut(data, func(line []byte, partial bool) {
+		out = append(out, s.entry(line, now, partial))
+	})
+	return out
+}
+
+// Cut calls fn with each piece of a line that data completes, in order:
+// what Feed would make an entry of, without the string. line is valid only
+// during the call (it may be the splitter's own buffer): the monitor
+// encodes it at once, so that a line costs no allocation of its own.
+func (s *Splitter) Cut(data []byte, fn func(line []byte, partial bool)) {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			s.pending = append(s.pending, data...)
 			for len(s.pending) >= s.max {
-				out = append(out, s.entry(s.pending[:s.max], now, true))
+				fn(s.pending[:s.max], true)
 				s.pending = append(s.pending[:0], s.pending[s.max:]...)
 			}
-			return out
+			return
 		}
 		line := data[:i]
 		data = data[i+1:]
@@ -41,25 +52,31 @@ func (s *Splitter) Feed(data []byte, now int64, out []Entry) []Entry {
 			line = s.pending
 		}
 		for len(line) > s.max {
-			out = append(out, s.entry(line[:s.max], now, true))
+			fn(line[:s.max], true)
 			line = line[s.max:]
 		}
-		out = append(out, s.entry(line, now, false))
+		fn(line, false)
 		s.pending = s.pending[:0]
 	}
-	return out
 }
 
 // Flush appends the unfinished line, if any, as an entry: Partial when the
 // stream goes on (an idle flush: the rest of the line may follow), complete
 // at the end of the stream.
 func (s *Splitter) Flush(now int64, final bool, out []Entry) []Entry {
-	if len(s.pending) == 0 {
-		return out
-	}
-	out = append(out, s.entry(s.pending, now, !final))
-	s.pending = s.pending[:0]
+	s.FlushCut(final, func(line []byte, partial bool) {
+		out = append(out, s.entry(line, now, partial))
+	})
 	return out
+}
+
+// FlushCut is Flush for Cut: it calls fn with the unfinished line, if any.
+func (s *Splitter) FlushCut(final bool, fn func(line []byte, partial bool)) {
+	if len(s.pending) == 0 {
+		return
+	}
+	fn(s.pending, !final)
+	s.pending = s.pending[:0]
 }
 
 func (s *Splitter) entry(line []byte, now int64, partial bool) Entry {

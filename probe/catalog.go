@@ -112,19 +112,90 @@ func InterfaceByImplements(impl string) (*Interface, bool) {
 	return nil, false
 }
 
-// Suggest returns the catalog's method names closest to name, for an
-// "unknown method" error: same name in another case, or the same suffix.
-func Suggest(name string) []string {
+// MethodNames returns the name of every method of the catalog, in its
+// order, without building their schemas (shell completion asks for them).
+func MethodNames() []string {
 	var out []string
-	_, short, _ := strings.Cut(name, ".")
-	for n := range catalog().methods {
-		_, s, _ := strings.Cut(n, ".")
-		if strings.EqualFold(n, name) || (short != "" && strings.EqualFold(s, short)) || strings.EqualFold(s, name) {
+	for _, l := range lazyInterfaces() {
+		for _, sp := range l.spec.methods {
+			out = append(out, l.spec.iface.Name+"."+sp.name)
+		}
+	}
+	return out
+}
+
+// InterfaceOf returns the interface of the catalog whose RPC prefix is
+// name, without building its methods; exact case.
+func InterfaceOf(name string) (implements, typ string, ok bool) {
+	for _, l := range lazyInterfaces() {
+		if l.spec.iface.Name == name {
+			return l.spec.iface.Implements, l.spec.iface.Type, true
+		}
+	}
+	return "", "", false
+}
+
+// maxSuggestDistance is the most edits (Levenshtein, case-insensitive) a
+// misspelt method name may be from a catalog one to be suggested: one or
+// two letters dropped, added or swapped, as typos are; beyond that the
+// suggestions would be guesses.
+const maxSuggestDistance = 2
+
+// Suggest returns the catalog's method names closest to name, for an
+// "unknown method" error: the same name in another case, the same method
+// under another interface (or without one), else the names fewest edits
+// away (at most maxSuggestDistance, and one per three letters of name;
+// case-insensitive).
+func Suggest(name string) []string {
+	lname := strings.ToLower(name)
+	_, short, hasDot := strings.Cut(lname, ".")
+	// A short name is a few edits from many: at most one edit per three
+	// letters.
+	best := min(maxSuggestDistance, len(lname)/3) + 1
+	var out []string
+	for _, n := range MethodNames() {
+		ln := strings.ToLower(n)
+		_, s, _ := strings.Cut(ln, ".")
+		var d int
+		switch {
+		case ln == lname || (hasDot && s == short) || s == lname:
+			d = 0
+		case hasDot:
+			d = levenshtein(lname, ln)
+		default: // a method without its interface: compare to the method part
+			d = levenshtein(lname, s)
+		}
+		switch {
+		case d < best:
+			best, out = d, []string{n}
+		case d == best:
 			out = append(out, n)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// levenshtein returns the number of single-byte insertions, deletions and
+// substitutions that turn a into b (method names are ASCII).
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 type catalogIndex struct {

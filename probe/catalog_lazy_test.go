@@ -41,3 +41,34 @@ func indexOf(ms []*Method, name string) int {
 	}
 	return -1
 }
+
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{name: "one letter dropped", in: "VolumeDriver.Lst", want: []string{"VolumeDriver.List"}},
+		{name: "letters swapped", in: "VolumeDriver.Mounet", want: []string{"VolumeDriver.Mount"}},
+		{name: "case-insensitive", in: "volumedriver.UNMOUNT", want: []string{"VolumeDriver.Unmount"}},
+		{name: "typo in the interface", in: "VolumeDrive.Path", want: []string{"VolumeDriver.Path"}},
+		{name: "wrong interface", in: "NetworkDriver.Mount", want: []string{"VolumeDriver.Mount"}},
+		{name: "no interface", in: "Lst", want: []string{"VolumeDriver.List"}},
+		{name: "too far", in: "VolumeDriver.Frobnicate", want: nil},
+		{name: "empty", in: "", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Suggest(tt.in))
+		})
+	}
+}
+
+func TestMethodNamesAreTheCatalogs(t *testing.T) {
+	var want []string
+	for _, i := range Catalog() {
+		for _, m := range i.Methods {
+			want = append(want, m.Name)
+		}
+	}
+	assert.Equal(t, want, MethodNames())
+}

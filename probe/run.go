@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return WriteCatalog(stdout, m.Implements)
 	}
 	if target == nil {
-		return errors.New("no plugin given: name a plugdbg plugin, or use --socket, --url or --spec")
+		return fmt.Errorf("%w: name a plugdbg plugin, or use --socket, --url or --spec", ErrNoPlugin)
 	}
 	if len(args) == 0 {
 		return errors.New("no method given (plugdbg probe --list shows them)")
@@ -144,6 +145,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	writeBody(stdout, r.Body, o.Raw)
 	if err := r.Err(); err != nil {
+		if IsNotFound(err) {
+			return o.notImplemented(cctx, c, m, err)
+		}
 		return err
 	}
 	if m.Response != nil && !m.Stream && !json.Valid(r.Body) {
@@ -176,6 +180,85 @@ func (o Options) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
+// ErrNoPlugin is the usage error of a probe or check that names no plugin
+// (a method where the plugin belongs, or nothing at all).
+var ErrNoPlugin = errors.New("no plugin given")
+
+// NotImplementedError is a 404 for a method of an interface the plugin does
+// not implement, as its Plugin.Activate says. It wraps the *StatusError.
+type NotImplementedError struct {
+	Target     string   // as the user named it: a plugin, or --socket PATH
+	Interface  string   // the method's, e.g. "NetworkDriver"
+	Implements []string // what Plugin.Activate lists
+	ListCmd    string   // the command that lists what the plugin implements
+	Err        error
+}
+
+func (e *NotImplementedError) Error() string {
+	impl := "no interface"
+	if len(e.Implements) > 0 {
+		impl = strings.Join(e.Implements, ", ")
+	}
+	var se *StatusError
+	status := e.Err.Error()
+	if errors.As(e.Err, &se) {
+		status = fmt.Sprintf("%s: HTTP %d", se.Method, se.Status)
+	}
+	return fmt.Sprintf("%s: %s does not implement %s (it implements %s); see %s",
+		status, e.Target, e.Interface, impl, e.ListCmd)
+}
+
+func (e *NotImplementedError) Unwrap() error { return e.Err }
+
+// notImplemented explains a 404 for m: when the plugin's Plugin.Activate
+// does not list m's interface, the method was sent to the wrong plugin (or
+// the wrong interface was asked), which the bare 404 does not say. Otherwise,
+// or if Plugin.Activate fails too, it returns err as it is.
+func (o Options) notImplemented(ctx context.Context, c *Client, m *Method, err error) error {
+	implName, _, ok := InterfaceOf(m.Interface)
+	if !ok || m.Interface == "Plugin" {
+		return err
+	}
+	man, aerr := c.Activate(ctx)
+	if aerr != nil || slices.Contains(man.Implements, implName) {
+		return err
+	}
+	name, listCmd := o.targetWords(c.Target())
+	return &NotImplementedError{Target: name, Interface: m.Interface, Implements: man.Implements, ListCmd: listCmd, Err: err}
+}
+
+// targetWords returns how the user named the target (a plugin as given, or
+// the flag and its value) and the probe --list command for it.
+func (o Options) targetWords(t Target) (name, listCmd string) {
+	for _, f := range []struct{ flag, v string }{{"--socket", o.Socket}, {"--url", o.URL}, {"--spec", o.Spec}} {
+		if f.v != "" {
+			return t.String(), "plugdbg probe " + f.flag + " " + f.v + " --list"
+		}
+	}
+	if len(o.Args) > 0 {
+		return o.Args[0], "plugdbg probe --list " + o.Args[0]
+	}
+	return t.String(), "plugdbg probe --list"
+}
+
+// methodInPluginPlace reports whether arg, given where the plugin belongs,
+// is a method instead: its interface is one of the catalog's, spelt with a
+// capital letter, which no plugin name can have (Docker references are
+// lower case). A lower-case "volumedriver.list" may be a plugin, and is
+// resolved as one.
+func methodInPluginPlace(arg string) bool {
+	prefix, _, ok := strings.Cut(arg, ".")
+	if !ok || strings.ToLower(arg) == arg || strings.ContainsAny(arg, ":/@") {
+		return false
+	}
+	for _, n := range MethodNames() {
+		if p, _, _ := strings.Cut(n, "."); strings.EqualFold(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Target picks the plugin o names: by Socket, URL or Spec (at most one), or
 // else by the first argument, a plugdbg plugin resolved by Resolve. It
 // returns the arguments left, and a nil Target when nothing names one.
@@ -200,6 +283,9 @@ func (o Options) Target(ctx context.Context, args []string) (*Target, []string, 
 	case len(args) == 0:
 		return nil, args, nil
 	default:
+		if methodInPluginPlace(args[0]) {
+			return nil, nil, fmt.Errorf("%w: %s is a method; name the plugin before it (PLUGIN METHOD), or use --socket, --url or --spec", ErrNoPlugin, args[0])
+		}
 		if o.Resolve == nil {
 			return nil, nil, errors.New("no way to resolve plugin names here: use --socket")
 		}

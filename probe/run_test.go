@@ -182,6 +182,10 @@ func TestRunErrors(t *testing.T) {
 	err500 := newFakePlugin(t, reply(http.StatusInternalServerError, `{"Err":"no such volume: v9"}`))
 	badMount := newFakePlugin(t, reply(http.StatusOK, `{"Mountpoint":"data/v1"}`))
 	ok := newFakePlugin(t, reply(http.StatusOK, `{}`))
+	volSock, _ := plugintest.VolumePlugin(t)
+	noResolve := func(context.Context, string) (probe.Target, error) {
+		return probe.Target{}, errors.New("resolved a method as a plugin")
+	}
 
 	tests := []struct {
 		name     string
@@ -198,6 +202,30 @@ func TestRunErrors(t *testing.T) {
 		{
 			name: "wrong case gets a suggestion", o: probe.Options{Socket: ok.socket, Args: []string{"volumedriver.list"}},
 			wantKind: "usage", wantErr: []string{"did you mean VolumeDriver.List?"},
+		},
+		{
+			name: "typo gets a suggestion", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Lst"}},
+			wantKind: "usage", wantErr: []string{`unknown method "VolumeDriver.Lst"; did you mean VolumeDriver.List?`},
+		},
+		{
+			name: "typo in another case", o: probe.Options{Socket: ok.socket, Args: []string{"ipamdriver.requestpol"}},
+			wantKind: "usage", wantErr: []string{"did you mean IpamDriver.RequestPool?"},
+		},
+		{
+			name: "method where the plugin belongs", o: probe.Options{Resolve: noResolve, Args: []string{"VolumeDriver.List"}},
+			wantKind: "usage", wantErr: []string{"no plugin given: VolumeDriver.List is a method"},
+		},
+		{
+			name: "misspelt method where the plugin belongs", o: probe.Options{Resolve: noResolve, Args: []string{"VolumeDriver.Lst", "x"}},
+			wantKind: "usage", wantErr: []string{"no plugin given"},
+		},
+		{
+			name: "interface the plugin does not implement", o: probe.Options{Socket: volSock, Args: []string{"NetworkDriver.GetCapabilities"}},
+			wantKind: "http", wantErr: []string{
+				"NetworkDriver.GetCapabilities: HTTP 404",
+				"unix://" + volSock + " does not implement NetworkDriver (it implements VolumeDriver)",
+				"see plugdbg probe --socket " + volSock + " --list",
+			},
 		},
 		{
 			name: "invalid JSON body", o: probe.Options{Socket: ok.socket, Args: []string{"VolumeDriver.Get", "{Name: v1}"}},
@@ -269,6 +297,27 @@ func TestRunErrors(t *testing.T) {
 			assert.Contains(t, r.stdout, tt.wantOut)
 			assert.Contains(t, r.stderr, tt.wantWarn)
 		})
+	}
+}
+
+func TestRunNotImplementedNamesThePlugin(t *testing.T) {
+	sock, _ := plugintest.VolumePlugin(t)
+	resolve := func(_ context.Context, ref string) (probe.Target, error) {
+		require.Equal(t, "vol", ref)
+		return probe.Target{Network: "unix", Addr: sock}, nil
+	}
+	r := run(t, probe.Options{Resolve: resolve, Args: []string{"vol", "NetworkDriver.CreateNetwork", "NetworkID=n1"}})
+	require.Error(t, r.err)
+	assert.Equal(t, "http", errKind(r.err), "still an HTTP error (exit status 3)")
+	var ni *probe.NotImplementedError
+	require.ErrorAs(t, r.err, &ni)
+	assert.Equal(t, []string{"VolumeDriver"}, ni.Implements)
+	assert.Contains(t, r.err.Error(), "vol does not implement NetworkDriver (it implements VolumeDriver); see plugdbg probe --list vol")
+
+	// An optional method of an interface it implements: the 404 as it is.
+	r = run(t, probe.Options{Resolve: resolve, Args: []string{"vol", "VolumeDriver.Capabilities"}})
+	if r.err != nil {
+		assert.False(t, errors.As(r.err, &ni), "%v", r.err)
 	}
 }
 

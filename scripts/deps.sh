@@ -9,7 +9,8 @@
 #                  (without its recommends) for promtool, which checks
 #                  contrib/prometheus and /metrics, and for the metrics test,
 #                  which runs a Prometheus server of its own (the system's is
-#                  never started either)
+#                  never started either); sudo, for the test of the
+#                  README's `sudo make run` as a user
 set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc)
@@ -18,12 +19,16 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v make >/dev/null || missing+=(make)
 # The exec toolbox: a static busybox that runs inside plugins with no shell.
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
+# `plugdbg top PLUGIN [ps OPTIONS]` runs the host's ps, as dockerd does.
+command -v ps >/dev/null || missing+=(procps)
 # The web UI bundle (make webui) is built with node and npm.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ "${1:-run}" = test ]; then
   command -v dockerd >/dev/null || missing+=(docker.io)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The README's `sudo make run`, as a user with sudo rights, is tested.
+  command -v sudo >/dev/null || missing+=(sudo)
 fi
 # Packages whose postinst starts a system service the tests do not want.
 ssh_missing=()
@@ -86,5 +91,12 @@ if [ ${#prom_missing[@]} -gt 0 ]; then
   without_services --no-install-recommends "${prom_missing[@]}"
   no_service prometheus /run/prometheus/prometheus.pid
 fi
-command -v go >/dev/null || { echo "deps.sh: Go is required (see go.mod for the version)" >&2; exit 1; }
-go mod download
+# Go is installed by hand (go.dev's tarball, golang.org/dl): found where it
+# is, also under sudo, whose PATH leaves /usr/local/go/bin out.
+go=$("$(dirname "$0")/findgo.sh")
+# The tests' modules ahead of their runs; `make run` builds as the user who
+# ran sudo (scripts/run.sh), who downloads what the build needs into their
+# own module cache, not root's.
+if [ "${1:-run}" = test ]; then
+  "$go" mod download
+fi

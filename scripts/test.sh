@@ -9,6 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/deps.sh test
+# go where the machine has it: under sudo, PATH leaves /usr/local/go/bin out.
+go=$(scripts/findgo.sh)
+export PATH="${go%/*}:$PATH"
 # The integration tests build plugdbg and plugdbgd with `go build`: the web UI bundle it
 # embeds must be there first for the browser test.
 make --no-print-directory webui
@@ -42,7 +45,9 @@ integration() {
   rm -f "$log"
   return "$status"
 }
-integration -timeout 30m
+# 40 minutes: TestReadmeSudoMakeRun builds everything as a new user, with
+# empty Go and npm caches, as `sudo make run` does on a fresh machine.
+integration -timeout 40m
 # Again with plugdbgd and plugdbg built with -race (integration/race_test.go):
 # the daemon, its monitors and the CLI under the race detector, on real
 # containers; any report fails the test that caused it.

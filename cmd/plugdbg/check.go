@@ -21,15 +21,19 @@ answers. Error cases are checked too (Get of a missing volume must answer
 Err). Every answer is validated against the method's schema. Whatever the
 suite created is removed at the end.
 
-Exit status 0 only when every check passed (or was skipped).`,
+Exit status 0 when no check failed: warnings (answers dockerd accepts but
+that depart from what it expects) are printed and do not fail the run,
+as a linter's do, unless --strict is given. Exit status 1 otherwise.`,
 		Example: `  plugdbg check myvol
   plugdbg check --socket /run/docker/plugins/net.sock --json
-  plugdbg check myvol --junit report.xml`,
+  plugdbg check myvol --junit report.xml
+  plugdbg check --strict myvol`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args
 			o.Resolve = g.pluginTarget
-			return conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
+			err := conformance.Run(cmd.Context(), o, cmd.OutOrStdout())
+			return withUsage(cmd, checkExit(err, cmd.ErrOrStderr()))
 		},
 	}
 	f := c.Flags()
@@ -39,6 +43,7 @@ Exit status 0 only when every check passed (or was skipped).`,
 	f.StringSliceVar(&o.Interfaces, "interface", nil, "interfaces to check (VolumeDriver, NetworkDriver, IpamDriver, authz, ...) instead of asking Plugin.Activate")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.StringVar(&o.JUnit, "junit", "", "also write a JUnit XML report to this file")
+	f.BoolVar(&o.Strict, "strict", false, "fail (exit 1) on warnings too")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "timeout of each call (0: none)")
 	return c
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugdbg/plugdbg/cli/format"
 	"github.com/plugdbg/plugdbg/contexts"
 )
 
@@ -169,7 +169,7 @@ func newContextListCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&o.format, "format", "", `format the output: "table", "table TEMPLATE", "json", or a Go template (fields: .Name .Description .Host .Current .Error)`)
+	c.Flags().StringVar(&o.format, "format", "", formatListUsage+" (fields: .Name .Description .Host .Current .Error)")
 	c.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show context names")
 	return c
 }
@@ -181,22 +181,17 @@ func printContexts(out io.Writer, rows []contexts.Listed, o contextListOptions) 
 		}
 		return nil
 	}
-	format := o.format
-	if format == "" || format == "table" {
-		format = "table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.Host}}"
-		for _, r := range rows {
-			if r.Error != "" {
-				format += "\t{{.Error}}" // docker's column, when there is something in it
-				break
-			}
+	def := "table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.Host}}"
+	for _, r := range rows {
+		if r.Error != "" {
+			def += "\t{{.Error}}" // docker's column, when there is something in it
+			break
 		}
 	}
-	if format == "json" {
-		format = "{{json .}}"
-	}
-	headers := strings.NewReplacer("{{.Name}}{{if .Current}} *{{end}}", "NAME", "{{.Name}}", "NAME",
-		"{{.Description}}", "DESCRIPTION", "{{.Host}}", "HOST", "{{.Current}}", "CURRENT", "{{.Error}}", "ERROR")
-	return printFormatted(out, format, headers, rows)
+	// Current is left out, as docker's header leaves it out, so that the
+	// default's mark does not show in the header.
+	header := format.Header{"Name": "NAME", "Description": "DESCRIPTION", "Host": "HOST", "Error": "ERROR"}
+	return format.Rows(out, o.format, def, header, rows)
 }
 
 func newContextUseCmd(g *globalOptions) *cobra.Command {
@@ -281,7 +276,7 @@ func removeContext(s *contexts.Store, name string, force, inUse, inConfig bool) 
 }
 
 func newContextInspectCmd(g *globalOptions) *cobra.Command {
-	var format string
+	var tmpl string
 	c := &cobra.Command{
 		Use:   "inspect [NAME...]",
 		Short: "Show contexts in detail (the current one without NAME); TLS files by name, never their contents",
@@ -309,65 +304,23 @@ func newContextInspectCmd(g *globalOptions) *cobra.Command {
 				}
 				all = append(all, o)
 			}
-			if err := printInspected(cmd.OutOrStdout(), all, format); err != nil {
+			if err := printInspected(cmd.OutOrStdout(), all, tmpl); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", `format the output: "json" (one line each) or a Go template`)
+	c.Flags().StringVarP(&tmpl, "format", "f", "", formatInspectUsage)
 	return c
 }
 
-// printInspected writes objects as docker's inspect does: a JSON array
-// indented by four spaces, or format's lines ("json": one object a line).
-func printInspected(out io.Writer, objects []json.RawMessage, format string) error {
-	if format == "" {
-		var list bytes.Buffer
-		list.WriteByte('[')
-		for i, o := range objects {
-			if i > 0 {
-				list.WriteByte(',')
-			}
-			list.Write(o)
-		}
-		list.WriteByte(']')
-		var b bytes.Buffer
-		if err := json.Indent(&b, list.Bytes(), "", "    "); err != nil {
-			return err
-		}
-		b.WriteByte('\n')
-		_, err := out.Write(b.Bytes())
-		return err
+// printInspected writes objects as docker's inspect does (format.Inspect).
+func printInspected(out io.Writer, objects []json.RawMessage, tmpl string) error {
+	all := make([]any, len(objects))
+	for i, o := range objects {
+		all[i] = o
 	}
-	if format == "json" {
-		for _, o := range objects {
-			var b bytes.Buffer
-			if err := json.Compact(&b, o); err != nil {
-				return err
-			}
-			b.WriteByte('\n')
-			if _, err := out.Write(b.Bytes()); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tmpl, err := parseTemplate(format)
-	if err != nil {
-		return err
-	}
-	for _, o := range objects {
-		var v any
-		if err := json.Unmarshal(o, &v); err != nil {
-			return err
-		}
-		if err := tmpl.Execute(out, v); err != nil {
-			return fmt.Errorf("format: %w", err)
-		}
-		fmt.Fprintln(out)
-	}
-	return nil
+	return format.Inspect(out, tmpl, all)
 }
 
 func newContextShowCmd(g *globalOptions) *cobra.Command {

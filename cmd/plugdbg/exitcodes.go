@@ -2,8 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/conformance"
 )
 
 // Exit statuses of `plugdbg probe`, told apart by the error types probe.Run
@@ -57,4 +62,38 @@ func withProbeExitCode(err error) error {
 		return &codedError{err: err, code: code}
 	}
 	return err
+}
+
+// quietError carries an exit status whose message has been printed
+// already: run prints nothing for an empty message. It keeps err in its
+// chain for errors.As.
+type quietError struct {
+	err  error
+	code int
+}
+
+func (e *quietError) Error() string { return "" }
+func (e *quietError) Unwrap() error { return e.err }
+func (e *quietError) ExitCode() int { return e.code }
+
+// checkExit turns the failure of `plugdbg check`'s suite into exit status 1
+// with its summary (TARGET: N failed, M with warnings) printed on stderr as
+// it is: the run worked, it is its verdict, not an "Error:". Other errors
+// are returned as they are.
+func checkExit(err error, stderr io.Writer) error {
+	var failed *conformance.Failed
+	if !errors.As(err, &failed) {
+		return err
+	}
+	fmt.Fprintln(stderr, failed.Error())
+	return &quietError{err: err, code: 1}
+}
+
+// withUsage adds the command's usage line to a "no plugin given" error, as
+// docker does for a missing argument.
+func withUsage(cmd *cobra.Command, err error) error {
+	if !errors.Is(err, probe.ErrNoPlugin) {
+		return err
+	}
+	return fmt.Errorf("%w\n\nUsage:  %s\nSee '%s --help'", err, cmd.UseLine(), cmd.CommandPath())
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/probe"
+	"github.com/plugdbg/plugdbg/probe/conformance"
 )
 
 func TestProbeExitCode(t *testing.T) {
@@ -110,5 +111,60 @@ func TestProbeCommandExitCodes(t *testing.T) {
 			}
 			assert.Equal(t, tt.want, code, "err: %v\n%s", err, out.String())
 		})
+	}
+}
+
+// TestCheckVerdictIsNotAnError: a check whose suite failed exits 1 with its
+// summary printed as it is, not as "Error: …"; other errors keep theirs.
+func TestCheckVerdictIsNotAnError(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode int
+		wantOut  string
+	}{
+		{
+			name: "failed", err: &conformance.Failed{Target: "unix:///x.sock", Fail: 2, Warn: 1},
+			wantCode: 1, wantOut: "unix:///x.sock: 2 failed, 1 with warnings\n",
+		},
+		{
+			name: "warnings under --strict", err: &conformance.Failed{Target: "unix:///x.sock", Warn: 3, Strict: true},
+			wantCode: 1, wantOut: "unix:///x.sock: 0 failed, 3 with warnings (--strict)\n",
+		},
+		{name: "other error", err: errors.New("no such plugin"), wantCode: 1, wantOut: "Error: no such plugin\n"},
+		{name: "passed", err: nil, wantCode: 0, wantOut: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			root := &cobra.Command{Use: "plugdbg", SilenceUsage: true, SilenceErrors: true}
+			root.AddCommand(&cobra.Command{Use: "check", RunE: func(cmd *cobra.Command, _ []string) error {
+				return checkExit(tt.err, cmd.ErrOrStderr())
+			}})
+			root.SetErr(&stderr)
+			root.SetArgs([]string{"check"})
+			code := run(context.Background(), root, &stderr)
+			assert.Equal(t, tt.wantCode, code)
+			assert.Equal(t, tt.wantOut, stderr.String())
+		})
+	}
+}
+
+// TestProbeWithoutPluginShowsUsage: a method where the plugin belongs is
+// "no plugin given", with the usage line, and the daemon is not asked.
+func TestProbeWithoutPluginShowsUsage(t *testing.T) {
+	g := &globalOptions{host: "unix:///nonexistent/plugdbg.sock"}
+	root := &cobra.Command{Use: "plugdbg", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newProbeCmd(g), newCheckCmd(g))
+	for _, args := range [][]string{{"probe", "VolumeDriver.List"}, {"check", "VolumeDriver.List"}} {
+		var stderr bytes.Buffer
+		root.SetErr(&stderr)
+		root.SetArgs(args)
+		code := run(context.Background(), root, &stderr)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr.String(), "Error: no plugin given: VolumeDriver.List is a method")
+		assert.Contains(t, stderr.String(), "\n\nUsage:  plugdbg "+args[0]+" ")
+		assert.Contains(t, stderr.String(), "See 'plugdbg "+args[0]+" --help'")
+		assert.NotContains(t, stderr.String(), "nonexistent", "the daemon is not asked")
 	}
 }

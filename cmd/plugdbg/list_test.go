@@ -58,6 +58,33 @@ func TestPrintList(t *testing.T) {
 			want: "ID        NAME      DESCRIPTION   ENABLED\n",
 		},
 		{
+			name: "table alone is the default table",
+			opts: listOptions{format: "table"},
+			in:   listFixture()[:1],
+			want: "" +
+				"ID             NAME                 DESCRIPTION               ENABLED\n" +
+				"4c2f0f5d6a01   vieux/sshfs:latest   sshFS plugin for Docker   true\n",
+		},
+		{
+			name: `table with \t as a shell passes it`,
+			opts: listOptions{format: `table {{.Name}}\t{{.Enabled}}`},
+			in:   listFixture()[:1],
+			want: "NAME                 ENABLED\nvieux/sshfs:latest   true\n",
+		},
+		{
+			name: "json: docker's fields and plugdbg's, one object a line",
+			opts: listOptions{format: "json"},
+			in:   listFixture()[:1],
+			want: `{"Description":"sshFS plugin for Docker","Enabled":true,"ID":"4c2f0f5d6a01","Name":"vieux/sshfs:latest",` +
+				`"PluginReference":"docker.io/vieux/sshfs:latest","Restarts":2,"Status":"running"}` + "\n",
+		},
+		{
+			name: "the plugin's JSON fields, as docker's inspect templates",
+			opts: listOptions{format: "{{.Id}} {{.Config.Description}} {{.State.Status}}"},
+			in:   listFixture()[:1],
+			want: idA + " sshFS plugin for Docker running\n",
+		},
+		{
 			name: "quiet",
 			opts: listOptions{quiet: true},
 			in:   listFixture(),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/cli/format"
 	"github.com/plugdbg/plugdbg/client"
 	"github.com/plugdbg/plugdbg/logs"
 )
@@ -137,30 +139,99 @@ func printLogLine(w io.Writer, l types.LogLine, o logsOptions) {
 	}
 }
 
+type eventsOptions struct {
+	since, until, format string
+	filters              []string
+}
+
 func newEventsCmd(g *globalOptions) *cobra.Command {
-	var since string
+	var o eventsOptions
 	c := &cobra.Command{
 		Use:   "events",
 		Short: "Stream plugin lifecycle events (create, enable, exit, restarting, …)",
-		Args:  cobra.NoArgs,
+		Long: `Stream plugin lifecycle events, as docker events does: the recent ones
+since --since, then live ones until interrupted or --until passes (with
+--until in the past: the past events only, then exit).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := parseTimeFlag(since, time.Now())
+			eo, tmpl, err := o.parse(time.Now())
 			if err != nil {
-				return fmt.Errorf("invalid --since: %w", err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			return cl.Events(cmd.Context(), t, func(ev events.Message) error {
-				fmt.Fprintln(out, formatEvent(ev))
-				return nil
+			return cl.WatchEvents(cmd.Context(), eo, func(ev events.Message) error {
+				if tmpl == nil {
+					_, err := fmt.Fprintln(out, formatEvent(ev))
+					return err
+				}
+				return tmpl.Execute(out, ev)
 			})
 		},
 	}
-	c.Flags().StringVar(&since, "since", "", "also show events since a time (RFC 3339 or a duration ago)")
+	f := c.Flags()
+	f.StringVar(&o.since, "since", "", "also show events since a time (RFC 3339, unix seconds or a duration ago)")
+	f.StringVar(&o.until, "until", "", "stream events until a time (RFC 3339, unix seconds or a duration ago)")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output: plugin=NAME|ID, type=plugin, event=ACTION (one key's values: any of them; different keys: all)")
+	f.StringVar(&o.format, "format", "", formatInspectUsage)
 	return c
+}
+
+// eventFilterKeys are the filters events takes (docker's for plugins).
+var eventFilterKeys = []string{"plugin", "type", "event"}
+
+// maxFilterArgs bounds --filter, far above what anyone types.
+const maxFilterArgs = 256
+
+// parse checks the flags before the daemon is asked: times, filters and
+// the template (run on a sample event, as docker events checks it).
+func (o eventsOptions) parse(now time.Time) (client.EventsOptions, *format.Template, error) {
+	var eo client.EventsOptions
+	var err error
+	if eo.Since, err = parseTimeFlag(o.since, now); err != nil {
+		return eo, nil, fmt.Errorf("invalid --since: %w", err)
+	}
+	if eo.Until, err = parseTimeFlag(o.until, now); err != nil {
+		return eo, nil, fmt.Errorf("invalid --until: %w", err)
+	}
+	if !eo.Until.IsZero() && eo.Until.Before(eo.Since) {
+		return eo, nil, fmt.Errorf("--since (%s) is after --until (%s)", o.since, o.until)
+	}
+	if len(o.filters) > maxFilterArgs {
+		return eo, nil, fmt.Errorf("%d filters: at most %d", len(o.filters), maxFilterArgs)
+	}
+	for _, a := range o.filters {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return eo, nil, fmt.Errorf("bad format of filter (expected name=value): %s", a)
+		}
+		if !slices.Contains(eventFilterKeys, k) {
+			return eo, nil, fmt.Errorf("invalid filter '%s': events take %s", k, strings.Join(eventFilterKeys, "=, ")+"=")
+		}
+		if eo.Filters == nil {
+			eo.Filters = map[string][]string{}
+		}
+		eo.Filters[k] = append(eo.Filters[k], v)
+	}
+	if o.format == "" {
+		return eo, nil, nil
+	}
+	if strings.HasPrefix(o.format, format.TableKey) {
+		return eo, nil, fmt.Errorf("invalid --format %q: events are a stream, not a table", o.format)
+	}
+	tmpl, err := format.ParseInspect(o.format)
+	if err != nil {
+		return eo, nil, err
+	}
+	sample := events.Message{Type: events.PluginEventType, Action: events.ActionCreate, Scope: "local", Time: 1, TimeNano: 1,
+		Actor: events.Actor{ID: "id", Attributes: map[string]string{"name": "name"}}}
+	if err := tmpl.Execute(io.Discard, sample); err != nil {
+		return eo, nil, err
+	}
+	return eo, tmpl, nil
 }
 
 // formatEvent renders an event as `docker events` does.

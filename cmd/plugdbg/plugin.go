@@ -1,18 +1,29 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/cli/format"
 	"github.com/plugdbg/plugdbg/client"
+)
+
+// The --format flags' help, as docker's.
+const (
+	formatListUsage = `format output using a custom template:
+'table':            print output in table format with column headers (default)
+'table TEMPLATE':   print output in table format using the given Go template
+'json':             print in JSON format
+'TEMPLATE':         print output using the given Go template`
+	formatInspectUsage = `format output using a custom template:
+'json':             print in JSON format
+'TEMPLATE':         print output using the given Go template`
 )
 
 func newCreateCmd(g *globalOptions) *cobra.Command {
@@ -54,7 +65,8 @@ func newEnableCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err = cl.Enable(cmd.Context(), args[0], time.Duration(timeout)*time.Second); err != nil {
+			progress := &client.Display{Out: cmd.OutOrStdout(), TTY: stdoutTTY(cmd)}
+			if err = cl.EnableProgress(cmd.Context(), args[0], time.Duration(timeout)*time.Second, progress); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), args[0])
@@ -150,44 +162,41 @@ func newSetCmd(g *globalOptions) *cobra.Command {
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
-	var format string
+	var tmpl string
 	c := &cobra.Command{
 		Use:   "inspect PLUGIN [PLUGIN...]",
 		Short: "Show plugins in detail (Docker's fields plus State)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if tmpl != "" {
+				if _, err := format.ParseInspect(tmpl); err != nil {
+					return err // before the daemon is asked, as docker
+				}
+			}
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			var all []types.Inspect
+			// As docker: the plugins found are shown, then the errors.
+			var (
+				all  []any
+				errs []error
+			)
 			for _, name := range args {
 				p, err := cl.Inspect(cmd.Context(), name)
 				if err != nil {
-					return err
+					errs = append(errs, err)
+					continue
 				}
 				all = append(all, p)
 			}
-			out := cmd.OutOrStdout()
-			if format == "" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "    ")
-				return enc.Encode(all)
-			}
-			tmpl, err := parseTemplate(format)
-			if err != nil {
+			if err := format.Inspect(cmd.OutOrStdout(), tmpl, all); err != nil {
 				return err
 			}
-			for _, p := range all {
-				if err := tmpl.Execute(out, p); err != nil {
-					return fmt.Errorf("format: %w", err)
-				}
-				fmt.Fprintln(out)
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
+	c.Flags().StringVarP(&tmpl, "format", "f", "", formatInspectUsage)
 	return c
 }
 
@@ -226,7 +235,7 @@ func newListCmd(g *globalOptions) *cobra.Command {
 	f := c.Flags()
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "only show plugin IDs")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate IDs and descriptions")
-	f.StringVar(&o.format, "format", "", "format the output with a Go template (\"table ...\" for columns)")
+	f.StringVar(&o.format, "format", "", formatListUsage)
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output (enabled=true|false, capability=volumedriver)")
 	f.BoolVar(&o.docker, "docker", false, "list dockerd's managed plugins (the daemon's --docker-host); use them as docker:NAME")
 	return c
@@ -255,15 +264,39 @@ func parseListFilters(args []string) (client.ListOptions, error) {
 	return lo, nil
 }
 
-// listRow is what ls templates see.
+// listRow is what ls templates see, docker's columns and plugdbg's; its
+// fields are in the order of their names, as docker's --format json
+// writes them. A template may use the plugin's inspect fields too
+// (pluginRow's JSON).
 type listRow struct {
-	ID, Name, Description, PluginReference, Status string
-	Enabled                                        bool
-	Restarts                                       int
+	Description     string
+	Enabled         bool
+	ID              string
+	Name            string
+	PluginReference string
+	Restarts        int
+	Status          string
 }
 
+// pluginRow is a list row whose template falls back to the whole
+// plugin's JSON for a field that listRow lacks (.Id, .Config.Description),
+// as docker's inspect templates do.
+type pluginRow struct {
+	listRow
+	p types.Inspect
+}
+
+func (r pluginRow) FormatFallback() any { return r.p }
+
+// listHeader titles ls's table columns.
+var listHeader = format.Header{"ID": "ID", "Name": "NAME", "Description": "DESCRIPTION", "Enabled": "ENABLED",
+	"PluginReference": "PLUGIN REFERENCE", "Status": "STATUS", "Restarts": "RESTARTS"}
+
+// defaultListFormat is docker plugin ls's table.
+const defaultListFormat = "table {{.ID}}\t{{.Name}}\t{{.Description}}\t{{.Enabled}}"
+
 func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
-	rows := make([]listRow, 0, len(plugins))
+	rows := make([]pluginRow, 0, len(plugins))
 	for _, p := range plugins {
 		// Like docker, drop line breaks so that each plugin stays on one line.
 		desc := strings.NewReplacer("\n", "", "\r", "").Replace(p.Config.Description)
@@ -273,7 +306,7 @@ func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
 			r.ID = truncate(r.ID, 12)
 			r.Description = ellipsis(r.Description, 45)
 		}
-		rows = append(rows, r)
+		rows = append(rows, pluginRow{listRow: r, p: p})
 	}
 	if o.quiet {
 		for _, r := range rows {
@@ -281,60 +314,7 @@ func printList(out io.Writer, plugins []types.Inspect, o listOptions) error {
 		}
 		return nil
 	}
-	format := o.format
-	if format == "" {
-		format = "table {{.ID}}\t{{.Name}}\t{{.Description}}\t{{.Enabled}}"
-	}
-	headers := strings.NewReplacer("{{.ID}}", "ID", "{{.Name}}", "NAME", "{{.Description}}", "DESCRIPTION",
-		"{{.Enabled}}", "ENABLED", "{{.PluginReference}}", "PLUGIN REFERENCE", "{{.Status}}", "STATUS",
-		"{{.Restarts}}", "RESTARTS")
-	return printFormatted(out, format, headers, rows)
-}
-
-// printFormatted prints rows through the Go template format, as docker's
-// --format: "table …" aligns columns under a header line, which headers
-// makes from the template by naming its fields.
-func printFormatted[T any](out io.Writer, format string, headers *strings.Replacer, rows []T) error {
-	table := strings.HasPrefix(format, "table")
-	if table {
-		format = strings.TrimSpace(strings.TrimPrefix(format, "table"))
-	}
-	tmpl, err := parseTemplate(format)
-	if err != nil {
-		return err
-	}
-	w := out
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		fmt.Fprintln(w, headers.Replace(format))
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
-			return fmt.Errorf("format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
-}
-
-func parseTemplate(format string) (*template.Template, error) {
-	t, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-		"upper": strings.ToUpper, "lower": strings.ToLower,
-		"join": strings.Join,
-	}).Parse(format)
-	if err != nil {
-		return nil, fmt.Errorf("invalid --format template: %w", err)
-	}
-	return t, nil
+	return format.Rows(out, o.format, defaultListFormat, listHeader, rows)
 }
 
 func truncate(s string, n int) string {

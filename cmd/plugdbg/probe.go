@@ -36,7 +36,7 @@ non-empty Err (Error for IPAM), 5 schema problems under --strict.`,
 			o.Args = args
 			o.Stdin = cmd.InOrStdin()
 			o.Resolve = g.pluginTarget
-			return withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+			return withUsage(cmd, withProbeExitCode(probe.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())))
 		},
 	}
 	f := c.Flags()

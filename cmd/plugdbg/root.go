@@ -215,5 +215,6 @@ func newRoot() (*cobra.Command, *globalOptions) {
 		newContextCmd(opts),
 		newUICmd(opts),
 	)
+	addCompletions(root, opts)
 	return root, opts
 }

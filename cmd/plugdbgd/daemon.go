@@ -21,7 +21,7 @@ import (
 // dockerd's, and a version subcommand beside --version.
 func newRootCmd() *cobra.Command {
 	opts := daemon.Options{}
-	var logReserve string
+	var logReserve, logMaxSize string
 	c := &cobra.Command{
 		Use:   "plugdbgd [flags]",
 		Short: "Run the plugin runtime (as root)",
@@ -34,11 +34,16 @@ it on its socket (-H), as does the docker CLI.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := units.RAMInBytes(logReserve)
-			if err != nil || n < 0 {
-				return fmt.Errorf("invalid --log-reserve %q: a size such as 32m, or 0 for none", logReserve)
+			var err error
+			if opts.LogReserve, err = parseSize("log-reserve", logReserve, 0, "a size such as 32m, or 0 for none"); err != nil {
+				return err
 			}
-			opts.LogReserve = n
+			if opts.LogMaxSize, err = parseSize("log-max-size", logMaxSize, 1, "a size such as 10m, or a number of bytes"); err != nil {
+				return err
+			}
+			// docker's rule: the default group is used only if it exists,
+			// a group given with --group must.
+			opts.SocketGroupRequired = cmd.Flags().Changed("group")
 			// As dockerd: --tlsverify given at all, even =false, turns TLS on.
 			if cmd.Flags().Changed("tlsverify") {
 				opts.TLS.Enable = true
@@ -65,10 +70,11 @@ it on its socket (-H), as does the docker CLI.`,
 	f.StringVar(&opts.TLS.CACert, "tlscacert", certPath("ca.pem"), "trust client certificates signed only by this CA (default $PLUGDBG_CERT_PATH/ca.pem)")
 	f.StringVar(&opts.TLS.Cert, "tlscert", certPath("cert.pem"), "the daemon's TLS certificate (default $PLUGDBG_CERT_PATH/cert.pem)")
 	f.StringVar(&opts.TLS.Key, "tlskey", certPath("key.pem"), "the daemon's TLS key, unencrypted (default $PLUGDBG_CERT_PATH/key.pem)")
+	f.StringVarP(&opts.SocketGroup, "group", "G", daemon.DefaultSocketGroup, "group (name or gid) that may use the unix sockets of -H, mode 0660; the default only if it exists (\"\": root alone)")
 	f.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where plugins and their logs are stored")
 	f.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where plugin sockets and runtime state live")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "daemon log level (debug, info, warn, error)")
-	f.Int64Var(&opts.LogMaxSize, "log-max-size", 10<<20, "rotate a plugin's output history at this many bytes per file")
+	f.StringVar(&logMaxSize, "log-max-size", "10m", "rotate a plugin's output history at this size per file (10m, 1g, or bytes)")
 	f.IntVar(&opts.LogMaxFiles, "log-max-files", 5, "output history files kept per plugin, the current one included")
 	f.StringVar(&logReserve, "log-reserve", daemon.DefaultLogReserve, "free space of the data root's filesystem that plugin logs never take, kept for the daemon's state (0: none)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the daemon to this file (for diagnosing plugdbg itself)")
@@ -95,4 +101,15 @@ it on its socket (-H), as does the docker CLI.`,
 		},
 	})
 	return c
+}
+
+// parseSize reads a size flag as docker's --log-opt max-size reads one:
+// 10m, 1g, 512k (binary units, go-units' RAMInBytes), or a plain number of
+// bytes, as the flags took before. Below minimum is refused with want.
+func parseSize(flag, v string, minimum int64, want string) (int64, error) {
+	n, err := units.RAMInBytes(v)
+	if err != nil || n < minimum {
+		return 0, fmt.Errorf("invalid --%s %q: %s", flag, v, want)
+	}
+	return n, nil
 }

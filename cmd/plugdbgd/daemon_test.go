@@ -26,7 +26,8 @@ func TestFlags(t *testing.T) {
 		{"data-root", "/var/lib/plugdbg"},
 		{"exec-root", "/run/plugdbg"},
 		{"log-level", "info"},
-		{"log-max-size", "10485760"},
+		{"log-max-size", "10m"},
+		{"group", "plugdbg"},
 		{"log-max-files", "5"},
 		{"log-reserve", "32m"},
 		{"registry-timeout", "30s"},
@@ -87,4 +88,42 @@ func TestArgumentsRefused(t *testing.T) {
 	root := newRootCmd()
 	root.SetArgs([]string{"daemon"})
 	assert.ErrorContains(t, root.Execute(), `unknown command "daemon" for "plugdbgd"`)
+}
+
+// TestParseSize: size flags take docker's 10m form and plain byte counts.
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		name, v string
+		want    int64
+		err     bool
+	}{
+		{name: "megabytes", v: "10m", want: 10 << 20},
+		{name: "upper case", v: "1G", want: 1 << 30},
+		{name: "with b", v: "512kb", want: 512 << 10},
+		{name: "bytes", v: "10485760", want: 10 << 20},
+		{name: "zero", v: "0", err: true},
+		{name: "words", v: "ten", err: true},
+		{name: "negative", v: "-1m", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := parseSize("log-max-size", tt.v, 1, "a size")
+			if tt.err {
+				require.ErrorContains(t, err, "invalid --log-max-size")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, n)
+		})
+	}
+}
+
+// TestBadSizeFlag: a size the daemon cannot read is refused before it
+// starts, with the flag's name.
+func TestBadSizeFlag(t *testing.T) {
+	c := newRootCmd()
+	c.SetArgs([]string{"--log-max-size", "10q"})
+	c.SetOut(new(bytes.Buffer))
+	err := c.Execute()
+	require.ErrorContains(t, err, `invalid --log-max-size "10q"`)
 }

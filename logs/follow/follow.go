@@ -50,9 +50,12 @@ func New(p Plugins, hub *logs.Hub) *Follower { return &Follower{plugins: p, hub:
 
 // followBudget is how far, in bytes of lines, a follower may fall behind
 // before it catches up from the history on disk: lines that are not there
-// (never stored on a full disk) it then misses. 8 MiB is 80k lines of 100
-// bytes, seconds of a flood.
-const followBudget = 8 << 20
+// (never stored on a full disk) it then misses, and the catch-up decodes
+// every line once more. 32 MiB is 200k lines of 100 bytes (an entry costs
+// 56 bytes more), a quarter of a second of an 800k lines/s flood: on a
+// busy machine a reader is often left that long without a CPU. The lines
+// are those the hub shares among followers, not copies.
+const followBudget = 32 << 20
 
 // Logs sends the lines of plugin ref ("" for every plugin, merged in time
 // order) to send: first from the history on disk, then, with Follow, live

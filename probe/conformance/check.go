@@ -51,8 +51,9 @@ type Report struct {
 	Skip       int      `json:"Skip"`
 }
 
-// OK reports whether every check passed or was skipped.
-func (r *Report) OK() bool { return r.Fail == 0 && r.Warn == 0 }
+// OK reports whether no check failed: warnings alone do not fail a run, as
+// a linter's do not, unless strict.
+func (r *Report) OK(strict bool) bool { return r.Fail == 0 && (!strict || r.Warn == 0) }
 
 // Options tune Check.
 type Options struct {

@@ -59,7 +59,7 @@ func TestCheckConformingVolume(t *testing.T) {
 	for _, r := range rep.Results {
 		assert.Contains(t, []conformance.Status{conformance.Pass}, r.Status, "%s %s: %s", r.Method, r.Step, r.Reason)
 	}
-	assert.True(t, rep.OK())
+	assert.True(t, rep.OK(true))
 	assert.Equal(t, []string{"VolumeDriver"}, rep.Implements)
 	steps := byStep(rep)
 	for _, s := range []string{
@@ -81,7 +81,7 @@ func TestCheckSloppyVolume(t *testing.T) {
 	defer c.Close()
 	rep, err := conformance.Check(context.Background(), c, conformance.Options{})
 	require.NoError(t, err)
-	assert.False(t, rep.OK())
+	assert.False(t, rep.OK(false))
 	steps := byStep(rep)
 	tests := []struct {
 		step   string
@@ -155,4 +155,53 @@ func TestCheckNoActivate(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--interface")
 	assert.True(t, strings.Contains(out.String(), "FAIL"), out.String())
+}
+
+// relativeMounts answers every call as a conforming plugin does, but with
+// relative mountpoints: warnings, and no failure.
+type relativeMounts struct{ *plugintest.MemVolumes }
+
+func (d relativeMounts) Mount(r *volume.MountRequest) (*volume.MountResponse, error) {
+	if _, err := d.MemVolumes.Mount(r); err != nil {
+		return nil, err
+	}
+	return &volume.MountResponse{Mountpoint: "data/" + r.Name}, nil
+}
+
+func (d relativeMounts) Path(r *volume.PathRequest) (*volume.PathResponse, error) {
+	res, err := d.MemVolumes.Path(r)
+	if err != nil || res.Mountpoint == "" {
+		return res, err
+	}
+	return &volume.PathResponse{Mountpoint: "data/" + r.Name}, nil
+}
+
+// TestRunWarningsOnly: warnings alone pass a run, as a linter's do, and
+// fail it under Strict.
+func TestRunWarningsOnly(t *testing.T) {
+	sock := plugintest.Serve(t, volume.NewHandler(relativeMounts{plugintest.NewMemVolumes()}))
+	tests := []struct {
+		name   string
+		strict bool
+	}{
+		{name: "warnings pass", strict: false},
+		{name: "--strict fails on warnings", strict: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := conformance.Run(context.Background(), conformance.RunOptions{Socket: sock, Strict: tt.strict}, &out)
+			assert.Regexp(t, `(?m)^  WARN +Mount +VolumeDriver.Mount .*is not an absolute path`, out.String())
+			assert.Regexp(t, `(?m)^\d+ passed, 0 failed, [1-9]\d* warnings, \d+ skipped$`, out.String())
+			if !tt.strict {
+				assert.NoError(t, err)
+				return
+			}
+			var failed *conformance.Failed
+			require.ErrorAs(t, err, &failed)
+			assert.Zero(t, failed.Fail)
+			assert.Positive(t, failed.Warn)
+			assert.Contains(t, err.Error(), "(--strict)")
+		})
+	}
 }

@@ -25,17 +25,24 @@ type RunOptions struct {
 	Interfaces []string // override Plugin.Activate
 	JSON       bool     // the report as JSON on stdout
 	JUnit      string   // also write a JUnit XML report to this file
+	Strict     bool     // warnings fail the run too
 	Timeout    time.Duration
 }
 
-// Failed is the error of a run whose report holds failures or warnings.
+// Failed is the error of a run whose report holds failures, or warnings
+// under Strict.
 type Failed struct {
 	Target     string
 	Fail, Warn int
+	Strict     bool
 }
 
 func (e *Failed) Error() string {
-	return fmt.Sprintf("%s: %d failed, %d with warnings", e.Target, e.Fail, e.Warn)
+	s := fmt.Sprintf("%s: %d failed, %d with warnings", e.Target, e.Fail, e.Warn)
+	if e.Fail == 0 && e.Strict {
+		s += " (--strict)"
+	}
+	return s
 }
 
 // Run runs Check on the target o names and writes the report.
@@ -46,7 +53,7 @@ func Run(ctx context.Context, o RunOptions, stdout io.Writer) error {
 		return err
 	}
 	if target == nil {
-		return fmt.Errorf("no plugin given: name a plugdbg plugin, or use --socket, --url or --spec")
+		return fmt.Errorf("%w: name a plugdbg plugin, or use --socket, --url or --spec", probe.ErrNoPlugin)
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("unexpected arguments %q", rest)
@@ -74,8 +81,8 @@ func Run(ctx context.Context, o RunOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !rep.OK() {
-		return &Failed{Target: rep.Target, Fail: rep.Fail, Warn: rep.Warn}
+	if !rep.OK(o.Strict) {
+		return &Failed{Target: rep.Target, Fail: rep.Fail, Warn: rep.Warn, Strict: o.Strict}
 	}
 	return nil
 }

@@ -39,13 +39,13 @@ func TestAuth(t *testing.T) {
 			name:       "wrong password",
 			body:       `{"username":"alice","password":"wrong","serveraddress":"` + host + `"}`,
 			wantStatus: http.StatusUnauthorized,
-			wantMsg:    "UNAUTHORIZED: authentication required",
+			wantMsg:    "unauthorized: authentication required",
 		},
 		{
 			name:       "no credentials",
 			body:       `{"serveraddress":"` + host + `"}`,
 			wantStatus: http.StatusUnauthorized,
-			wantMsg:    "UNAUTHORIZED",
+			wantMsg:    "unauthorized",
 		},
 		{
 			name:       "not an AuthConfig",

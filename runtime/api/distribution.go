@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/registry"
 
+	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/runtime/distribution"
 	"github.com/plugdbg/plugdbg/runtime/manager"
 )
@@ -40,6 +41,10 @@ type progressStream struct {
 	mu      sync.Mutex
 	enc     *json.Encoder
 	started bool
+	// kinds puts the error's kind in its message, as the status it would
+	// have had. Only for plugdbg's client: dockerd sets no code, and the
+	// docker CLI shows a 401 as "authentication is required" alone.
+	kinds bool
 }
 
 func newProgressStream(w http.ResponseWriter) *progressStream {
@@ -80,7 +85,11 @@ func (s *progressStream) finish(err error) {
 		writeErr(s.w, err)
 		return
 	}
-	s.send(streamMessage{Message: jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}}, ErrorMessage: err.Error()})
+	e := &jsonstream.Error{Message: err.Error()}
+	if s.kinds {
+		e.Code = errkind.HTTPStatus(err)
+	}
+	s.send(streamMessage{Message: jsonstream.Message{Error: e}, ErrorMessage: err.Error()})
 }
 
 // privileges answers GET /plugins/privileges?remote=REF.

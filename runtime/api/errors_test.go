@@ -43,7 +43,7 @@ func TestErrorStatuses(t *testing.T) {
 	q := url.Values{"remote": {host + "/api/p:1"}}.Encode()
 	status, _, body := s.do(t, http.MethodGet, "/plugins/privileges?"+q, nil)
 	assert.Equal(t, http.StatusUnauthorized, status, "a registry that wants credentials")
-	assert.Contains(t, errorMessage(t, body), "UNAUTHORIZED")
+	assert.Contains(t, errorMessage(t, body), "unauthorized")
 
 	dockerAPI := http.NewServeMux()
 	dockerAPI.HandleFunc("GET /plugins", func(w http.ResponseWriter, _ *http.Request) {

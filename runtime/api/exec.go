@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -77,8 +78,15 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, b Backend, ref str
 	s.log.WithField("plugin", ref).Debugf("exec %q ended: %+v", c.Cmd, st)
 }
 
+// top answers the processes of a running plugin (types.Top): its own
+// columns (PID USER TIME CMD, the plugin's user names), or those of ps with
+// the ps_args given (psTop).
 func (s *Server) top(w http.ResponseWriter, r *http.Request, b Backend, ref string) {
 	t, err := b.Top(r.Context(), ref)
+	if err == nil && r.URL.Query().Get("ps_args") != "" {
+		// The Engine API's ps_args, as `docker top CONTAINER [ps OPTIONS]`.
+		t, err = psTop(r.Context(), t, strings.Fields(r.URL.Query().Get("ps_args")))
+	}
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/system"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -313,11 +314,29 @@ func (s *Server) enable(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
-	if err := s.local.Enable(r.Context(), name, timeout); err != nil {
-		writeErr(w, err)
+	progress, err := boolValue(r, "progress")
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if !progress {
+		// Docker's answer: 200 and no body, once the plugin is ready.
+		if err := s.local.Enable(r.Context(), name, timeout); err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// plugdbg's client asks (progress=1) to be told what the enable waits
+	// for, as Docker's progress stream; an error before the first line is
+	// still a plain error status.
+	ps := newProgressStream(w)
+	ps.kinds = true
+	ctx := manager.WithProgress(r.Context(), func(status string) {
+		ps.send(streamMessage{Message: jsonstream.Message{Status: status}})
+	})
+	ps.finish(s.local.Enable(ctx, name, timeout))
 }
 
 func (s *Server) disable(w http.ResponseWriter, r *http.Request, name string) {
@@ -413,8 +432,9 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, name string) {
 
 // events streams lifecycle events as JSON objects, in the shape of the
 // Engine API's /events (type "plugin"): the recent ones at or after since,
-// then live ones until the client goes away or until passes. A type filter
-// without "plugin" selects nothing, as dockerd would for plugdbg's events.
+// then live ones until the client goes away or until passes, those that
+// filters select as dockerd's (filters.includeEvent: plugin=, type=,
+// event=, …).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	since, err := parseTime(q.Get("since"))
@@ -427,12 +447,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errkind.Invalid(fmt.Errorf("invalid until: %w", err)))
 		return
 	}
-	onlyOthers := false
-	if raw := q.Get("filters"); raw != "" {
-		var f map[string]map[string]bool
-		if err := json.Unmarshal([]byte(raw), &f); err == nil && len(f["type"]) > 0 && !f["type"]["plugin"] {
-			onlyOthers = true
-		}
+	if !until.IsZero() && until.Before(since) {
+		writeErr(w, errkind.Invalid(fmt.Errorf("`since` time (%s) cannot be after `until` time (%s)", q.Get("since"), q.Get("until"))))
+		return
+	}
+	f, err := decodeFilters(q.Get("filters"))
+	if err != nil {
+		writeErr(w, errkind.Invalid(err))
+		return
 	}
 	past, ch, cancel := s.local.SubscribeSince(since)
 	defer cancel()
@@ -444,7 +466,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if !until.IsZero() && ev.TimeNano >= until.UnixNano() {
 			return false
 		}
-		if !onlyOthers {
+		if f.includeEvent(ev) {
 			if err := enc.Encode(ev); err != nil {
 				return false
 			}

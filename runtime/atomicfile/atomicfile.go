@@ -11,8 +11,18 @@ import (
 
 // Write replaces path with data: it writes a temporary file in the same
 // directory, fsyncs it, renames it over path and fsyncs the directory.
-func Write(path string, data []byte, perm os.FileMode) (retErr error) {
+func Write(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, true)
+}
+
+// WriteRunState is Write without the fsyncs, for files that describe
+// running processes (a monitor's pid, its start config): a reader or a
+// restart after kill -9 still sees the old content or the new, and after
+// a power loss, which ends the processes too, no content is right any
+// more, so their readers already treat a file that is missing, empty or
+// stale as no process. Each fsync costs a container start a disk flush.
+func WriteRunState(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
 }
 
 func write(path string, data []byte, perm os.FileMode, durable bool) (retErr error) {
@@ -50,16 +60,6 @@ func write(path string, data []byte, perm os.FileMode, durable bool) (retErr err
 	return SyncDir(dir)
 }
 
-// WriteVolatile replaces path with data as Write does, without the
-// fsyncs: a reader, or a restart after kill -9, sees the old content or the
-// new (the rename is atomic), but after a power loss the file may be the
-// old one, or empty. It is for state that does not outlive a reboot, such
-// as what the exec root (/run, a tmpfs) holds, where a sync is at best a
-// no-op and at worst a wait on a disk for nothing.
-func WriteVolatile(path string, data []byte, perm os.FileMode) (retErr error) {
-	return write(path, data, perm, false)
-}
-
 // WriteJSON is Write of v's indented JSON encoding.
 func WriteJSON(path string, v any, perm os.FileMode) error {
 	data, err := json.MarshalIndent(v, "", "  ")
@@ -69,13 +69,13 @@ func WriteJSON(path string, v any, perm os.FileMode) error {
 	return Write(path, append(data, '\n'), perm)
 }
 
-// WriteJSONVolatile is WriteVolatile of v's indented JSON encoding.
-func WriteJSONVolatile(path string, v any, perm os.FileMode) error {
-	data, err := json.MarshalIndent(v, "", "  ")
+// WriteRunStateJSON is WriteRunState of v's JSON encoding.
+func WriteRunStateJSON(path string, v any, perm os.FileMode) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return WriteVolatile(path, append(data, '\n'), perm)
+	return WriteRunState(path, append(data, '\n'), perm)
 }
 
 // SyncDir fsyncs a directory so that renames and creations in it are durable.

@@ -35,22 +35,18 @@ func TestWrite(t *testing.T) {
 		{name: "empty content", existing: ptr("old"), data: "", perm: 0o600},
 		{name: "perm not reduced by umask", data: "x", perm: 0o666},
 	}
-	writers := []struct {
-		name  string
-		write func(string, []byte, os.FileMode) error
-	}{
-		{"Write", atomicfile.Write},
-		{"WriteVolatile", atomicfile.WriteVolatile},
+	writers := map[string]func(string, []byte, os.FileMode) error{
+		"Write": atomicfile.Write, "WriteRunState": atomicfile.WriteRunState,
 	}
-	for _, w := range writers {
+	for wname, write := range writers {
 		for _, tt := range tests {
-			t.Run(w.name+"/"+tt.name, func(t *testing.T) {
+			t.Run(wname+"/"+tt.name, func(t *testing.T) {
 				dir := t.TempDir()
 				path := filepath.Join(dir, "state.json")
 				if tt.existing != nil {
 					require.NoError(t, os.WriteFile(path, []byte(*tt.existing), 0o600))
 				}
-				require.NoError(t, w.write(path, []byte(tt.data), tt.perm))
+				require.NoError(t, write(path, []byte(tt.data), tt.perm))
 
 				got, err := os.ReadFile(path)
 				require.NoError(t, err)
@@ -64,10 +60,20 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+func TestWriteRunStateJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "monitor.pid")
+	require.NoError(t, atomicfile.WriteRunStateJSON(path, map[string]int{"pid": 7}, 0o600))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "{\"pid\":7}\n", string(got))
+	require.Error(t, atomicfile.WriteRunStateJSON(path, func() {}, 0o600))
+	assert.Equal(t, []string{"monitor.pid"}, dirNames(t, dir))
+}
+
 func TestWriteJSON(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "v.json")
-	require.NoError(t, atomicfile.WriteJSONVolatile(path, map[string]int{"a": 0}, 0o600))
 	require.NoError(t, atomicfile.WriteJSON(path, map[string]int{"a": 1}, 0o600))
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)

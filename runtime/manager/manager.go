@@ -373,7 +373,7 @@ func (m *Manager) Enable(ctx context.Context, ref string, timeout time.Duration)
 	if timeout <= 0 {
 		timeout = DefaultEnableTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(withWaitTimeout(ctx, timeout), timeout)
 	defer cancel()
 	m.mu.Lock()
 	e.state.RestartCount = 0

@@ -27,6 +27,7 @@ const maxSocketPath = 107
 // start runs plugin e and waits, until ctx ends, for it to answer
 // Plugin.Activate. On error nothing of the run is left. Caller holds e.op.
 func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
+	begin := time.Now()
 	m.mu.Lock()
 	p := e.p
 	m.mu.Unlock()
@@ -73,6 +74,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	}
 	defer watch.Close()
 
+	prepared := time.Since(begin) // spec, directories and the socket's watch
 	t0 := time.Now()
 	m.mu.Lock()
 	limits := m.logLimits(e)
@@ -89,7 +91,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 		return err
 	}
 	r := m.attach(e, conn, true)
-	m.log.WithField("plugin", id).Debugf("container started in %s", time.Since(t0))
+	m.log.WithField("plugin", id).Debugf("container started in %s (%s, handover and report %s)", time.Since(begin), startPhases(prepared, conn.Hello().Phases), handoverGap(time.Since(t0), conn.Hello().Phases))
 
 	if err := m.waitReady(ctx, e, r, sock, watch, observe); err != nil {
 		m.mu.Lock()
@@ -109,6 +111,26 @@ func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	r.starting = false
 	e.state.Status = types.StatusRunning
 	return nil
+}
+
+// startPhases says where a container start went, for the debug log:
+// before the monitor (prepared), then the monitor's own phases.
+func startPhases(prepared time.Duration, phases []monitor.Phase) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "prepare %s", prepared.Round(10*time.Microsecond))
+	for _, p := range phases {
+		fmt.Fprintf(&b, ", %s %s", p.Name, p.Duration.Round(10*time.Microsecond))
+	}
+	return b.String()
+}
+
+// handoverGap is what the start took beyond the monitor's own phases: the
+// monitor's config, waking the spare monitor, its report and the attach.
+func handoverGap(total time.Duration, phases []monitor.Phase) time.Duration {
+	for _, p := range phases {
+		total -= p.Duration
+	}
+	return total.Round(10 * time.Microsecond)
 }
 
 // attach makes r the plugin's current run and starts consuming its output.
@@ -136,6 +158,7 @@ func (m *Manager) attach(e *entry, conn Run, starting bool) *pluginRun {
 // point on it, then for Plugin.Activate, and fails fast when the plugin
 // exits.
 func (m *Manager) waitReady(ctx context.Context, e *entry, r *pluginRun, sock string, w *sockwatch.Watch, observe bool) error {
+	reportProgress(ctx, "waiting for Plugin.Activate on %s%s", sock, timeoutNote(ctx))
 	t0 := time.Now()
 	select {
 	case <-w.Created():
@@ -204,9 +227,9 @@ func (m *Manager) noSocketError(e *entry, r *pluginRun, sock string) error {
 	m.mu.Unlock()
 	msg := fmt.Sprintf("plugin did not create its socket %s (%s inside the plugin) before the timeout", sock, spec.SocketDirInPlugin+"/"+e.p.Config.Interface.Socket)
 	// Sockets in the socket dir show twice: as the plugin sees them (from
-	// /proc/<pid>/net/unix) and on the host; name each once, as the plugin
-	// sees it.
-	others := listeningSockets(pid)
+	// its processes' descriptors) and on the host; name each once, as the
+	// plugin sees it.
+	others := listeningSockets(m.pluginPids(e.p.ID, pid))
 	for _, s := range socketsIn(m.socketDir(e.p.ID)) {
 		inPlugin := spec.SocketDirInPlugin + "/" + filepath.Base(s)
 		if s != sock && !slices.Contains(others, inPlugin) {

@@ -72,7 +72,7 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 		return Hello{}, fmt.Errorf("start token: %w", err)
 	}
 	cfg.Token = hex.EncodeToString(token[:])
-	if err := atomicfile.WriteJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
+	if err := atomicfile.WriteRunStateJSON(filepath.Join(dir, configFile), cfg, 0o600); err != nil {
 		return Hello{}, err
 	}
 	sp, err := l.take()
@@ -126,7 +126,7 @@ func handOver(ctx context.Context, sp *spare, job handover) (Hello, error) {
 		if r.Error != "" {
 			return Hello{}, errors.New(r.Error)
 		}
-		return Hello{Pid: r.Pid, StartedAt: r.StartedAt}, nil
+		return Hello{Pid: r.Pid, StartedAt: r.StartedAt, Phases: r.Phases}, nil
 	case <-ctx.Done():
 		_ = sp.cmd.Process.Kill()
 		return Hello{}, fmt.Errorf("start monitor: %w", ctx.Err())
@@ -239,6 +239,8 @@ type Conn struct {
 	done  chan struct{} // closed by Close: ends sendLoop, and send no longer waits
 	once  sync.Once
 	skip  *Message // a Skipped marker Next read but returns next time
+	raw   []byte   // Next's records of a batch, reused
+	ends  []int
 }
 
 // helloTimeout bounds the wait for a monitor's hello after attaching.
@@ -286,6 +288,27 @@ func (c *Conn) Next() (Message, error) {
 		msg.Skipped, msg.SkippedAfter = c.skip.Skipped, c.skip.SkippedAfter
 		c.skip = nil
 	}
+	// The records of the batch are gathered, then copied into one string
+	// that their lines are substrings of (logs.DecodeEntryIn): one
+	// allocation for the batch rather than one a line.
+	raw, ends := c.raw[:0], c.ends[:0]
+	decode := func() error {
+		defer func() { raw, ends = raw[:0], ends[:0] }()
+		if len(ends) == 0 {
+			return nil
+		}
+		all, start := string(raw), 0
+		for _, end := range ends {
+			var e logs.Entry
+			if err := logs.DecodeEntryIn(all[start:end], &e); err != nil {
+				return fmt.Errorf("monitor sent a bad record: %w", err)
+			}
+			msg.Lines = append(msg.Lines, e)
+			start = end
+		}
+		return nil
+	}
+	defer func() { c.raw, c.ends = raw[:0], ends[:0] }()
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -294,20 +317,23 @@ func (c *Conn) Next() (Message, error) {
 			line, err = append(append([]byte(nil), line...), rest...), rerr
 		}
 		if err != nil {
+			if derr := decode(); derr != nil {
+				return msg, derr
+			}
 			if len(msg.Lines) > 0 || msg.Skipped > 0 || msg.Unstored > 0 {
 				return msg, nil // deliver what came; the error comes next call
 			}
 			return msg, err
 		}
 		if bytes.HasPrefix(line, recordPrefix) {
-			var e logs.Entry
 			// Without its newline the record is in the canonical form
 			// that decodes fast; with it, it takes encoding/json.
-			if err := e.UnmarshalJSON(line[:len(line)-1]); err != nil {
-				return msg, fmt.Errorf("monitor sent a bad record: %w", err)
-			}
-			msg.Lines = append(msg.Lines, e)
+			raw = append(raw, line[:len(line)-1]...)
+			ends = append(ends, len(raw))
 		} else {
+			if err := decode(); err != nil {
+				return msg, err
+			}
 			var m Message
 			if err := json.Unmarshal(line, &m); err != nil {
 				return msg, fmt.Errorf("monitor sent a bad message: %w", err)
@@ -328,8 +354,9 @@ func (c *Conn) Next() (Message, error) {
 				return msg, nil
 			}
 		}
-		if c.r.Buffered() == 0 || len(msg.Lines) >= maxBatch {
-			return msg, nil
+		if c.r.Buffered() == 0 || len(msg.Lines)+len(ends) >= maxBatch {
+			err := decode() // before msg is copied out
+			return msg, err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,12 +25,21 @@ import (
 
 const (
 	// maxUnacked bounds the memory a monitor spends keeping lines for a
-	// daemon that is away; older lines stay only in the log file.
+	// daemon that is away (their records, as the log file holds them);
+	// older lines stay only in the log file.
 	maxUnacked = 64 << 20
-	// maxBatch is the most lines sent in one message.
+	// maxBatch is the most lines the daemon takes as one message.
 	maxBatch = 4096
-	// readSize is one read from a plugin's pipe: a full pipe buffer.
-	readSize = 64 * 1024
+	// maxSend bounds the records one write to the daemon carries, so that
+	// the writer comes back for the exit and the unstored count in time.
+	maxSend = 4 << 20
+	// pipeSize is the buffer the monitor asks for the plugin's stdout and
+	// stderr pipes (F_SETPIPE_SZ; 1 MiB is the kernel's default limit for
+	// unprivileged pipes), and readSize one read from them: a plugin that
+	// floods blocks on a full pipe 16 times less often than with the
+	// default 64 KiB, and the monitor wakes up as much less often.
+	pipeSize = 1 << 20
+	readSize = pipeSize
 	// idleFlush is how long an unfinished line waits for its newline.
 	idleFlush = 100 * time.Millisecond
 	// drainTimeout bounds the wait for stdio EOF after the container's init
@@ -56,6 +66,7 @@ func Main(args []string) int {
 	// through exec; a handler is reset there.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	var dir, token string
+	var clock *phaseClock // from the handover on: what the daemon waits for
 	switch len(args) {
 	case 1:
 		dir = args[0]
@@ -70,6 +81,7 @@ func Main(args []string) int {
 			return 2
 		}
 		dir, token = h.Dir, h.Token
+		clock = newPhaseClock()
 		if err := redirectStderr(filepath.Join(dir, logFile)); err != nil {
 			fmt.Fprintf(os.Stderr, "monitor %d: %v\n", os.Getpid(), err)
 			reportStart(startResult{Error: err.Error()})
@@ -86,7 +98,11 @@ func Main(args []string) int {
 		return 1
 	}
 	defer lock.Close() // held until the monitor exits, whatever it does meanwhile
-	m := &monitor{dir: dir, cfg: cfg, obs: newObserver(cfg.Socket)}
+	if clock == nil {
+		clock = newPhaseClock()
+	}
+	clock.mark("claim")
+	m := &monitor{dir: dir, cfg: cfg, obs: newObserver(cfg.Socket), clock: clock}
 	m.cond = sync.NewCond(&m.mu)
 	return m.run()
 }
@@ -132,15 +148,19 @@ type monitor struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	lastSeq  uint64
-	ackedSeq uint64       // last seq a daemon acknowledged
-	unstored uint64       // lines the log file could not take
-	encBuf   []byte       // reused to encode a batch for the log file
-	unacked  []logs.Entry // entries after the daemon's last ack, oldest first
-	unackedB int          // bytes of lines in unacked
+	ackedSeq uint64 // last seq a daemon acknowledged
+	unstored uint64 // lines the log file could not take
+	// unacked holds the records of the lines from the daemon's last ack on
+	// (and of a few before it, in the oldest chunk), oldest first, as they
+	// went to the log file: the daemon reads the same form, so a line is
+	// encoded once, and the spool holds no pointer for the GC to chase.
+	unacked  []chunk
+	unackedB int // bytes held by unacked
 	exit     *types.PluginExit
 	session  *session
 	attached bool // a daemon has attached during this run
 	stopping bool
+	clock    *phaseClock // the start's phases, reported with the start result
 }
 
 func (m *monitor) run() int {
@@ -155,6 +175,7 @@ func (m *monitor) run() int {
 	defer os.Remove(sock)
 
 	m.openLog()
+	m.clock.mark("listen and open log")
 	if m.cfg.Observe {
 		// Watching from before the start: the point is in place as soon
 		// as the socket exists, whenever a daemon asks.
@@ -167,7 +188,7 @@ func (m *monitor) run() int {
 		return 1
 	}
 	pid, _ := m.process.Pid()
-	reportStart(startResult{Pid: pid, StartedAt: m.startedAt})
+	reportStart(startResult{Pid: pid, StartedAt: m.startedAt, Phases: m.clock.phases})
 
 	go m.serve()
 	var copiers sync.WaitGroup
@@ -195,7 +216,7 @@ func (m *monitor) run() int {
 	// only after it is written). After a power loss without a reboot of
 	// the exec root, a record lost or empty only changes what the next
 	// daemon logs of the run: the store, synced, says what runs.
-	if err := atomicfile.WriteJSONVolatile(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
+	if err := atomicfile.WriteRunStateJSON(filepath.Join(m.dir, exitFile), exit, 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "record exit status: %v\n", err)
 	}
 	if m.log != nil {
@@ -291,6 +312,7 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container: %w", err)
 	}
+	m.clock.mark("create container")
 	defer func() {
 		if retErr != nil {
 			_ = ct.Destroy()
@@ -306,6 +328,10 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 		outR.Close()
 		outW.Close()
 		return nil, nil, err
+	}
+	for _, f := range []*os.File{outW, errW} {
+		// Best effort: a smaller pipe only costs more wake-ups.
+		_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 	}
 	sp := m.cfg.Spec.Process
 	p := &libcontainer.Process{
@@ -326,6 +352,9 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 		errR.Close()
 		return nil, nil, fmt.Errorf("start container: %w", err)
 	}
+	// Cgroups, the init's re-execution, namespaces, mounts, pivot_root
+	// and the exec of the plugin's entrypoint.
+	m.clock.mark("run container")
 	m.container, m.process, m.startedAt = ct, p, time.Now()
 	return outR, errR, nil
 }
@@ -336,7 +365,6 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 func (m *monitor) copyLines(f *os.File, stream string) {
 	sp := logs.NewSplitter(stream, logs.MaxPiece)
 	buf := make([]byte, readSize)
-	var batch []logs.Entry
 	for {
 		if sp.Pending() {
 			_ = f.SetReadDeadline(time.Now().Add(idleFlush))
@@ -345,38 +373,84 @@ func (m *monitor) copyLines(f *os.File, stream string) {
 		}
 		n, err := f.Read(buf)
 		now := time.Now().UnixNano()
-		batch = sp.Feed(buf[:n], now, batch[:0])
 		switch {
 		case err == nil:
+			m.append(sp, stream, now, buf[:n], none)
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			batch = sp.Flush(now, false, batch)
+			m.append(sp, stream, now, buf[:n], idle)
 		default: // EOF, or the pipe was closed after the drain timeout
-			m.append(sp.Flush(now, true, batch))
+			m.append(sp, stream, now, buf[:n], final)
 			return
 		}
-		m.append(batch)
 	}
 }
 
-// append numbers a batch of entries, writes it to the log file and queues
-// it for the attached daemon.
-func (m *monitor) append(batch []logs.Entry) {
-	if len(batch) == 0 {
+// flushMode says what append does with an unfinished line after the data.
+type flushMode uint8
+
+const (
+	none  flushMode = iota // keep it for the next read
+	idle                   // pass it on as a Partial piece: the stream went idle
+	final                  // pass it on whole: the stream ended
+)
+
+// chunk is the records of consecutive lines, each ending in a newline, as
+// one append wrote them to the log file. A chunk is never changed once in
+// the spool, so a session writes it without holding the lock.
+type chunk struct {
+	first uint64   // seq of the first record
+	data  []byte   // the records
+	ends  []uint32 // ends[i]: the end of record first+i in data
+}
+
+// last returns the seq of the chunk's last record.
+func (c *chunk) last() uint64 { return c.first + uint64(len(c.ends)) - 1 }
+
+// size is what the chunk costs in memory, as counted against maxUnacked.
+func (c *chunk) size() int { return cap(c.data) + 4*cap(c.ends) }
+
+// recordOverhead is about what a record adds to its line: seq, time and
+// stream, with up to 20 digits for the seq, and the newline.
+const recordOverhead = 96
+
+// from returns the records from seq on (seq within the chunk).
+func (c *chunk) from(seq uint64) []byte {
+	if seq <= c.first {
+		return c.data
+	}
+	return c.data[c.ends[seq-c.first-1]:]
+}
+
+// append numbers the lines that data completes (and the unfinished one,
+// as flush says), writes their records to the log file and queues them for
+// the attached daemon. The records are encoded straight from data: no line
+// becomes a string of its own.
+func (m *monitor) append(sp *logs.Splitter, stream string, now int64, data []byte, flush flushMode) {
+	if len(data) == 0 && (flush == none || !sp.Pending()) {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	buf := m.encBuf[:0]
-	for i := range batch {
+	first := m.lastSeq + 1
+	// The chunk's own buffers, sized for the records of data's lines so
+	// that they seldom grow: the log file is written from them, and the
+	// spool keeps them as they are.
+	n := bytes.Count(data, []byte{'\n'}) + 1
+	buf, ends := make([]byte, 0, len(data)+recordOverhead*n), make([]uint32, 0, n)
+	add := func(line []byte, partial bool) {
 		m.lastSeq++
-		batch[i].Seq = m.lastSeq
-		buf = append(batch[i].AppendJSON(buf), '\n')
-		m.unacked = append(m.unacked, batch[i])
-		m.unackedB += len(batch[i].Line)
+		buf = append(logs.AppendLineJSON(buf, m.lastSeq, now, stream, line, partial), '\n')
+		ends = append(ends, uint32(len(buf)))
 	}
-	m.encBuf = buf
+	sp.Cut(data, add)
+	if flush != none {
+		sp.FlushCut(flush == final, add)
+	}
+	if len(ends) == 0 {
+		return
+	}
 	if m.log == nil {
-		m.unstored += uint64(len(batch))
+		m.unstored += uint64(len(ends))
 	} else if _, err := m.log.Write(buf); errors.Is(err, logs.ErrRotate) {
 		fmt.Fprintf(os.Stderr, "rotate plugin log (lines kept in the current file): %v\n", err)
 	} else if err != nil {
@@ -384,24 +458,30 @@ func (m *monitor) append(batch []logs.Entry) {
 		if m.unstored == 0 || m.unstored%10000 == 0 {
 			fmt.Fprintf(os.Stderr, "write plugin log: %v\n", err)
 		}
-		m.unstored += uint64(len(batch))
+		m.unstored += uint64(len(ends))
 	}
+	c := chunk{first: first, data: buf, ends: ends}
+	m.unacked = append(m.unacked, c)
+	m.unackedB += c.size()
 	for m.unackedB > maxUnacked && len(m.unacked) > 1 {
-		m.unackedB -= len(m.unacked[0].Line)
-		m.unacked = m.unacked[1:]
+		m.dropOldest()
 	}
 	m.cond.Broadcast()
+}
+
+// dropOldest drops the oldest chunk of the spool. m.mu is held.
+func (m *monitor) dropOldest() {
+	m.unackedB -= m.unacked[0].size()
+	m.unacked[0] = chunk{}
+	m.unacked = m.unacked[1:]
 }
 
 func (m *monitor) ack(seq uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
-	for n < len(m.unacked) && m.unacked[n].Seq <= seq {
-		m.unackedB -= len(m.unacked[n].Line)
-		n++
+	for len(m.unacked) > 0 && m.unacked[0].last() <= seq {
+		m.dropOldest()
 	}
-	m.unacked = m.unacked[n:]
 	m.ackedSeq = max(m.ackedSeq, seq)
 }
 

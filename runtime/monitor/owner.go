@@ -72,7 +72,7 @@ func claim(dir, token string) (Config, *os.File, error) {
 		var me owner
 		me.Pid = os.Getpid()
 		if me.Start, err = procStart(me.Pid); err == nil {
-			err = atomicfile.WriteJSON(filepath.Join(dir, pidFile), me, 0o600)
+			err = atomicfile.WriteRunStateJSON(filepath.Join(dir, pidFile), me, 0o600)
 		}
 	}
 	if err != nil {

@@ -173,6 +173,30 @@ type Message struct {
 type Hello struct {
 	Pid       int       `json:"pid"`
 	StartedAt time.Time `json:"startedAt"`
+	// Phases is where the monitor's start of the container went, in
+	// order; only Launcher.Start reports it.
+	Phases []Phase `json:"phases,omitempty"`
+}
+
+// Phase is one step of a container start and how long it took.
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+}
+
+// phaseClock records consecutive phases from its start.
+type phaseClock struct {
+	last   time.Time
+	phases []Phase
+}
+
+func newPhaseClock() *phaseClock { return &phaseClock{last: time.Now()} }
+
+// mark ends the current phase under name and starts the next.
+func (c *phaseClock) mark(name string) {
+	now := time.Now()
+	c.phases = append(c.phases, Phase{Name: name, Duration: now.Sub(c.last)})
+	c.last = now
 }
 
 // startResult is what a new monitor reports on its stdout once the
@@ -181,4 +205,5 @@ type startResult struct {
 	Pid       int       `json:"pid,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
 	Error     string    `json:"error,omitempty"`
+	Phases    []Phase   `json:"phases,omitempty"`
 }

@@ -2,11 +2,11 @@ package monitor
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"io"
 	"net"
-
-	"github.com/plugdbg/plugdbg/logs"
+	"slices"
 )
 
 // session is one attached daemon. A new attach replaces the previous one, so
@@ -51,7 +51,7 @@ func (m *monitor) handle(conn net.Conn) {
 	}
 	s := &session{conn: conn, done: make(chan struct{})}
 	pid, _ := m.process.Pid()
-	if err := json.NewEncoder(conn).Encode(Message{Hello: &Hello{Pid: pid, StartedAt: m.startedAt}}); err != nil {
+	if err := json.NewEncoder(conn).Encode(Message{Hello: &Hello{Pid: pid, StartedAt: m.startedAt, Phases: m.clock.phases}}); err != nil {
 		return
 	}
 
@@ -127,7 +127,7 @@ func (m *monitor) answer(conn net.Conn, req request) {
 // write streams queued lines, then the exit status, to one session.
 func (m *monitor) write(s *session) {
 	defer close(s.done)
-	var buf []byte
+	var bufs, vec net.Buffers
 	for {
 		m.mu.Lock()
 		for !s.gone && s.sent >= m.lastSeq && m.exit == nil && s.unstored == m.unstored {
@@ -137,59 +137,52 @@ func (m *monitor) write(s *session) {
 			m.mu.Unlock()
 			return
 		}
-		var msg Message
+		bufs = bufs[:0]
 		first := m.lastSeq + 1
 		if len(m.unacked) > 0 {
-			first = m.unacked[0].Seq
+			first = m.unacked[0].first
 		}
 		if s.sent+1 < first {
-			msg.Skipped, msg.SkippedAfter = first-s.sent-1, s.sent
+			bufs = append(bufs, appendControl(nil, Message{Skipped: first - s.sent - 1, SkippedAfter: s.sent}))
 			s.sent = first - 1
 		}
-		if s.sent < m.lastSeq {
-			start := int(s.sent + 1 - first)
-			end := min(len(m.unacked), start+maxBatch)
-			msg.Lines = append([]logs.Entry(nil), m.unacked[start:end]...)
-			s.sent = msg.Lines[len(msg.Lines)-1].Seq
+		// Each line goes out as its own record, in the log file's format
+		// (cheap to write and to read), straight from the spool's chunks:
+		// they never change, so they are written after the lock is let
+		// go, in one writev.
+		i, _ := slices.BinarySearchFunc(m.unacked, s.sent+1, func(c chunk, seq uint64) int {
+			return cmp.Compare(c.last(), seq)
+		})
+		for n := 0; i < len(m.unacked) && n < maxSend; i++ {
+			c := &m.unacked[i]
+			b := c.from(s.sent + 1)
+			bufs = append(bufs, b)
+			n += len(b)
+			s.sent = c.last()
 		}
 		if m.unstored != s.unstored {
-			msg.Unstored, s.unstored = m.unstored, m.unstored
+			bufs = append(bufs, appendControl(nil, Message{Unstored: m.unstored}))
+			s.unstored = m.unstored
 		}
 		last := false
 		if s.sent >= m.lastSeq && m.exit != nil {
-			msg.Exit = m.exit
+			bufs = append(bufs, appendControl(nil, Message{Exit: m.exit}))
 			last = true
 		}
 		m.mu.Unlock()
-		buf = encodeMessage(buf[:0], msg)
-		if _, err := s.conn.Write(buf); err != nil {
+		vec = append(vec[:0], bufs...) // WriteTo consumes its slice
+		if _, err := vec.WriteTo(s.conn); err != nil {
 			return
 		}
+		clear(bufs) // the chunks may leave the spool meanwhile
 		if last {
 			return // the exit stays readable after the monitor is gone
 		}
 	}
 }
 
-// encodeMessage frames msg for the wire: each line as its own record, in
-// the log file's format (cheap to write and to read), and the rest as JSON
-// objects, one per line, that a record never starts like.
-func encodeMessage(dst []byte, msg Message) []byte {
-	if msg.Skipped > 0 {
-		dst = appendControl(dst, Message{Skipped: msg.Skipped, SkippedAfter: msg.SkippedAfter})
-	}
-	for _, e := range msg.Lines {
-		dst = append(e.AppendJSON(dst), '\n')
-	}
-	if msg.Unstored > 0 {
-		dst = appendControl(dst, Message{Unstored: msg.Unstored})
-	}
-	if msg.Exit != nil {
-		dst = appendControl(dst, Message{Exit: msg.Exit})
-	}
-	return dst
-}
-
+// appendControl appends a message other than lines as a JSON object on a
+// line of its own, which a record (its lines) never starts like.
 func appendControl(dst []byte, m Message) []byte {
 	b, _ := json.Marshal(m)
 	return append(append(dst, b...), '\n')

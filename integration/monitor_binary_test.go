@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMonitorBinary: the daemon runs each plugin's monitor (and so its
+// container's init) from the plugdbgd-monitor beside it, and reports where
+// the start went; a plugdbgd without one still runs plugins, from itself,
+// and says why they start slower.
+func TestMonitorBinary(t *testing.T) {
+	t.Run("beside the daemon", func(t *testing.T) {
+		d := startDaemonWith(t, "--log-level", "debug")
+		p := d.create(t, "mon", "volume")
+		_, stderr, code := d.cli(t, "enable", "mon")
+		require.Equal(t, 0, code, stderr)
+		pids := d.monitorPids(p.ID)
+		require.Len(t, pids, 1)
+		assert.Equal(t, filepath.Join(filepath.Dir(plugdbgdBin), "plugdbgd-monitor"), exeOf(t, pids[0]))
+		log := d.daemonLog()
+		assert.Regexp(t, `container started in [^ ]+ \(prepare [^,]+, claim [^,]+, listen and open log [^,]+, create container [^,]+, run container [^,]+, handover and report [^)]+\)`, log)
+		assert.NotContains(t, log, "no plugdbgd-monitor")
+	})
+
+	t.Run("without one", func(t *testing.T) {
+		d := newDaemon(t)
+		d.bin = filepath.Join(d.dir, "plugdbgd")
+		copyExecutable(t, plugdbgdBin, d.bin)
+		d.startWith()
+		p := d.create(t, "alone", "volume")
+		_, stderr, code := d.cli(t, "enable", "alone")
+		require.Equal(t, 0, code, stderr)
+		pids := d.monitorPids(p.ID)
+		require.Len(t, pids, 1)
+		assert.Equal(t, d.bin, exeOf(t, pids[0]))
+		assert.Contains(t, d.daemonLog(), "no plugdbgd-monitor beside "+d.bin+": monitors and container inits run from plugdbgd itself")
+	})
+}
+
+func exeOf(t *testing.T, pid int) string {
+	t.Helper()
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	require.NoError(t, err)
+	return exe
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	require.NoError(t, err)
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	require.NoError(t, err)
+	_, err = io.Copy(dst, src)
+	require.NoError(t, err)
+	require.NoError(t, dst.Close())
+}
