@@ -15,12 +15,13 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, true)
 }
 
-// WriteRunState is Write without the fsyncs, for files that describe
-// running processes (a monitor's pid, its start config): a reader or a
-// restart after kill -9 still sees the old content or the new, and after
-// a power loss, which ends the processes too, no content is right any
-// more, so their readers already treat a file that is missing, empty or
-// stale as no process. Each fsync costs a container start a disk flush.
+// WriteRunState is Write without the fsyncs, for the exec root's files
+// about processes (a monitor's pid, its start config, how its plugin
+// exited): a reader or a restart after kill -9 still sees the old content
+// or the new, and after a power loss, which ends the processes too, their
+// readers already treat a file that is missing, empty or stale as no
+// process (or, for an exit record, fall back to the history on the data
+// root). Each fsync would cost a start or a stop a disk flush.
 func WriteRunState(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, false)
 }
