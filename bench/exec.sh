@@ -35,7 +35,7 @@ stat_ms() { # FILE: median, min and max in ms
 
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 
-"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" --ui-addr "" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for pd version
 pd create vol "$plugin_dir" >/dev/null

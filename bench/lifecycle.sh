@@ -38,7 +38,7 @@ round() {
 plugdbg_cli() { shift; "$bin" -H "unix://$tmp/pd.sock" "$@"; }
 docker_cli() { docker -H "unix://$tmp/docker.sock" "$@"; }
 
-"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/pd-data" --exec-root "$tmp/r" --ui-addr "" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for "$bin" -H "unix://$tmp/pd.sock" version
 

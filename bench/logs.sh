@@ -183,7 +183,7 @@ else
 fi
 
 # shellcheck disable=SC2086 # DAEMON_FLAGS is a list of words
-"${daemon_cmd[@]}" -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" "${hist_flags[@]}" ${DAEMON_FLAGS:-} 2>"$tmp/pd.log" &
+"${daemon_cmd[@]}" -H "unix://$tmp/pd.sock" --data-root "$tmp/d" --exec-root "$tmp/r" --ui-addr "" "${hist_flags[@]}" ${DAEMON_FLAGS:-} 2>"$tmp/pd.log" &
 dpid=$!
 wait_for pd version || { tail -5 "$tmp/pd.log" >&2; exit 1; }
 

@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" 2>"$tmp/pd.log" &
+"$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" --ui-addr "" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for "$bin" -H "unix://$tmp/pd.sock" version
 pd() { "$bin" -H "unix://$tmp/pd.sock" "$@"; }
