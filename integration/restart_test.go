@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -282,7 +283,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	require.ErrorAs(t, err, &ee, "second daemon: %s", out)
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Contains(t, string(out), "plugdbg daemon: the daemon is plugdbgd now; running "+plugdbgdBin)
-	assert.Contains(t, string(out), "another plugdbg daemon uses "+d.dataRoot)
+	assert.Contains(t, string(out), fmt.Sprintf("plugdbgd is already running (pid %d) on %s", d.proc.cmd.Process.Pid, d.dataRoot))
 
 	require.NoError(t, ping(d.sock))
 	q := d.inspect(t, "vol")
