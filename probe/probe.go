@@ -3,7 +3,6 @@
 package probe
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugdbg/plugdbg/internal/oneconn"
 )
 
 // Accept is the media type dockerd sends with every plugin call.
@@ -195,58 +196,15 @@ func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
 	return data, nil
 }
 
-// sendOnce delivers req on a connection of its own to the unix socket. The
-// answer's Body closes the connection. The context bounds every step, as
-// it does in the Transport: when it ends, the connection's deadline passes
-// and the step under way fails with the context's error.
+// sendOnce delivers req on a connection of its own to the unix socket
+// (package oneconn). The answer's Body closes the connection; the context
+// bounds every step, as it does in the Transport.
 func (c *Client) sendOnce(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	conn, err := c.dial(ctx)
+	conn, err := c.dial(req.Context())
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	fail := func(err error) (*http.Response, error) {
-		stop()
-		conn.Close()
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-		return nil, err
-	}
-	if err := req.Write(conn); err != nil {
-		return fail(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return fail(err)
-	}
-	resp.Body = &connBody{ReadCloser: resp.Body, ctx: ctx, conn: conn, stop: stop}
-	return resp, nil
-}
-
-// connBody is an answer's body read straight from its connection.
-type connBody struct {
-	io.ReadCloser
-	ctx  context.Context
-	conn net.Conn
-	stop func() bool
-}
-
-func (b *connBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		if cerr := b.ctx.Err(); cerr != nil {
-			err = cerr
-		}
-	}
-	return n, err
-}
-
-func (b *connBody) Close() error {
-	b.stop()
-	b.ReadCloser.Close()
-	return b.conn.Close()
+	return oneconn.RoundTrip(conn, req)
 }
 
 // RequestHead is the head of the request as it was sent, with the fields
