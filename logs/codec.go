@@ -271,9 +271,9 @@ func decodeCanonicalIn(p canonParser, e *Entry) bool {
 // if set, in that order, no white space. It reports false, leaving r
 // partly filled, for anything else, which the caller then hands to
 // encoding/json: a follower reads every line it prints, and decoding it by
-// reflection costs several times more than the daemon's encoding. Plugin
-// and Name are r's own strings again when they are the same as before, so
-// that a stream of one plugin's lines costs one string per line.
+// reflection costs several times more than the daemon's encoding. Plugin,
+// Name and Stream are r's own strings again when they are the same as
+// before, so that a stream of one plugin's lines costs one string per line.
 func DecodeAPIRecord(b []byte, r *Record) bool {
 	p := canonParser{b: b}
 	var ok bool
@@ -286,6 +286,7 @@ func DecodeAPIRecord(b []byte, r *Record) bool {
 	if r.Name, ok = p.strAgain(r.Name); !ok {
 		return false
 	}
+	stream := r.Stream
 	r.Seq, r.Time, r.Stream, r.Line, r.LineB64, r.Partial, r.Skipped = 0, 0, "", "", "", false, 0
 	if p.lit(`,"seq":`) {
 		if r.Seq, ok = p.uint(); !ok {
@@ -298,7 +299,7 @@ func DecodeAPIRecord(b []byte, r *Record) bool {
 		}
 	}
 	if p.lit(`,"stream":`) {
-		if r.Stream, ok = p.str(); !ok {
+		if r.Stream, ok = p.strAgain(stream); !ok {
 			return false
 		}
 	}
