@@ -91,16 +91,32 @@ type Record struct {
 // growing dst: the monitor encodes every line a plugin writes, the API
 // every line it streams.
 func (r *Record) AppendJSON(dst []byte, f Form) []byte {
-	api := f == APIForm
-	if api {
-		dst = appendJSONString(append(dst, `{"plugin":`...), r.Plugin)
-		dst = appendJSONString(append(dst, `,"name":`...), r.Name)
-		if r.Seq != 0 {
-			dst = strconv.AppendUint(append(dst, `,"seq":`...), r.Seq, 10)
-		}
-	} else {
-		dst = strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10)
+	if f == APIForm {
+		return r.AppendAPIBody(AppendAPIHead(dst, r.Plugin, r.Name))
 	}
+	return r.appendBody(strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10), false)
+}
+
+// AppendAPIHead appends what a record in APIForm of plugin and name starts
+// with. AppendJSON in APIForm is AppendAPIHead then AppendAPIBody: a
+// follower's stream encodes its plugin's head once, not for every line.
+func AppendAPIHead(dst []byte, plugin, name string) []byte {
+	dst = appendJSONString(append(dst, `{"plugin":`...), plugin)
+	return appendJSONString(append(dst, `,"name":`...), name)
+}
+
+// AppendAPIBody appends the rest of r in APIForm after its head, Plugin
+// and Name (AppendAPIHead).
+func (r *Record) AppendAPIBody(dst []byte) []byte {
+	if r.Seq != 0 {
+		dst = strconv.AppendUint(append(dst, `,"seq":`...), r.Seq, 10)
+	}
+	return r.appendBody(dst, true)
+}
+
+// appendBody appends the fields of r from time on, in APIForm if api,
+// else in FileForm.
+func (r *Record) appendBody(dst []byte, api bool) []byte {
 	if !api || r.Time != 0 {
 		dst = strconv.AppendInt(append(dst, `,"time":`...), r.Time, 10)
 	}
