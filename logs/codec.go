@@ -222,6 +222,18 @@ func decodeCanonical(b []byte, e *Entry) bool {
 	return decodeCanonicalIn(canonParser{b: b}, e)
 }
 
+// decodeEntryArena is decodeEntry whose lines without escapes are copied
+// into *arena (lineArena) rather than allocated one by one: the history
+// reader decodes every line of a catch-up.
+func decodeEntryArena(b []byte, e *Entry, arena *[]byte) error {
+	var c Entry
+	if decodeCanonicalIn(canonParser{b: b, arena: arena}, &c) {
+		*e = c
+		return nil
+	}
+	return e.decodeSlow(b)
+}
+
 // DecodeEntryIn decodes rec, one record of the log file's form, into e as
 // Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
 // is a substring of rec rather than a copy: the daemon copies a batch of
@@ -370,6 +382,32 @@ type canonParser struct {
 	b   []byte
 	i   int
 	src string // if not "", b's bytes as a string: str returns its substrings
+	// arena, if not nil (and src is ""), is where str copies the strings
+	// it returns that hold no escape, rather than into one allocation each
+	// (lineArena).
+	arena *[]byte
+}
+
+// lineArenaSize is the size of the arenas lineArena fills. A string from
+// one keeps its whole arena in memory while it lives: whoever keeps a few
+// lines of a history (a tail) keeps a few arenas.
+const lineArenaSize = 32 << 10
+
+// lineArena returns b as a string copied into *arena, which it replaces
+// by a new one when full. The bytes of an arena are never changed once
+// written, so the strings stay as they are.
+func lineArena(arena *[]byte, b []byte) string {
+	if len(b) > lineArenaSize/16 {
+		return string(b)
+	}
+	a := *arena
+	if cap(a)-len(a) < len(b) {
+		a = make([]byte, 0, lineArenaSize)
+	}
+	start := len(a)
+	a = append(a, b...)
+	*arena = a
+	return unsafe.String(unsafe.SliceData(a[start:]), len(b))
 }
 
 // lit consumes s if b continues with it.
@@ -434,6 +472,9 @@ func (p *canonParser) str() (string, bool) {
 			p.i++
 			if p.src != "" && len(s) > len(Stdout) {
 				return p.src[start : p.i-1], utf8.Valid(s)
+			}
+			if p.arena != nil && len(s) > len(Stdout) {
+				return lineArena(p.arena, s), utf8.Valid(s)
 			}
 			return internString(s), utf8.Valid(s)
 		case c == '\\':

@@ -259,12 +259,13 @@ func dedupe(files []logFile) []logFile {
 type historyReader struct {
 	filter  Filter
 	lastSeq uint64
+	arena   []byte // of the lines decoded (decodeEntryArena)
 }
 
 // decode decodes the record line found at off in files[i] and reports
 // whether it could; if not, it reports the record as corrupt.
 func (h *historyReader) decode(files []logFile, i int, off int64, line []byte, e *Entry) bool {
-	err := decodeEntry(line, e)
+	err := decodeEntryArena(line, e, &h.arena)
 	if err == nil {
 		h.lastSeq = max(h.lastSeq, e.Seq)
 		return true
