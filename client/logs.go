@@ -74,24 +74,12 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 		}
 		line, err := readLogLine(br)
 		if len(bytes.TrimSpace(line)) > 0 {
-			var l types.LogLine
-			if logs.DecodeAPIRecord(line, &rec) {
-				l = types.LogLine(rec)
-			} else {
-				var v struct {
-					types.LogLine
-					Error string `json:"error"`
+			l, derr := decodeLogLine(line, &rec)
+			if derr != nil {
+				if ctx.Err() != nil {
+					return nil
 				}
-				if jerr := json.Unmarshal(line, &v); jerr != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return fmt.Errorf("read logs: %w", jerr)
-				}
-				if v.Error != "" {
-					return errors.New(v.Error)
-				}
-				l = v.LogLine
+				return derr
 			}
 			if err := fn(l); err != nil {
 				return err
@@ -104,6 +92,30 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 			return fmt.Errorf("read logs: %w", err)
 		}
 	}
+}
+
+// decodeLogLine decodes one line of a logs stream, its newline included:
+// through logs.DecodeAPIRecord, into rec, if it is in the form the daemon
+// writes (rec keeps the plugin's ID and name from one line to the next),
+// else through encoding/json. An error line of the stream is returned as
+// an error.
+func decodeLogLine(line []byte, rec *logs.Record) (types.LogLine, error) {
+	// The newline is cut first: the fast decoder takes the record alone,
+	// and with it every line went to encoding/json.
+	if logs.DecodeAPIRecord(bytes.TrimSuffix(line, []byte("\n")), rec) {
+		return types.LogLine(*rec), nil
+	}
+	var v struct {
+		types.LogLine
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(line, &v); err != nil {
+		return types.LogLine{}, fmt.Errorf("read logs: %w", err)
+	}
+	if v.Error != "" {
+		return types.LogLine{}, errors.New(v.Error)
+	}
+	return v.LogLine, nil
 }
 
 // maxLogLine bounds one line of a logs stream: a 64 KiB piece of a plugin

@@ -340,3 +340,30 @@ func BenchmarkAPIDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFloodDecode is the history reader decoding the records of a
+// flood (100-byte lines, nothing to escape), as a lagging follower or the
+// daemon catching up on its monitor does: each line a string of its own
+// (decodeEntry) or copied into an arena (decodeEntryArena).
+func BenchmarkFloodDecode(b *testing.B) {
+	recs := make([][]byte, 1000)
+	for i := range recs {
+		line := fmt.Appendf(nil, "flood %07d %s", i, strings.Repeat("x", 86))
+		recs[i] = AppendLineJSON(nil, uint64(i+1), 1700000000000000000+int64(i)*1250, Stdout, line, false)
+	}
+	b.Run("string", func(b *testing.B) {
+		b.ReportAllocs()
+		var e Entry
+		for i := 0; b.Loop(); i++ {
+			_ = decodeEntry(recs[i%len(recs)], &e)
+		}
+	})
+	b.Run("arena", func(b *testing.B) {
+		b.ReportAllocs()
+		var e Entry
+		var arena []byte
+		for i := 0; b.Loop(); i++ {
+			_ = decodeEntryArena(recs[i%len(recs)], &e, &arena)
+		}
+	})
+}

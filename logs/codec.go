@@ -91,16 +91,32 @@ type Record struct {
 // growing dst: the monitor encodes every line a plugin writes, the API
 // every line it streams.
 func (r *Record) AppendJSON(dst []byte, f Form) []byte {
-	api := f == APIForm
-	if api {
-		dst = appendJSONString(append(dst, `{"plugin":`...), r.Plugin)
-		dst = appendJSONString(append(dst, `,"name":`...), r.Name)
-		if r.Seq != 0 {
-			dst = strconv.AppendUint(append(dst, `,"seq":`...), r.Seq, 10)
-		}
-	} else {
-		dst = strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10)
+	if f == APIForm {
+		return r.AppendAPIBody(AppendAPIHead(dst, r.Plugin, r.Name))
 	}
+	return r.appendBody(strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10), false)
+}
+
+// AppendAPIHead appends what a record in APIForm of plugin and name starts
+// with. AppendJSON in APIForm is AppendAPIHead then AppendAPIBody: a
+// follower's stream encodes its plugin's head once, not for every line.
+func AppendAPIHead(dst []byte, plugin, name string) []byte {
+	dst = appendJSONString(append(dst, `{"plugin":`...), plugin)
+	return appendJSONString(append(dst, `,"name":`...), name)
+}
+
+// AppendAPIBody appends the rest of r in APIForm after its head, Plugin
+// and Name (AppendAPIHead).
+func (r *Record) AppendAPIBody(dst []byte) []byte {
+	if r.Seq != 0 {
+		dst = strconv.AppendUint(append(dst, `,"seq":`...), r.Seq, 10)
+	}
+	return r.appendBody(dst, true)
+}
+
+// appendBody appends the fields of r from time on, in APIForm if api,
+// else in FileForm.
+func (r *Record) appendBody(dst []byte, api bool) []byte {
 	if !api || r.Time != 0 {
 		dst = strconv.AppendInt(append(dst, `,"time":`...), r.Time, 10)
 	}
@@ -206,6 +222,18 @@ func decodeCanonical(b []byte, e *Entry) bool {
 	return decodeCanonicalIn(canonParser{b: b}, e)
 }
 
+// decodeEntryArena is decodeEntry whose lines without escapes are copied
+// into *arena (lineArena) rather than allocated one by one: the history
+// reader decodes every line of a catch-up.
+func decodeEntryArena(b []byte, e *Entry, arena *[]byte) error {
+	var c Entry
+	if decodeCanonicalIn(canonParser{b: b, arena: arena}, &c) {
+		*e = c
+		return nil
+	}
+	return e.decodeSlow(b)
+}
+
 // DecodeEntryIn decodes rec, one record of the log file's form, into e as
 // Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
 // is a substring of rec rather than a copy: the daemon copies a batch of
@@ -271,9 +299,9 @@ func decodeCanonicalIn(p canonParser, e *Entry) bool {
 // if set, in that order, no white space. It reports false, leaving r
 // partly filled, for anything else, which the caller then hands to
 // encoding/json: a follower reads every line it prints, and decoding it by
-// reflection costs several times more than the daemon's encoding. Plugin
-// and Name are r's own strings again when they are the same as before, so
-// that a stream of one plugin's lines costs one string per line.
+// reflection costs several times more than the daemon's encoding. Plugin,
+// Name and Stream are r's own strings again when they are the same as
+// before, so that a stream of one plugin's lines costs one string per line.
 func DecodeAPIRecord(b []byte, r *Record) bool {
 	p := canonParser{b: b}
 	var ok bool
@@ -286,6 +314,7 @@ func DecodeAPIRecord(b []byte, r *Record) bool {
 	if r.Name, ok = p.strAgain(r.Name); !ok {
 		return false
 	}
+	stream := r.Stream
 	r.Seq, r.Time, r.Stream, r.Line, r.LineB64, r.Partial, r.Skipped = 0, 0, "", "", "", false, 0
 	if p.lit(`,"seq":`) {
 		if r.Seq, ok = p.uint(); !ok {
@@ -298,7 +327,7 @@ func DecodeAPIRecord(b []byte, r *Record) bool {
 		}
 	}
 	if p.lit(`,"stream":`) {
-		if r.Stream, ok = p.str(); !ok {
+		if r.Stream, ok = p.strAgain(stream); !ok {
 			return false
 		}
 	}
@@ -353,6 +382,32 @@ type canonParser struct {
 	b   []byte
 	i   int
 	src string // if not "", b's bytes as a string: str returns its substrings
+	// arena, if not nil (and src is ""), is where str copies the strings
+	// it returns that hold no escape, rather than into one allocation each
+	// (lineArena).
+	arena *[]byte
+}
+
+// lineArenaSize is the size of the arenas lineArena fills. A string from
+// one keeps its whole arena in memory while it lives: whoever keeps a few
+// lines of a history (a tail) keeps a few arenas.
+const lineArenaSize = 32 << 10
+
+// lineArena returns b as a string copied into *arena, which it replaces
+// by a new one when full. The bytes of an arena are never changed once
+// written, so the strings stay as they are.
+func lineArena(arena *[]byte, b []byte) string {
+	if len(b) > lineArenaSize/16 {
+		return string(b)
+	}
+	a := *arena
+	if cap(a)-len(a) < len(b) {
+		a = make([]byte, 0, lineArenaSize)
+	}
+	start := len(a)
+	a = append(a, b...)
+	*arena = a
+	return unsafe.String(unsafe.SliceData(a[start:]), len(b))
 }
 
 // lit consumes s if b continues with it.
@@ -417,6 +472,9 @@ func (p *canonParser) str() (string, bool) {
 			p.i++
 			if p.src != "" && len(s) > len(Stdout) {
 				return p.src[start : p.i-1], utf8.Valid(s)
+			}
+			if p.arena != nil && len(s) > len(Stdout) {
+				return lineArena(p.arena, s), utf8.Valid(s)
 			}
 			return internString(s), utf8.Valid(s)
 		case c == '\\':

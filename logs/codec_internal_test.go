@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -228,4 +229,30 @@ func FuzzDecodeAPIRecord(f *testing.F) {
 		checkAPIDecode(t, raw, Record{})
 		checkAPIDecode(t, raw, Record{Plugin: plugin, Name: name})
 	})
+}
+
+// TestDecodeEntryArenaKeepsLines: lines decoded into an arena stay as
+// they were while later ones fill it and the next, and decode as
+// decodeEntry does, escaped, long and invalid lines included.
+func TestDecodeEntryArenaKeepsLines(t *testing.T) {
+	var arena []byte
+	var got, want []Entry
+	for i := range 3000 {
+		line := fmt.Sprintf("line %d %s", i, strings.Repeat("y", i%300))
+		switch i % 7 {
+		case 1:
+			line += "\t\"esc\""
+		case 2:
+			line += "\xff"
+		case 3:
+			line = strings.Repeat("z", lineArenaSize)
+		}
+		rec := Entry{Seq: uint64(i + 1), Time: int64(i), Stream: Stderr, Line: line}.AppendJSON(nil)
+		var e, w Entry
+		require.NoError(t, decodeEntryArena(rec, &e, &arena))
+		require.NoError(t, decodeEntry(rec, &w))
+		got, want = append(got, e), append(want, w)
+		clear(rec) // the arena's copy is its own
+	}
+	require.Equal(t, want, got)
 }

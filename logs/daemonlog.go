@@ -108,22 +108,29 @@ func (f *daemonFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	if !ok || e.Context != tagContext || len(e.Data) != 1 || e.Caller != nil {
 		return f.TextFormatter.Format(e)
 	}
-	b.Write(f.appendTagged(b.AvailableBuffer(), nil, e.Time, e.Level, e.Message, id))
+	b.Write(f.appendTagged(b.AvailableBuffer(), nil, e.Time, e.Level, e.Message, appendPluginField(nil, id)))
 	return b.Bytes(), nil
 }
 
 // appendTagged appends one plugin line as the TextFormatter would write an
-// entry with the single field plugin=id. ts, if not nil, caches the
-// formatting of the timestamp's second for the next line.
-func (f *daemonFormatter) appendTagged(dst []byte, ts *stampCache, t time.Time, level logrus.Level, msg, id string) []byte {
+// entry with the single field plugin=id, whose text, appendPluginField's,
+// is field. ts, if not nil, caches the formatting of the timestamp's
+// second for the next line.
+func (f *daemonFormatter) appendTagged(dst []byte, ts *stampCache, t time.Time, level logrus.Level, msg string, field []byte) []byte {
 	dst = ts.append(dst, f.TimestampFormat, t)
 	dst = append(dst, " level="...)
 	dst = append(dst, level.String()...) // never needs quotes
 	if msg != "" {
 		dst = appendTextValue(append(dst, " msg="...), msg)
 	}
-	dst = appendTextValue(append(dst, " plugin="...), id)
-	return append(dst, '\n')
+	return append(dst, field...)
+}
+
+// appendPluginField appends what ends a tagged line of plugin id: its
+// field and the newline. A batch's lines share it, and an ID, 64
+// characters, is not quoted again for each.
+func appendPluginField(dst []byte, id string) []byte {
+	return append(appendTextValue(append(dst, " plugin="...), id), '\n')
 }
 
 // stampCache holds the "time=…" of one second, cut around its nanoseconds,
@@ -153,14 +160,33 @@ func (c *stampCache) append(dst []byte, layout string, t time.Time) []byte {
 		c.head, c.tail = whole[:i+1], whole[i+10:]
 	}
 	dst = append(dst, c.head...)
-	var digits [9]byte
-	for i, ns := 8, t.Nanosecond(); i >= 0; i-- {
-		digits[i] = byte('0' + ns%10)
-		ns /= 10
-	}
-	dst = append(dst, digits[:]...)
-	return append(dst, c.tail...)
+	return append(appendNanos(dst, t.Nanosecond()), c.tail...)
 }
+
+// appendNanos appends ns (below 1e9) as nine digits, two at a time.
+func appendNanos(dst []byte, ns int) []byte {
+	var d [9]byte
+	d[8] = byte('0' + ns%10)
+	ns /= 10
+	for i := 6; i >= 0; i -= 2 {
+		q := ns % 100 * 2
+		d[i], d[i+1] = digitPairs[q], digitPairs[q+1]
+		ns /= 100
+	}
+	return append(dst, d[:]...)
+}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // appendStamp appends "time=" and t formatted by layout, quoted as the
 // TextFormatter quotes it.
@@ -191,6 +217,8 @@ func TagBatch(l *logrus.Logger, id string, es []Entry) {
 	defer batchBufs.Put(bp)
 	b := (*bp)[:0]
 	var ts stampCache
+	var fieldBuf [128]byte
+	field := appendPluginField(fieldBuf[:0], id)
 	for _, e := range es {
 		level, ok := LineLevel(e.Line)
 		if !ok {
@@ -200,7 +228,7 @@ func TagBatch(l *logrus.Logger, id string, es []Entry) {
 			}
 		}
 		if l.IsLevelEnabled(level) {
-			b = f.appendTagged(b, &ts, time.Unix(0, e.Time), level, e.Line, id)
+			b = f.appendTagged(b, &ts, time.Unix(0, e.Time), level, e.Line, field)
 		}
 	}
 	if cap(b) <= maxPooledBatch {

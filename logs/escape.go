@@ -57,10 +57,22 @@ func Escape(line string) string {
 	return b.String()
 }
 
+// AppendEscape appends Escape(line) to dst: without a copy of line in
+// between when there is nothing to escape, as for most lines.
+func AppendEscape(dst []byte, line string) []byte {
+	if firstUnsafe(line) == len(line) {
+		return append(dst, line...)
+	}
+	return append(dst, Escape(line)...)
+}
+
 // firstUnsafe returns the index of the first byte of line that Escape
 // changes, or len(line).
 func firstUnsafe(line string) int {
 	for i := 0; i < len(line); {
+		if i = skipEscapeSafe(line, i); i == len(line) {
+			break
+		}
 		c := line[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' || c == 0x7f {

@@ -31,6 +31,8 @@ func TestEscape(t *testing.T) {
 		{name: "C1 NEL", line: "a\u0085b", want: `a\u0085b`},
 		{name: "first non-C1", line: "\u00a0", want: "\u00a0"},
 		{name: "mixed", line: "é\x1bé\xffé", want: `é\x1bé\xffé`},
+		{name: "late ESC", line: "0123456789abcdef\tghijklmnopq\x1b[0m", want: "0123456789abcdef\tghijklmnopq\\x1b[0m"},
+		{name: "late C1", line: "0123456789abcdef\u009b", want: `0123456789abcdef\u009b`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +58,20 @@ func TestEscapeIsSafe(t *testing.T) {
 			assert.False(t, r != '\t' && (r < 0x20 || 0x7f <= r && r < 0xa0), "%q escapes to %q", in, out)
 		}
 		assert.True(t, strings.HasPrefix(out, "x") && strings.HasSuffix(out, "y"), "%q escapes to %q", in, out)
+	}
+}
+
+// TestAppendEscapeMatchesEscape: AppendEscape appends what Escape
+// returns, for every byte and rune below U+0100 at every place in a line
+// longer than a word.
+func TestAppendEscapeMatchesEscape(t *testing.T) {
+	for r := rune(0); r < 0x100; r++ {
+		for _, c := range []string{string(r), string([]byte{byte(r)})} {
+			for pad := range 17 {
+				in := strings.Repeat("x", pad) + c + strings.Repeat("y", 17-pad)
+				assert.Equal(t, "> "+logs.Escape(in), string(logs.AppendEscape([]byte("> "), in)), "%q", in)
+			}
+		}
 	}
 }
 

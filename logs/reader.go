@@ -151,6 +151,9 @@ func (e *CorruptError) Incomplete() bool { return errors.Is(e.Err, io.ErrUnexpec
 // opens every file first, retrying if a rotation renamed them meanwhile,
 // and reads each up to the size it had then; a record the writer appended
 // later is not read, and is in the live stream after lastSeq.
+//
+// The Lines of the entries fn gets share memory, 32 KiB arenas, rather
+// than being a string each: an entry kept keeps its arena in memory.
 func ReadHistory(path string, f Filter, tail int, fn func(Entry) error) (lastSeq uint64, err error) {
 	files, err := openLog(path)
 	if err != nil {
@@ -259,12 +262,13 @@ func dedupe(files []logFile) []logFile {
 type historyReader struct {
 	filter  Filter
 	lastSeq uint64
+	arena   []byte // of the lines decoded (decodeEntryArena)
 }
 
 // decode decodes the record line found at off in files[i] and reports
 // whether it could; if not, it reports the record as corrupt.
 func (h *historyReader) decode(files []logFile, i int, off int64, line []byte, e *Entry) bool {
-	err := decodeEntry(line, e)
+	err := decodeEntryArena(line, e, &h.arena)
 	if err == nil {
 		h.lastSeq = max(h.lastSeq, e.Seq)
 		return true

@@ -41,6 +41,13 @@ func quoteMask(x uint64) uint64 {
 	return below(x, 0x20) | x&msb | equal(x, '"') | equal(x, '\\') | equal(x, 0x7f)
 }
 
+// escapeMask marks bytes firstUnsafe looks at one by one: control
+// characters (tab among them, which it then passes), DEL and bytes of
+// multi-byte runes.
+func escapeMask(x uint64) uint64 {
+	return below(x, 0x20) | x&msb | equal(x, 0x7f)
+}
+
 // strMask marks bytes that end canonParser.str's fast scan: '"', '\\' and
 // control characters.
 func strMask(x uint64) uint64 {
@@ -79,6 +86,15 @@ func skipQuoteSafe(s string, i int) int {
 func skipStrSafe(s string, i int) int {
 	for ; i+8 <= len(s); i += 8 {
 		if m := strMask(word(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	return i
+}
+
+func skipEscapeSafe(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if m := escapeMask(word(s, i)); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}

@@ -16,6 +16,7 @@ var swarKinds = []struct {
 	{"json", skipJSONSafe, func(c byte) bool { return c < 0x80 && jsonSafe[c] }},
 	{"quote", skipQuoteSafe, func(c byte) bool { return quoteClass[c] == quotePlain }},
 	{"str", skipStrSafe, func(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' }},
+	{"escape", skipEscapeSafe, func(c byte) bool { return c >= 0x20 && c < 0x7f }},
 }
 
 // refSkip is what a skip function returns, found byte by byte.

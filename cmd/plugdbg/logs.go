@@ -60,8 +60,9 @@ repeated line. --all merges every plugin's lines in time order.`,
 			if err != nil {
 				return err
 			}
+			p := newLinePrinter(w, o)
 			return cl.Logs(cmd.Context(), ref, lo, func(l types.LogLine) error {
-				printLogLine(w, l, o)
+				p.print(l)
 				return nil
 			})
 		},
@@ -122,6 +123,69 @@ func parseTimeFlag(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, e.g. 2026-11-27T10:00:00Z) nor a duration (e.g. 10m)", v)
 }
 
+// linePrinter writes the lines of plugdbg logs. A follower of a flooding
+// plugin prints hundreds of thousands of lines a second, and one that
+// falls behind makes the daemon catch it up from the history on disk: so
+// each line is appended straight into the writer's buffer, with no fmt
+// and no time.Format (the timestamp's second is formatted once per
+// second, its nanoseconds by hand).
+type linePrinter struct {
+	w    *bufio.Writer
+	o    logsOptions
+	sec  int64  // the second head and tail are of, once head is set
+	head []byte // "2006-01-02T15:04:05." of sec, in UTC
+	tail []byte // what follows the nanoseconds: "Z"
+}
+
+// stampLayout is docker's logs -t format (RFC 3339, fixed nanoseconds).
+const stampLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func newLinePrinter(w *bufio.Writer, o logsOptions) *linePrinter {
+	return &linePrinter{w: w, o: o}
+}
+
+// print writes l as printLogLine does.
+func (p *linePrinter) print(l types.LogLine) {
+	if l.Skipped > 0 {
+		printLogLine(p.w, l, p.o)
+		return
+	}
+	b := p.w.AvailableBuffer()
+	if p.o.all {
+		b = append(append(b, l.Name...), " | "...)
+	}
+	if p.o.timestamps {
+		b = append(p.appendStamp(b, l.Time), ' ')
+	}
+	b = logs.AppendEscape(b, l.Text())
+	if !l.Partial {
+		b = append(b, '\n')
+	}
+	_, _ = p.w.Write(b)
+}
+
+// appendStamp appends unix nanoseconds ns in stampLayout, UTC.
+func (p *linePrinter) appendStamp(b []byte, ns int64) []byte {
+	t := time.Unix(0, ns).UTC()
+	if sec := t.Unix(); sec != p.sec || p.head == nil {
+		whole := time.Unix(sec, 0).UTC().AppendFormat(nil, stampLayout)
+		i := len(whole) - len(".000000000Z")
+		if i < 0 || string(whole[i:]) != ".000000000Z" {
+			return t.AppendFormat(b, stampLayout) // not a cacheable form
+		}
+		p.sec, p.head, p.tail = sec, whole[:i+1], whole[i+10:]
+	}
+	b = append(b, p.head...)
+	var digits [9]byte
+	for i, n := 8, t.Nanosecond(); i >= 0; i-- {
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(append(b, digits[:]...), p.tail...)
+}
+
+// printLogLine writes one line of plugdbg logs, the reference linePrinter
+// is held to (TestLinePrinterMatchesPrintLogLine).
 func printLogLine(w io.Writer, l types.LogLine, o logsOptions) {
 	if l.Skipped > 0 {
 		fmt.Fprintf(w, "… %d lines skipped: no longer in %s's history (rotated away, or never stored on a full disk) …\n", l.Skipped, l.Name)
@@ -131,7 +195,7 @@ func printLogLine(w io.Writer, l types.LogLine, o logsOptions) {
 		fmt.Fprintf(w, "%s | ", l.Name)
 	}
 	if o.timestamps {
-		fmt.Fprintf(w, "%s ", time.Unix(0, l.Time).UTC().Format("2006-01-02T15:04:05.000000000Z07:00"))
+		fmt.Fprintf(w, "%s ", time.Unix(0, l.Time).UTC().Format(stampLayout))
 	}
 	io.WriteString(w, logs.Escape(l.Text()))
 	if !l.Partial {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
 	"github.com/plugdbg/plugdbg/internal/flushio"
+	"github.com/plugdbg/plugdbg/logs"
 )
 
 // flushInterval bounds how long a followed line waits in the response
@@ -56,17 +58,48 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, b Backend, ref str
 	}
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()
-	var buf []byte // Logs calls send from one goroutine
-	err = b.Logs(r.Context(), ref, o, func(l types.LogLine) error {
-		buf = append(l.AppendJSON(buf[:0]), '\n')
-		_, err := fw.Write(buf)
-		return err
-	})
+	err = b.Logs(r.Context(), ref, o, newLineEncoder(fw).send)
 	if err != nil {
 		// Headers are gone: report in the stream, as a marker line.
 		_ = json.NewEncoder(fw).Encode(map[string]string{"error": err.Error()})
 	}
 }
+
+// lineEncoder writes each line of a logs stream as its JSON object
+// (types.LogLine's form) and a newline, in one Write. A follower of a
+// flooding plugin is sent hundreds of thousands of lines a second, nearly
+// all of one plugin: the head of the object, its plugin's ID and name,
+// is encoded once, not for each line, and one buffer serves every line.
+// send is called from one goroutine (Follower.Logs).
+type lineEncoder struct {
+	w            io.Writer
+	buf          []byte
+	head         []byte // logs.AppendAPIHead of plugin and name
+	plugin, name string
+}
+
+func newLineEncoder(w io.Writer) *lineEncoder { return &lineEncoder{w: w} }
+
+func (e *lineEncoder) send(l types.LogLine) error {
+	if l.Skipped != 0 {
+		e.buf = append(l.AppendJSON(e.buf[:0]), '\n')
+	} else {
+		if e.head == nil || l.Plugin != e.plugin || l.Name != e.name {
+			e.head = logs.AppendAPIHead(e.head[:0], l.Plugin, l.Name)
+			e.plugin, e.name = l.Plugin, l.Name
+		}
+		r := logs.Record{Seq: l.Seq, Time: l.Time, Stream: l.Stream, Line: l.Line, LineB64: l.LineB64, Partial: l.Partial}
+		e.buf = append(r.AppendAPIBody(append(e.buf[:0], e.head...)), '\n')
+	}
+	_, err := e.w.Write(e.buf)
+	if cap(e.buf) > maxKeptLine {
+		e.buf = nil // a long line's buffer is not kept for the short ones
+	}
+	return err
+}
+
+// maxKeptLine bounds the buffer a lineEncoder keeps between lines.
+const maxKeptLine = 64 << 10
 
 func parseLogOptions(r *http.Request) (types.LogOptions, error) {
 	q := r.URL.Query()

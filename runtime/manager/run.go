@@ -355,11 +355,16 @@ func (m *Manager) lostMonitor(id string, cause error) types.PluginExit {
 }
 
 func (r *pluginRun) addTail(lines []logs.Entry) {
+	// Only the last tailLines of a batch can stay: a flood's batches hold
+	// thousands of lines, which are not copied to be dropped.
+	if len(lines) > tailLines {
+		lines = lines[len(lines)-tailLines:]
+	}
 	r.tailMu.Lock()
 	defer r.tailMu.Unlock()
 	r.tail = append(r.tail, lines...)
 	if len(r.tail) > tailLines {
-		r.tail = append([]logs.Entry(nil), r.tail[len(r.tail)-tailLines:]...)
+		r.tail = append(r.tail[:0], r.tail[len(r.tail)-tailLines:]...) // in place: exitedError copies it
 	}
 }
 
