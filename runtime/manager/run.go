@@ -28,6 +28,11 @@ const maxSocketPath = 107
 // Plugin.Activate. On error nothing of the run is left. Caller holds e.op.
 func (m *Manager) start(ctx context.Context, e *entry) (retErr error) {
 	begin := time.Now()
+	// The next start's spare monitor boots once this one no longer needs
+	// the CPU: ready, or failed.
+	if w, ok := m.opts.Executor.(interface{ Prewarm() }); ok {
+		defer w.Prewarm()
+	}
 	m.mu.Lock()
 	p := e.p
 	m.mu.Unlock()

@@ -79,7 +79,6 @@ func (l *Launcher) Start(ctx context.Context, dir string, cfg Config) (Hello, er
 	if err != nil {
 		return Hello{}, err
 	}
-	defer func() { go l.refill() }()
 	job := handover{Dir: dir, Token: cfg.Token}
 	h, err := handOver(ctx, sp, job)
 	if errors.Is(err, errMonitorGone) {
@@ -151,8 +150,10 @@ func (l *Launcher) take() (*spare, error) {
 	return l.boot()
 }
 
-// Prewarm boots the spare monitor now, so that even the first Start finds
-// one waiting.
+// Prewarm boots the spare monitor now, unless one is waiting, so that the
+// next Start finds one. Start takes the spare and leaves the refill to its
+// caller: booting a monitor while the container it just started is still
+// coming up would take a CPU from that start.
 func (l *Launcher) Prewarm() { go l.refill() }
 
 // refill boots a new spare unless one is waiting.

@@ -71,6 +71,7 @@ func Main(args []string) int {
 	case 1:
 		dir = args[0]
 	case 0:
+		warmUp()
 		line, err := bufio.NewReader(os.Stdin).ReadBytes('\n')
 		if err != nil {
 			return 0 // the daemon went away before it needed this spare
