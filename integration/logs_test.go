@@ -1326,9 +1326,11 @@ func TestLogsDaemonAwayPastMonitorBuffer(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		// stdout and stderr are read apart: the summary may come a few
-		// records before the end.
-		end := make([]byte, min(st.Size(), 1<<20))
+		// stdout and stderr are read apart: the summary (stderr) may come
+		// before the last of stdout, as much as the monitor's 1 MiB pipe
+		// and 1 MiB read hold (about 2 MiB of records): look at the last
+		// 8 MiB.
+		end := make([]byte, min(st.Size(), 8<<20))
 		n, _ := f.ReadAt(end, st.Size()-int64(len(end)))
 		return strings.Contains(string(end[:n]), "flood done")
 	}, 2*waitTimeout, "the flood's end in the plugin's log file")
