@@ -133,34 +133,19 @@ func appendPluginField(dst []byte, id string) []byte {
 	return append(appendTextValue(append(dst, " plugin="...), id), '\n')
 }
 
-// stampCache holds the "time=…" of one second, cut around its nanoseconds,
-// so that the lines of a batch, most within the same second, do not each
-// go through time.Format and the quoting. A nil *stampCache caches nothing.
-type stampCache struct {
-	sec        int64
-	loc        *time.Location
-	head, tail []byte // before and after the nine digits of the nanoseconds
-	off        bool   // the format has no ".000000000" to cut around
-}
+// stampCache writes a batch's "time=…" fields through one StampCache, so
+// that lines within the same second share its formatting. A nil
+// *stampCache caches nothing.
+type stampCache struct{ StampCache }
 
 // append appends "time=" and t formatted by layout as the TextFormatter
-// writes it.
+// writes it: timestampFormat's times hold colons, so it quotes them.
 func (c *stampCache) append(dst []byte, layout string, t time.Time) []byte {
-	if c == nil || c.off {
+	if c == nil || layout != timestampFormat {
 		return appendStamp(dst, layout, t)
 	}
-	if sec := t.Unix(); sec != c.sec || t.Location() != c.loc || c.head == nil {
-		whole := appendStamp(nil, layout, time.Unix(sec, 0).In(t.Location()))
-		i := bytes.Index(whole, []byte(".000000000"))
-		if i < 0 || layout != timestampFormat || bytes.Count(whole, []byte(".000000000")) != 1 {
-			c.off = true
-			return appendStamp(dst, layout, t)
-		}
-		c.sec, c.loc = sec, t.Location()
-		c.head, c.tail = whole[:i+1], whole[i+10:]
-	}
-	dst = append(dst, c.head...)
-	return append(appendNanos(dst, t.Nanosecond()), c.tail...)
+	dst = c.StampCache.Append(append(dst, `time="`...), layout, t)
+	return append(dst, '"')
 }
 
 // appendNanos appends ns (below 1e9) as nine digits, two at a time.

@@ -130,11 +130,9 @@ func parseTimeFlag(v string, now time.Time) (time.Time, error) {
 // and no time.Format (the timestamp's second is formatted once per
 // second, its nanoseconds by hand).
 type linePrinter struct {
-	w    *bufio.Writer
-	o    logsOptions
-	sec  int64  // the second head and tail are of, once head is set
-	head []byte // "2006-01-02T15:04:05." of sec, in UTC
-	tail []byte // what follows the nanoseconds: "Z"
+	w      *bufio.Writer
+	o      logsOptions
+	stamps logs.StampCache
 }
 
 // stampLayout is docker's logs -t format (RFC 3339, fixed nanoseconds).
@@ -166,22 +164,7 @@ func (p *linePrinter) print(l types.LogLine) {
 
 // appendStamp appends unix nanoseconds ns in stampLayout, UTC.
 func (p *linePrinter) appendStamp(b []byte, ns int64) []byte {
-	t := time.Unix(0, ns).UTC()
-	if sec := t.Unix(); sec != p.sec || p.head == nil {
-		whole := time.Unix(sec, 0).UTC().AppendFormat(nil, stampLayout)
-		i := len(whole) - len(".000000000Z")
-		if i < 0 || string(whole[i:]) != ".000000000Z" {
-			return t.AppendFormat(b, stampLayout) // not a cacheable form
-		}
-		p.sec, p.head, p.tail = sec, whole[:i+1], whole[i+10:]
-	}
-	b = append(b, p.head...)
-	var digits [9]byte
-	for i, n := 8, t.Nanosecond(); i >= 0; i-- {
-		digits[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(append(b, digits[:]...), p.tail...)
+	return p.stamps.Append(b, stampLayout, time.Unix(0, ns).UTC())
 }
 
 // printLogLine writes one line of plugdbg logs, the reference linePrinter
