@@ -164,6 +164,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	launcher := &monitor.Launcher{Binary: monitorBinary(self, log), Root: filepath.Join(o.ExecRoot, "monitors")}
 	defer launcher.Close()
+	if err := launcher.Seal(); err != nil {
+		log.WithError(err).Warnf("monitors run from %s itself: each container start seals a copy of it of its own, which takes longer", launcher.Binary)
+	} else {
+		log.Debugf("monitors run from a sealed copy of %s", launcher.Binary)
+	}
 	launcher.Prewarm()
 	toolbox, err := container.BuildToolbox(filepath.Join(o.ExecRoot, "toolbox"), container.BusyboxCandidates)
 	if err != nil {

@@ -12,9 +12,9 @@ import (
 )
 
 // TestMonitorBinary: the daemon runs each plugin's monitor (and so its
-// container's init) from the plugdbgd-monitor beside it, and reports where
-// the start went; a plugdbgd without one still runs plugins, from itself,
-// and says why they start slower.
+// container's init) from a sealed copy of the plugdbgd-monitor beside it,
+// and reports where the start went; a plugdbgd without one still runs
+// plugins, from a sealed copy of itself, and says why they start slower.
 func TestMonitorBinary(t *testing.T) {
 	t.Run("beside the daemon", func(t *testing.T) {
 		d := startDaemonWith(t, "--log-level", "debug")
@@ -23,8 +23,9 @@ func TestMonitorBinary(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 		pids := d.monitorPids(p.ID)
 		require.Len(t, pids, 1)
-		assert.Equal(t, filepath.Join(filepath.Dir(plugdbgdBin), "plugdbgd-monitor"), exeOf(t, pids[0]))
+		assert.Equal(t, sealedExe("plugdbgd-monitor"), exeOf(t, pids[0]))
 		log := d.daemonLog()
+		assert.Contains(t, log, "monitors run from a sealed copy of "+filepath.Join(filepath.Dir(plugdbgdBin), "plugdbgd-monitor"))
 		assert.Regexp(t, `container started in [^ ]+ \(prepare [^,]+, claim [^,]+, listen and open log [^,]+, create container [^,]+, run container [^,]+, handover and report [^)]+\)`, log)
 		assert.NotContains(t, log, "no plugdbgd-monitor")
 	})
@@ -39,10 +40,14 @@ func TestMonitorBinary(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 		pids := d.monitorPids(p.ID)
 		require.Len(t, pids, 1)
-		assert.Equal(t, d.bin, exeOf(t, pids[0]))
+		assert.Equal(t, sealedExe("plugdbgd"), exeOf(t, pids[0]))
 		assert.Contains(t, d.daemonLog(), "no plugdbgd-monitor beside "+d.bin+": monitors and container inits run from plugdbgd itself")
 	})
 }
+
+// sealedExe is what /proc/PID/exe says of a process run from a sealed copy
+// of the binary named name (monitor.Launcher.Seal).
+func sealedExe(name string) string { return "/memfd:runc_cloned:" + name + " (deleted)" }
 
 func exeOf(t *testing.T, pid int) string {
 	t.Helper()

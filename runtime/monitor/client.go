@@ -14,9 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/opencontainers/runc/libcontainer/exeseal"
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/logs"
@@ -36,11 +39,66 @@ var ErrEarlierMonitor = errors.New("it runs an earlier plugdbg; restart the plug
 // ahead of need, so that an enable does not wait for a new process to start
 // (about 20 ms for this binary). Safe for concurrent use.
 type Launcher struct {
-	Binary string // the plugdbg binary
+	Binary string // the monitor binary (plugdbgd-monitor, or plugdbgd itself)
 	Root   string // parent of the monitor directories; holds spare.log
 
 	mu    sync.Mutex
 	spare *spare
+
+	// sealMu is held for reading from exe to the exec, so that the
+	// descriptor named by the path is not closed meanwhile.
+	sealMu sync.RWMutex
+	sealed *os.File // Seal's copy of Binary, which monitors then run from
+}
+
+// Seal copies Binary into a sealed memfd, which monitors then run from.
+// A container's init is its monitor's executable run again, and
+// libcontainer keeps the container from rewriting that file
+// (CVE-2019-5736) by sealing a fresh copy of it for every start, about 2 ms
+// of each, unless the executable already is a sealed memfd: sealed once
+// here, the copy serves every start. It costs one copy of the binary in
+// memory for as long as the daemon or a monitor started from it runs.
+// Without Seal, or after it failed, monitors run from Binary and each start
+// seals its own copy.
+func (l *Launcher) Seal() error {
+	src, err := os.Open(l.Binary)
+	if err != nil {
+		return fmt.Errorf("seal monitor binary: %w", err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("seal monitor binary: %w", err)
+	}
+	f, seal, err := exeseal.Memfd(filepath.Base(l.Binary))
+	if err != nil {
+		return fmt.Errorf("seal monitor binary: %w", err)
+	}
+	if n, err := io.Copy(f, src); err != nil || n != fi.Size() {
+		f.Close()
+		return fmt.Errorf("seal monitor binary: copied %d of %d bytes of %s: %v", n, fi.Size(), l.Binary, err)
+	}
+	if err := seal(&f); err != nil {
+		f.Close()
+		return fmt.Errorf("seal monitor binary: %w", err)
+	}
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	if l.sealed != nil {
+		l.sealed.Close()
+	}
+	l.sealed = f
+	return nil
+}
+
+// exe is the path monitors are executed from: the sealed copy through this
+// process's descriptor (a child execs it before its descriptors close on
+// exec), or Binary. The caller holds sealMu for reading until the exec.
+func (l *Launcher) exe() string {
+	if l.sealed != nil {
+		return "/proc/self/fd/" + strconv.Itoa(int(l.sealed.Fd()))
+	}
+	return l.Binary
 }
 
 // spare is a booted monitor waiting for its directory on stdin.
@@ -199,7 +257,9 @@ func (l *Launcher) boot() (*spare, error) {
 	}
 	// Plain *os.File stdio: os/exec then copies nothing, and Wait may run
 	// while the start result is still being read.
-	cmd := exec.Command(l.Binary, Argv1)
+	l.sealMu.RLock()
+	defer l.sealMu.RUnlock()
+	cmd := exec.Command(l.exe(), Argv1)
 	cmd.Args[0] = argv0
 	cmd.Dir = l.Root
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, logf
@@ -218,12 +278,19 @@ func (l *Launcher) boot() (*spare, error) {
 	return sp, nil
 }
 
-// Close ends the spare monitor, if any. Running monitors are not affected.
+// Close ends the spare monitor, if any, and drops the sealed copy. Running
+// monitors are not affected.
 func (l *Launcher) Close() {
 	l.mu.Lock()
 	sp := l.spare
 	l.spare = nil
 	l.mu.Unlock()
+	l.sealMu.Lock()
+	if l.sealed != nil {
+		l.sealed.Close()
+		l.sealed = nil
+	}
+	l.sealMu.Unlock()
 	if sp != nil {
 		sp.stdin.Close()
 		sp.stdout.Close()

@@ -345,6 +345,7 @@ func (m *monitor) startContainer() (stdout, stderr *os.File, retErr error) {
 		Stderr: errW,
 		Init:   true,
 	}
+	initOneProc()
 	err = ct.Run(p)
 	outW.Close()
 	errW.Close()
@@ -540,5 +541,18 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 		return true
 	case <-time.After(d):
 		return false
+	}
+}
+
+// initOneProc has the container's init run its Go runtime on one P:
+// libcontainer hands the init this process's GOMAXPROCS. The init sets up
+// namespaces and mounts on one thread and then execs the plugin, so more Ps
+// only cost it threads to start and, with GOMAXPROCS unset, a read of the
+// container's CPU cgroup files. The plugin does not inherit it: its
+// environment is the spec's. This process's own runtime read GOMAXPROCS
+// when it started, and is not changed.
+func initOneProc() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		_ = os.Setenv("GOMAXPROCS", "1")
 	}
 }
