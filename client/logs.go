@@ -103,7 +103,8 @@ func decodeLogLine(line []byte, rec *logs.Record) (types.LogLine, error) {
 	// The newline is cut first: the fast decoder takes the record alone,
 	// and with it every line went to encoding/json.
 	if logs.DecodeAPIRecord(bytes.TrimSuffix(line, []byte("\n")), rec) {
-		return types.LogLine(*rec), nil
+		return types.LogLine{Plugin: rec.Plugin, Name: rec.Name, Seq: rec.Seq, Time: rec.Time, Stream: rec.Stream,
+			Line: rec.Line, LineB64: rec.LineB64, Partial: rec.Partial, Skipped: rec.Skipped}, nil
 	}
 	var v struct {
 		types.LogLine

@@ -105,6 +105,18 @@ func AppendAPIHead(dst []byte, plugin, name string) []byte {
 	return appendJSONString(append(dst, `,"name":`...), name)
 }
 
+// AppendAPIRaw appends the rest of a line in APIForm after its head
+// (AppendAPIHead), from raw, the line's record in the log file (Entry.Raw).
+// A record of the file holds the fields of the API's form after plugin
+// and name, in the same order, whenever its seq and time are not 0 and its
+// stream not "" (which the API's form would omit): the line is not decoded
+// and encoded again. For the records a monitor writes the result is byte
+// for byte what AppendAPIBody writes; a record written otherwise may
+// escape differently, as JSON of the same value.
+func AppendAPIRaw(dst []byte, raw string) []byte {
+	return append(append(dst, ','), raw[1:]...)
+}
+
 // AppendAPIBody appends the rest of r in APIForm after its head, Plugin
 // and Name (AppendAPIHead).
 func (r *Record) AppendAPIBody(dst []byte) []byte {
@@ -222,17 +234,22 @@ func decodeCanonical(b []byte, e *Entry) bool {
 	return decodeCanonicalIn(canonParser{b: b}, e)
 }
 
-// decodeEntryArena is decodeEntry whose lines without escapes are copied
-// into *arena (lineArena) rather than allocated one by one: the history
-// reader decodes every line of a catch-up.
+// decodeEntryArena is decodeEntry whose records are copied into *arena
+// (lineArena) rather than allocated one by one, as e.Raw, with e.Line a
+// substring of it unless it held escapes: the history reader decodes
+// every line of a catch-up.
 func decodeEntryArena(b []byte, e *Entry, arena *[]byte) error {
-	var c Entry
-	if decodeCanonicalIn(canonParser{b: b, arena: arena}, &c) {
-		*e = c
-		return nil
+	// The record goes into the arena whole, and the line is a substring
+	// of it (DecodeEntryIn): one copy serves Line and Raw.
+	if canonicalStart(b) {
+		return DecodeEntryIn(lineArena(arena, b), e)
 	}
 	return e.decodeSlow(b)
 }
+
+// canonicalStart reports whether b may be a record of the canonical form,
+// which all begin so.
+func canonicalStart(b []byte) bool { return len(b) > 7 && string(b[:7]) == `{"seq":` }
 
 // DecodeEntryIn decodes rec, one record of the log file's form, into e as
 // Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
@@ -243,6 +260,7 @@ func decodeEntryArena(b []byte, e *Entry, arena *[]byte) error {
 func DecodeEntryIn(rec string, e *Entry) error {
 	var c Entry
 	if decodeCanonicalIn(canonParser{b: unsafe.Slice(unsafe.StringData(rec), len(rec)), src: rec}, &c) {
+		c.Raw = rec
 		*e = c
 		return nil
 	}
@@ -382,10 +400,6 @@ type canonParser struct {
 	b   []byte
 	i   int
 	src string // if not "", b's bytes as a string: str returns its substrings
-	// arena, if not nil (and src is ""), is where str copies the strings
-	// it returns that hold no escape, rather than into one allocation each
-	// (lineArena).
-	arena *[]byte
 }
 
 // lineArenaSize is the size of the arenas lineArena fills. A string from
@@ -472,9 +486,6 @@ func (p *canonParser) str() (string, bool) {
 			p.i++
 			if p.src != "" && len(s) > len(Stdout) {
 				return p.src[start : p.i-1], utf8.Valid(s)
-			}
-			if p.arena != nil && len(s) > len(Stdout) {
-				return lineArena(p.arena, s), utf8.Valid(s)
 			}
 			return internString(s), utf8.Valid(s)
 		case c == '\\':

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -170,6 +171,10 @@ func FuzzDecodeEntry(f *testing.F) {
 		require.NoError(t, errFast)
 		require.Equal(t, slow, fast)
 		require.NoError(t, errIn)
+		if in.Raw != "" {
+			require.Equal(t, string(b), in.Raw, "Raw is the record decoded")
+			in.Raw = ""
+		}
 		require.Equal(t, slow, in)
 	})
 }
@@ -251,8 +256,36 @@ func TestDecodeEntryArenaKeepsLines(t *testing.T) {
 		var e, w Entry
 		require.NoError(t, decodeEntryArena(rec, &e, &arena))
 		require.NoError(t, decodeEntry(rec, &w))
+		w.Raw = string(rec) // decodeEntryArena keeps the record too
 		got, want = append(got, e), append(want, w)
-		clear(rec) // the arena's copy is its own
+		clear(rec) // the arena's copies are its own
 	}
 	require.Equal(t, want, got)
+}
+
+// TestAppendAPIRawIsTheEncodedLine: for every record a monitor writes, the
+// API's line spliced from the record (AppendAPIRaw) is byte for byte the
+// one encoded from the decoded entry: escapes, control characters, invalid
+// UTF-8 (line_b64), partial pieces and empty lines included.
+func TestAppendAPIRawIsTheEncodedLine(t *testing.T) {
+	lines := []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\x00nul", "é and 日本", "\xff\xfe bad", "<html>&", strings.Repeat("x", 5000)}
+	head := AppendAPIHead(nil, "0123abcd", "vol:latest")
+	for i, line := range lines {
+		for _, partial := range []bool{false, true} {
+			for _, stream := range []string{Stdout, Stderr} {
+				rec := Entry{Seq: uint64(i + 1), Time: 1714979395000000000 + int64(i), Stream: stream, Line: line, Partial: partial}.AppendJSON(nil)
+				var e Entry
+				require.NoError(t, DecodeEntryIn(string(rec), &e))
+				require.Equal(t, string(rec), e.Raw)
+
+				want := Record{Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
+				if utf8.ValidString(e.Line) {
+					want.Line = e.Line
+				} else {
+					want.LineB64 = base64.StdEncoding.EncodeToString([]byte(e.Line))
+				}
+				assert.Equal(t, string(want.AppendAPIBody(slices.Clone(head))), string(AppendAPIRaw(slices.Clone(head), e.Raw)), "line %q partial %v", line, partial)
+			}
+		}
+	}
 }

@@ -30,6 +30,12 @@ type Entry struct {
 	// Partial marks a piece of a line longer than the reader's buffer; the
 	// next entry of the same stream continues it.
 	Partial bool
+	// Raw is the entry's record as the log file holds it, when the entry
+	// was decoded from that canonical form (DecodeEntryIn, the history
+	// reader), "" otherwise. The API's form of the line is its head
+	// (AppendAPIHead) and Raw after its "{", byte for byte, so a follower
+	// passes it on without encoding the line again (AppendAPIRaw).
+	Raw string
 }
 
 // wireEntry is Entry's JSON form: one object per line of the log file.

@@ -48,6 +48,11 @@ type LogLine struct {
 	// Skipped is set on a marker: this many lines are gone from the history
 	// (rotated away) before the follower could read them.
 	Skipped uint64 `json:"skipped,omitempty"`
+	// Record, in the daemon, is the line's record in its log file when
+	// that holds the fields above after Name as they are (logs.Entry.Raw,
+	// logs.AppendAPIRaw): the API's stream then sends it rather than
+	// encoding the line again. It never crosses the socket.
+	Record string `json:"-"`
 }
 
 // AppendJSON appends l's JSON form, the one encoding/json writes for it,

@@ -88,8 +88,12 @@ func (e *lineEncoder) send(l types.LogLine) error {
 			e.head = logs.AppendAPIHead(e.head[:0], l.Plugin, l.Name)
 			e.plugin, e.name = l.Plugin, l.Name
 		}
-		r := logs.Record{Seq: l.Seq, Time: l.Time, Stream: l.Stream, Line: l.Line, LineB64: l.LineB64, Partial: l.Partial}
-		e.buf = append(r.AppendAPIBody(append(e.buf[:0], e.head...)), '\n')
+		if l.Record != "" {
+			e.buf = append(logs.AppendAPIRaw(append(e.buf[:0], e.head...), l.Record), '\n')
+		} else {
+			r := logs.Record{Seq: l.Seq, Time: l.Time, Stream: l.Stream, Line: l.Line, LineB64: l.LineB64, Partial: l.Partial}
+			e.buf = append(r.AppendAPIBody(append(e.buf[:0], e.head...)), '\n')
+		}
 	}
 	_, err := e.w.Write(e.buf)
 	if cap(e.buf) > maxKeptLine {
