@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugdbg/plugdbg/api/types"
+	"github.com/plugdbg/plugdbg/logs"
 )
 
 // TestLineEncoderMatchesAppendJSON: the stream a lineEncoder writes is
@@ -50,6 +51,14 @@ func BenchmarkLineEncoder(b *testing.B) {
 		e := newLineEncoder(discardWriter{})
 		for b.Loop() {
 			_ = e.send(l)
+		}
+	})
+	b.Run("encoder from record", func(b *testing.B) {
+		r := l
+		r.Record = string(logs.Entry{Seq: l.Seq, Time: l.Time, Stream: l.Stream, Line: l.Line}.AppendJSON(nil))
+		e := newLineEncoder(discardWriter{})
+		for b.Loop() {
+			_ = e.send(r)
 		}
 	})
 }
