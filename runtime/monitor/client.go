@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer/exeseal"
 
@@ -307,8 +309,8 @@ type Conn struct {
 	done  chan struct{} // closed by Close: ends sendLoop, and send no longer waits
 	once  sync.Once
 	skip  *Message // a Skipped marker Next read but returns next time
-	raw   []byte   // Next's records of a batch, reused
-	ends  []int
+	ends  []int    // Next's record ends in its batch buffer, reused
+	batch int      // the size of Next's last batch of records: the next one's first guess
 }
 
 // helloTimeout bounds the wait for a monitor's hello after attaching.
@@ -356,16 +358,21 @@ func (c *Conn) Next() (Message, error) {
 		msg.Skipped, msg.SkippedAfter = c.skip.Skipped, c.skip.SkippedAfter
 		c.skip = nil
 	}
-	// The records of the batch are gathered, then copied into one string
-	// that their lines are substrings of (logs.DecodeEntryIn): one
-	// allocation for the batch rather than one a line.
-	raw, ends := c.raw[:0], c.ends[:0]
+	// The records of the batch are gathered into a buffer of their own,
+	// which then becomes, as it is, the string that their lines and
+	// records are substrings of (logs.DecodeEntryIn): one allocation and
+	// one copy for the batch rather than one a line. The buffer is never
+	// written again.
+	var raw []byte
+	ends := c.ends[:0]
 	decode := func() error {
-		defer func() { raw, ends = raw[:0], ends[:0] }()
+		defer func() { raw, ends = nil, ends[:0] }()
 		if len(ends) == 0 {
 			return nil
 		}
-		all, start := string(raw), 0
+		c.batch = len(raw)
+		all, start := unsafe.String(unsafe.SliceData(raw), len(raw)), 0
+		msg.Lines = slices.Grow(msg.Lines, len(ends))
 		for _, end := range ends {
 			var e logs.Entry
 			if err := logs.DecodeEntryIn(all[start:end], &e); err != nil {
@@ -376,7 +383,7 @@ func (c *Conn) Next() (Message, error) {
 		}
 		return nil
 	}
-	defer func() { c.raw, c.ends = raw[:0], ends[:0] }()
+	defer func() { c.ends = ends[:0] }()
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -396,6 +403,9 @@ func (c *Conn) Next() (Message, error) {
 		if bytes.HasPrefix(line, recordPrefix) {
 			// Without its newline the record is in the canonical form
 			// that decodes fast; with it, it takes encoding/json.
+			if raw == nil {
+				raw = make([]byte, 0, min(max(c.batch, 64<<10), maxBatchGuess))
+			}
 			raw = append(raw, line[:len(line)-1]...)
 			ends = append(ends, len(raw))
 		} else {
@@ -428,6 +438,11 @@ func (c *Conn) Next() (Message, error) {
 		}
 	}
 }
+
+// maxBatchGuess bounds the buffer Next sets aside for a batch before it
+// sees the batch: a burst of long lines does not make every later batch
+// that large.
+const maxBatchGuess = 4 << 20
 
 // recordPrefix starts every line record on the wire (logs.Entry.AppendJSON).
 var recordPrefix = []byte(`{"seq":`)
