@@ -437,6 +437,12 @@ func (p *canonParser) lit(s string) bool {
 func (p *canonParser) uint() (uint64, bool) {
 	start := p.i
 	var v uint64
+	// Nineteen digits always fit: only a twentieth can overflow, so only
+	// it is checked (a time in nanoseconds has nineteen).
+	for p.i < len(p.b) && p.i-start < 19 && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		v = v*10 + uint64(p.b[p.i]-'0')
+		p.i++
+	}
 	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
 		d := uint64(p.b[p.i] - '0')
 		if v > (1<<64-1-d)/10 {
