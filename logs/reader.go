@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // ErrRecordTooLong is the cause of a CorruptError for a line of a log file
@@ -87,6 +88,12 @@ type Filter struct {
 	// OnCorrupt, if not nil, is called for each record that ReadHistory
 	// skips because it cannot be decoded. It takes no part in Match.
 	OnCorrupt func(*CorruptError)
+	// InPlace tells ReadHistory that its fn keeps no entry, nor any string
+	// of one, past its call: each record is then decoded where it was
+	// read, rather than copied into an arena first. With a tail, which
+	// keeps entries while it reads, it is ignored. It takes no part in
+	// Match.
+	InPlace bool
 }
 
 // Match reports whether e passes every condition of f. Entries are matched
@@ -153,7 +160,9 @@ func (e *CorruptError) Incomplete() bool { return errors.Is(e.Err, io.ErrUnexpec
 // later is not read, and is in the live stream after lastSeq.
 //
 // The Lines of the entries fn gets share memory, 32 KiB arenas, rather
-// than being a string each: an entry kept keeps its arena in memory.
+// than being a string each: an entry kept keeps its arena in memory. With
+// f.InPlace they point into the reader's buffer, and are valid only until
+// fn returns.
 func ReadHistory(path string, f Filter, tail int, fn func(Entry) error) (lastSeq uint64, err error) {
 	files, err := openLog(path)
 	if err != nil {
@@ -268,7 +277,12 @@ type historyReader struct {
 // decode decodes the record line found at off in files[i] and reports
 // whether it could; if not, it reports the record as corrupt.
 func (h *historyReader) decode(files []logFile, i int, off int64, line []byte, e *Entry) bool {
-	err := decodeEntryArena(line, e, &h.arena)
+	var err error
+	if h.filter.InPlace {
+		err = DecodeEntryIn(unsafe.String(unsafe.SliceData(line), len(line)), e)
+	} else {
+		err = decodeEntryArena(line, e, &h.arena)
+	}
 	if err == nil {
 		h.lastSeq = max(h.lastSeq, e.Seq)
 		return true
@@ -420,6 +434,7 @@ const tailChunk = 64 << 10
 // entries, then calls fn for them in log order. With tail < 0 it stops at
 // the first record it decodes.
 func readBackward(files []logFile, f Filter, tail int, fn func(Entry) error) (uint64, error) {
+	f.InPlace = false // the tail keeps entries while it reads
 	h := &historyReader{filter: f}
 	var got []Entry // newest first
 	// done reports whether the read has all it needs after e.

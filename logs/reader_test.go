@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,6 +80,8 @@ func collect(t *testing.T, path string, f logs.Filter, tail int) (got []logs.Ent
 	t.Helper()
 	f.OnCorrupt = func(c *logs.CorruptError) { corrupt = append(corrupt, c) }
 	lastSeq, err := logs.ReadHistory(path, f, tail, func(e logs.Entry) error {
+		// Copied: with f.InPlace the strings are the reader's buffer.
+		e.Line, e.Raw = strings.Clone(e.Line), strings.Clone(e.Raw)
 		got = append(got, withoutRaw(t, e))
 		return nil
 	})
@@ -224,6 +227,12 @@ func TestReadHistory(t *testing.T) {
 		for _, tail := range []int{0, 1, 10, len(want), len(want) + 1, -1} {
 			t.Run(fmt.Sprintf("%s tail %d", tt.name, tail), func(t *testing.T) {
 				got, lastSeq, corrupt := collect(t, path, tt.filter, tail)
+				inPlace := tt.filter
+				inPlace.InPlace = true
+				gotInPlace, lastSeqInPlace, corruptInPlace := collect(t, path, inPlace, tail)
+				assert.Equal(t, got, gotInPlace, "decoded in place")
+				assert.Equal(t, lastSeq, lastSeqInPlace)
+				assert.Equal(t, corrupt, corruptInPlace)
 				wantTail := want
 				switch {
 				case tail < 0:

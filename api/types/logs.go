@@ -25,6 +25,10 @@ type LogOptions struct {
 	// follower is subscribed to live lines: a caller that tells its client
 	// "following" only then loses no line written in between.
 	Started func()
+	// SendCopies says that send keeps no LogLine, nor any string of one,
+	// after it returns: lines read from the history may then point into
+	// the reader's buffer rather than be copied (logs.Filter.InPlace).
+	SendCopies bool
 }
 
 // LogPosition names one line of the merged history.

@@ -82,7 +82,7 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 	if o.Started != nil {
 		o.Started()
 	}
-	filter := logs.Filter{Since: o.Since, Until: o.Until, Stream: o.Stream, Grep: o.Grep}
+	filter := logs.Filter{Since: o.Since, Until: o.Until, Stream: o.Stream, Grep: o.Grep, InPlace: o.SendCopies}
 	last, err := history(targets, filter, o.Before, o.Tail, send)
 	if err != nil || !o.Follow {
 		return err
@@ -156,7 +156,7 @@ func (f *Follower) Logs(ctx context.Context, ref string, o types.LogOptions, sen
 		}
 		held, _ = sub.Take(held)
 		for _, t := range targets {
-			if err := catchUp(t, last[t.ID], deliver); err != nil {
+			if err := catchUp(t, last[t.ID], o.SendCopies, deliver); err != nil {
 				return err
 			}
 		}
@@ -262,9 +262,10 @@ func wireLine(t *Target, e logs.Entry) types.LogLine {
 }
 
 // catchUp hands deliver, in order, the lines of one plugin after seq
-// after that are in its history: what a lagging follower missed.
-func catchUp(t *Target, after uint64, deliver func(*Target, logs.Entry) error) error {
-	_, err := logs.ReadHistory(t.Path, logs.Filter{AfterSeq: after}, 0, func(e logs.Entry) error {
+// after that are in its history: what a lagging follower missed. inPlace
+// says that deliver keeps no entry past its call (logs.Filter.InPlace).
+func catchUp(t *Target, after uint64, inPlace bool, deliver func(*Target, logs.Entry) error) error {
+	_, err := logs.ReadHistory(t.Path, logs.Filter{AfterSeq: after, InPlace: inPlace}, 0, func(e logs.Entry) error {
 		return deliver(t, e)
 	})
 	return err
@@ -297,6 +298,7 @@ func history(targets []*Target, f logs.Filter, before *types.LogPosition, tail i
 			c.stop()
 		}
 	}()
+	f.InPlace = false // a cursor holds its head while the others advance
 	for _, t := range targets {
 		c := newHistoryCursor(t, cutBefore(f, t.ID, before), tail)
 		cursors = append(cursors, c)

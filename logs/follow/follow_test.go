@@ -81,10 +81,19 @@ func collect(t *testing.T, f *Follower, ref string, o types.LogOptions) []types.
 	t.Helper()
 	var got []types.LogLine
 	require.NoError(t, f.Logs(context.Background(), ref, o, func(l types.LogLine) error {
-		got = append(got, l)
+		got = append(got, copied(o, l))
 		return nil
 	}))
 	return got
+}
+
+// copied is l as a send kept by the test may keep it: with o.SendCopies,
+// its strings copied (they may be the history reader's buffer).
+func copied(o types.LogOptions, l types.LogLine) types.LogLine {
+	if o.SendCopies {
+		l.Line, l.LineB64, l.Record = strings.Clone(l.Line), strings.Clone(l.LineB64), strings.Clone(l.Record)
+	}
+	return l
 }
 
 func texts(ls []types.LogLine) []string {
@@ -202,9 +211,13 @@ func TestHistoryFilters(t *testing.T) {
 		{name: "tail of one", ref: "b", o: types.LogOptions{Tail: 1}, want: []string{"x 35"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, texts(collect(t, f, tt.ref, tt.o)))
-		})
+		for _, sendCopies := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s send copies %v", tt.name, sendCopies), func(t *testing.T) {
+				o := tt.o
+				o.SendCopies = sendCopies
+				assert.Equal(t, tt.want, texts(collect(t, f, tt.ref, o)))
+			})
+		}
 	}
 }
 
@@ -350,6 +363,12 @@ func TestFollowUntilEnds(t *testing.T) {
 // the lines it missed from the history, in order and without a marker,
 // when the history has them.
 func TestLaggingFollowerCatchesUpFromDisk(t *testing.T) {
+	for _, sendCopies := range []bool{false, true} {
+		t.Run(fmt.Sprintf("send copies %v", sendCopies), func(t *testing.T) { testLaggingFollowerCatchesUpFromDisk(t, sendCopies) })
+	}
+}
+
+func testLaggingFollowerCatchesUpFromDisk(t *testing.T, sendCopies bool) {
 	p := newFakePlugins(t)
 	id := p.add(t, "a")
 	target, err := p.LogTarget("a")
@@ -361,9 +380,10 @@ func TestLaggingFollowerCatchesUpFromDisk(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_ = New(p, hub).Logs(ctx, "a", types.LogOptions{Follow: true, Started: func() { close(subscribed) }}, func(l types.LogLine) error {
+		o := types.LogOptions{Follow: true, Started: func() { close(subscribed) }, SendCopies: sendCopies}
+		_ = New(p, hub).Logs(ctx, "a", o, func(l types.LogLine) error {
 			<-release
-			got <- l
+			got <- copied(o, l)
 			return nil
 		})
 	}()
@@ -378,12 +398,21 @@ func TestLaggingFollowerCatchesUpFromDisk(t *testing.T) {
 		hub.Publish(logs.Batch{Plugin: id, Entries: []logs.Entry{e}})
 	}
 	require.NoError(t, w.Close())
+	// As when the queue passed its budget: the follower resyncs from disk.
+	hub.MarkLagged(id)
 	close(release)
+	fromDisk := 0
 	for seq := uint64(1); seq <= last; seq++ {
 		l := next(t, got)
 		require.Zero(t, l.Skipped, "at %d", seq)
 		require.Equal(t, seq, l.Seq, "lines in order, none twice")
+		require.Equal(t, fmt.Sprint(seq), l.Line)
+		if l.Record != "" { // read from the file: its record goes out as it is
+			require.Equal(t, string(line(seq, int64(seq), fmt.Sprint(seq)).AppendJSON(nil)), l.Record)
+			fromDisk++
+		}
 	}
+	assert.Positive(t, fromDisk, "the follower caught up from the file")
 }
 
 // TestFollowerLagMarksUnstoredLinesAtOnce: a follower that fell behind on

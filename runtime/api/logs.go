@@ -58,6 +58,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, b Backend, ref str
 	}
 	fw := flushio.New(w, 64<<10, flushInterval, after)
 	defer fw.Close()
+	o.SendCopies = true // the encoder writes each line out before it returns
 	err = b.Logs(r.Context(), ref, o, newLineEncoder(fw).send)
 	if err != nil {
 		// Headers are gone: report in the stream, as a marker line.
