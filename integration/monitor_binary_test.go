@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,6 +25,7 @@ func TestMonitorBinary(t *testing.T) {
 		pids := d.monitorPids(p.ID)
 		require.Len(t, pids, 1)
 		assert.Equal(t, sealedExe("plugdbgd-monitor"), exeOf(t, pids[0]))
+		assert.Equal(t, "plugdbgd-monito", commOf(t, pids[0]), "named as its binary, not after the descriptor it was started through")
 		log := d.daemonLog()
 		assert.Contains(t, log, "monitors run from a sealed copy of "+filepath.Join(filepath.Dir(plugdbgdBin), "plugdbgd-monitor"))
 		assert.Regexp(t, `container started in [^ ]+ \(prepare [^,]+, claim [^,]+, listen and open log [^,]+, create container [^,]+, run container [^,]+, handover and report [^)]+\)`, log)
@@ -41,6 +43,7 @@ func TestMonitorBinary(t *testing.T) {
 		pids := d.monitorPids(p.ID)
 		require.Len(t, pids, 1)
 		assert.Equal(t, sealedExe("plugdbgd"), exeOf(t, pids[0]))
+		assert.Equal(t, "plugdbgd-monito", commOf(t, pids[0]))
 		assert.Contains(t, d.daemonLog(), "no plugdbgd-monitor beside "+d.bin+": monitors and container inits run from plugdbgd itself")
 	})
 }
@@ -48,6 +51,13 @@ func TestMonitorBinary(t *testing.T) {
 // sealedExe is what /proc/PID/exe says of a process run from a sealed copy
 // of the binary named name (monitor.Launcher.Seal).
 func sealedExe(name string) string { return "/memfd:runc_cloned:" + name + " (deleted)" }
+
+func commOf(t *testing.T, pid int) string {
+	t.Helper()
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	require.NoError(t, err)
+	return strings.TrimSuffix(string(comm), "\n")
+}
 
 func exeOf(t *testing.T, pid int) string {
 	t.Helper()

@@ -65,6 +65,7 @@ func Main(args []string) int {
 	// (Not ignored: SIG_IGN would be inherited by the plugin's processes
 	// through exec; a handler is reset there.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	nameProcess()
 	var dir, token string
 	var clock *phaseClock // from the handover on: what the daemon waits for
 	switch len(args) {
@@ -555,4 +556,16 @@ func initOneProc() {
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		_ = os.Setenv("GOMAXPROCS", "1")
 	}
+}
+
+// processName is the monitor's name in ps, top and /proc/PID/comm, which the
+// kernel cuts to 15 bytes.
+const processName = "plugdbgd-monitor"
+
+// nameProcess gives the monitor its name: started from the daemon's
+// sealed copy of its binary (Launcher.Seal), through /proc/self/fd/N, the
+// kernel would name it after the descriptor's number. /proc/self/comm is
+// the main thread's, whichever thread writes it.
+func nameProcess() {
+	_ = os.WriteFile("/proc/self/comm", []byte(processName), 0)
 }
