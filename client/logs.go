@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/moby/moby/api/types/events"
 
@@ -29,6 +30,10 @@ type LogsOptions struct {
 	// OnIdle, if set, is called whenever every line received so far has
 	// been handed to fn: the moment to flush a buffered output.
 	OnIdle func()
+	// InPlace says that fn keeps no LogLine, nor any string of one, after
+	// it returns (a printer): each line is then decoded where it was read,
+	// without a copy of its text.
+	InPlace bool
 }
 
 // Logs streams the lines of plugin ref ("" for every plugin) to fn until
@@ -74,7 +79,7 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 		}
 		line, err := readLogLine(br)
 		if len(bytes.TrimSpace(line)) > 0 {
-			l, derr := decodeLogLine(line, &rec)
+			l, derr := decodeLogLine(line, &rec, o.InPlace)
 			if derr != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -98,11 +103,19 @@ func (c *Client) Logs(ctx context.Context, ref string, o LogsOptions, fn func(ty
 // through logs.DecodeAPIRecord, into rec, if it is in the form the daemon
 // writes (rec keeps the plugin's ID and name from one line to the next),
 // else through encoding/json. An error line of the stream is returned as
-// an error.
-func decodeLogLine(line []byte, rec *logs.Record) (types.LogLine, error) {
+// an error. With inPlace the line's strings may be line's own bytes
+// (logs.DecodeAPIRecordIn).
+func decodeLogLine(line []byte, rec *logs.Record, inPlace bool) (types.LogLine, error) {
 	// The newline is cut first: the fast decoder takes the record alone,
 	// and with it every line went to encoding/json.
-	if logs.DecodeAPIRecord(bytes.TrimSuffix(line, []byte("\n")), rec) {
+	record := bytes.TrimSuffix(line, []byte("\n"))
+	var fast bool
+	if inPlace {
+		fast = logs.DecodeAPIRecordIn(unsafe.String(unsafe.SliceData(record), len(record)), rec)
+	} else {
+		fast = logs.DecodeAPIRecord(record, rec)
+	}
+	if fast {
 		return types.LogLine{Plugin: rec.Plugin, Name: rec.Name, Seq: rec.Seq, Time: rec.Time, Stream: rec.Stream,
 			Line: rec.Line, LineB64: rec.LineB64, Partial: rec.Partial, Skipped: rec.Skipped}, nil
 	}

@@ -23,19 +23,33 @@ var logsStreamSample = []types.LogLine{
 // TestDecodeLogLine: each line of the daemon's stream decodes to what
 // encoding/json makes of it, and an error line is an error.
 func TestDecodeLogLine(t *testing.T) {
-	var rec logs.Record
-	for _, want := range logsStreamSample {
-		got, err := decodeLogLine(append(want.AppendJSON(nil), '\n'), &rec)
+	for _, inPlace := range []bool{false, true} {
+		var rec logs.Record
+		for _, want := range logsStreamSample {
+			line := append(want.AppendJSON(nil), '\n')
+			got, err := decodeLogLine(line, &rec, inPlace)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "in place %v", inPlace)
+		}
+		if inPlace {
+			// Without escapes, the text is the line's own bytes: what the
+			// reader's next read changes.
+			want := types.LogLine{Plugin: "abc", Name: "p:latest", Seq: 10, Time: 1, Stream: "stdout", Line: "a plain line"}
+			line := append(want.AppendJSON(nil), '\n')
+			got, err := decodeLogLine(line, &rec, true)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+			clear(line)
+			assert.NotEqual(t, want.Line, got.Line)
+		}
+		got, err := decodeLogLine([]byte(`{ "plugin": "abc", "line": "spaced" }`+"\n"), &rec, inPlace)
 		require.NoError(t, err)
-		assert.Equal(t, want, got)
+		assert.Equal(t, types.LogLine{Plugin: "abc", Line: "spaced"}, got)
+		_, err = decodeLogLine([]byte(`{"error":"plugin gone"}`+"\n"), &rec, inPlace)
+		assert.EqualError(t, err, "plugin gone")
+		_, err = decodeLogLine([]byte("{\n"), &rec, inPlace)
+		assert.ErrorContains(t, err, "read logs")
 	}
-	got, err := decodeLogLine([]byte(`{ "plugin": "abc", "line": "spaced" }`+"\n"), &rec)
-	require.NoError(t, err)
-	assert.Equal(t, types.LogLine{Plugin: "abc", Line: "spaced"}, got)
-	_, err = decodeLogLine([]byte(`{"error":"plugin gone"}`+"\n"), &rec)
-	assert.EqualError(t, err, "plugin gone")
-	_, err = decodeLogLine([]byte("{\n"), &rec)
-	assert.ErrorContains(t, err, "read logs")
 }
 
 // TestDecodeLogLineSkipsReflection: a line as the daemon writes it, its
@@ -44,9 +58,10 @@ func TestDecodeLogLine(t *testing.T) {
 func TestDecodeLogLineSkipsReflection(t *testing.T) {
 	line := append(types.LogLine{Plugin: "abc", Name: "p:latest", Seq: 7, Time: 1, Stream: "stdout", Line: "hello, é"}.AppendJSON(nil), '\n')
 	var rec logs.Record
-	_, err := decodeLogLine(line, &rec)
+	_, err := decodeLogLine(line, &rec, false)
 	require.NoError(t, err)
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = decodeLogLine(line, &rec) }), 1.0)
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = decodeLogLine(line, &rec, false) }), 1.0)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = decodeLogLine(line, &rec, true) }), "in place, not even the text")
 }
 
 // BenchmarkDecodeLogLine is a follower decoding a flood of 100-byte
@@ -67,7 +82,13 @@ func BenchmarkDecodeLogLine(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		var rec logs.Record
 		for b.Loop() {
-			_, _ = decodeLogLine(line, &rec)
+			_, _ = decodeLogLine(line, &rec, false)
+		}
+	})
+	b.Run("fast in place", func(b *testing.B) {
+		var rec logs.Record
+		for b.Loop() {
+			_, _ = decodeLogLine(line, &rec, true)
 		}
 	})
 }

@@ -321,7 +321,18 @@ func decodeCanonicalIn(p canonParser, e *Entry) bool {
 // Name and Stream are r's own strings again when they are the same as
 // before, so that a stream of one plugin's lines costs one string per line.
 func DecodeAPIRecord(b []byte, r *Record) bool {
-	p := canonParser{b: b}
+	return decodeAPIRecord(canonParser{b: b}, r)
+}
+
+// DecodeAPIRecordIn is DecodeAPIRecord of rec, whose strings it returns,
+// unless they held escapes, as substrings of rec rather than copies: for
+// a reader that is done with each line before it reads the next.
+func DecodeAPIRecordIn(rec string, r *Record) bool {
+	return decodeAPIRecord(canonParser{b: unsafe.Slice(unsafe.StringData(rec), len(rec)), src: rec}, r)
+}
+
+func decodeAPIRecord(p canonParser, r *Record) bool {
+	b := p.b
 	var ok bool
 	if !p.lit(`{"plugin":`) {
 		return false

@@ -56,6 +56,7 @@ repeated line. --all merges every plugin's lines in time order.`,
 			// Flush whenever the stream pauses: each line shows at once,
 			// and a burst costs one write, not one per line.
 			lo.OnIdle = func() { _ = w.Flush() }
+			lo.InPlace = true // print copies each line into w before the next is read
 			cl, err := g.client()
 			if err != nil {
 				return err
