@@ -135,7 +135,11 @@ func TestReadmeSudoMakeRun(t *testing.T) {
 	m := regexp.MustCompile(`^  web UI:  (http://` + regexp.QuoteMeta(defaultUIAddr) + `/\?token=([0-9a-f]+))$`).FindStringSubmatch(line)
 	require.NotNil(t, m, "the banner's web UI line: %q", line)
 	url, token := m[1], m[2]
-	assert.Contains(t, run.output(), "  PATH:    sudo make install, or export PATH="+clone+"/build:$PATH", "the banner")
+	// Two lines on: waited for, as the banner's lines come one by one (a
+	// loaded machine showed the web UI's line before this one was written).
+	line, ok = run.waitLine(regexp.MustCompile(`^  PATH: `), waitTimeout)
+	require.True(t, ok, "no PATH line in the banner")
+	assert.Equal(t, "  PATH:    sudo make install, or export PATH="+clone+"/build:$PATH", line, "the banner")
 
 	// The page, with the token of this daemon's file.
 	b, err := os.ReadFile(filepath.Join(defaultExecRoot, webui.TokenFile))
