@@ -310,7 +310,6 @@ type Conn struct {
 	once  sync.Once
 	skip  *Message // a Skipped marker Next read but returns next time
 	ends  []int    // Next's record ends in its batch buffer, reused
-	batch int      // the size of Next's last batch of records: the next one's first guess
 }
 
 // helloTimeout bounds the wait for a monitor's hello after attaching.
@@ -362,7 +361,9 @@ func (c *Conn) Next() (Message, error) {
 	// which then becomes, as it is, the string that their lines and
 	// records are substrings of (logs.DecodeEntryIn): one allocation and
 	// one copy for the batch rather than one a line. The buffer is never
-	// written again.
+	// written again, and is kept while any of its lines is (a follower's
+	// queue), so it is sized for what the reader already holds: a batch
+	// of one short line costs a short buffer.
 	var raw []byte
 	ends := c.ends[:0]
 	decode := func() error {
@@ -370,7 +371,6 @@ func (c *Conn) Next() (Message, error) {
 		if len(ends) == 0 {
 			return nil
 		}
-		c.batch = len(raw)
 		all, start := unsafe.String(unsafe.SliceData(raw), len(raw)), 0
 		msg.Lines = slices.Grow(msg.Lines, len(ends))
 		for _, end := range ends {
@@ -404,7 +404,7 @@ func (c *Conn) Next() (Message, error) {
 			// Without its newline the record is in the canonical form
 			// that decodes fast; with it, it takes encoding/json.
 			if raw == nil {
-				raw = make([]byte, 0, min(max(c.batch, 64<<10), maxBatchGuess))
+				raw = make([]byte, 0, min(len(line)+c.r.Buffered(), maxBatchGuess))
 			}
 			raw = append(raw, line[:len(line)-1]...)
 			ends = append(ends, len(raw))
@@ -439,9 +439,8 @@ func (c *Conn) Next() (Message, error) {
 	}
 }
 
-// maxBatchGuess bounds the buffer Next sets aside for a batch before it
-// sees the batch: a burst of long lines does not make every later batch
-// that large.
+// maxBatchGuess bounds the buffer Next sets aside for a batch from what
+// its reader holds; a larger batch grows it.
 const maxBatchGuess = 4 << 20
 
 // recordPrefix starts every line record on the wire (logs.Entry.AppendJSON).
