@@ -482,3 +482,26 @@ func TestDisableNotSaved(t *testing.T) {
 	require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
 	require.NoError(t, m.Disable(ctx, "fake", false))
 }
+
+// TestDisableCleansUpBeforeItReturns: once a disable returns, what the
+// run left on the host (its socket directory) is gone, so that an enable
+// right after it keeps the directory it makes. The cleanup used to follow
+// the end of the run that the disable waited for, and could remove the
+// next run's directory (TestExecRacesStop saw that enable fail).
+func TestDisableCleansUpBeforeItReturns(t *testing.T) {
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	id, err := m.Create(ctx, "fake", buildContext(t, fakeConfig))
+	require.NoError(t, err)
+	for range 3 {
+		require.NoError(t, m.Enable(ctx, "fake", 5*time.Second))
+		require.DirExists(t, m.socketDir(id))
+		// Files the plugin left there make the cleanup long enough that,
+		// were it to follow the run's end, the disable would return first.
+		for i := range 5000 {
+			require.NoError(t, os.WriteFile(filepath.Join(m.socketDir(id), fmt.Sprint("left-", i)), nil, 0o600))
+		}
+		require.NoError(t, m.Disable(ctx, "fake", false))
+		require.NoDirExists(t, m.socketDir(id), "the run's socket directory is gone when disable returns")
+	}
+}

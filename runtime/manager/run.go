@@ -376,17 +376,28 @@ func (r *pluginRun) addTail(lines []logs.Entry) {
 // ended records the end of run r and, if it was a crash of an enabled
 // plugin, schedules a restart with exponential backoff.
 func (m *Manager) ended(e *entry, r *pluginRun) {
+	// What the run left on the host goes before anyone learns that it
+	// ended (r.done): a disable waits for that and then lets the next
+	// enable in, whose new socket directory a later cleanup would remove.
+	m.mu.Lock()
+	current := e.run == r
+	id, hasProp := e.p.ID, e.p.Config.PropagatedMount != ""
+	m.mu.Unlock()
+	if current {
+		m.cleanupHost(id, hasProp)
+	}
+
 	m.mu.Lock()
 	r.ended = true
 	close(r.done)
-	current := e.run == r
+	current = e.run == r
 	if current {
 		e.run = nil
 		e.state.Pid = 0
 		e.state.Recording, e.state.ObserveError = false, ""
 	}
 	crash := current && !r.stopping && !r.starting && (e.p.Enabled || e.enabling) && !e.removed && !m.closing
-	id, name, hasProp := e.p.ID, e.p.Name, e.p.Config.PropagatedMount != ""
+	name := e.p.Name
 	exit := r.exit
 	var delay time.Duration
 	// A stop this daemon did not ask for, but an earlier one did, of a
@@ -411,9 +422,6 @@ func (m *Manager) ended(e *entry, r *pluginRun) {
 	}
 	m.mu.Unlock()
 
-	if current {
-		m.cleanupHost(id, hasProp)
-	}
 	if requested {
 		m.log.WithField("plugin", id).Infof("plugin %s was stopped at an earlier daemon's request (%s), which did not record it disabled; starting it again in %s", name, exit, delay)
 	}
