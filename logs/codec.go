@@ -94,7 +94,7 @@ func (r *Record) AppendJSON(dst []byte, f Form) []byte {
 	if f == APIForm {
 		return r.AppendAPIBody(AppendAPIHead(dst, r.Plugin, r.Name))
 	}
-	return r.appendBody(strconv.AppendUint(append(dst, `{"seq":`...), r.Seq, 10), false)
+	return r.appendBody(strconv.AppendUint(append(dst, RecordPrefix...), r.Seq, 10), false)
 }
 
 // AppendAPIHead appends what a record in APIForm of plugin and name starts
@@ -115,6 +115,15 @@ func AppendAPIHead(dst []byte, plugin, name string) []byte {
 // escape differently, as JSON of the same value.
 func AppendAPIRaw(dst []byte, raw string) []byte {
 	return append(append(dst, ','), raw[1:]...)
+}
+
+// APIRecord returns e.Raw if AppendAPIRaw may send the line from it, ""
+// if the line must be encoded from its fields.
+func (e Entry) APIRecord() string {
+	if e.Seq == 0 || e.Time == 0 || e.Stream == "" {
+		return ""
+	}
+	return e.Raw
 }
 
 // AppendAPIBody appends the rest of r in APIForm after its head, Plugin
@@ -247,9 +256,14 @@ func decodeEntryArena(b []byte, e *Entry, arena *[]byte) error {
 	return e.decodeSlow(b)
 }
 
-// canonicalStart reports whether b may be a record of the canonical form,
-// which all begin so.
-func canonicalStart(b []byte) bool { return len(b) > 7 && string(b[:7]) == `{"seq":` }
+// RecordPrefix starts every record of the log file's canonical form
+// (Record.AppendJSON in FileForm), on disk and on the monitor's wire.
+const RecordPrefix = `{"seq":`
+
+// canonicalStart reports whether b may be a record of the canonical form.
+func canonicalStart(b []byte) bool {
+	return len(b) > len(RecordPrefix) && string(b[:len(RecordPrefix)]) == RecordPrefix
+}
 
 // DecodeEntryIn decodes rec, one record of the log file's form, into e as
 // Entry.UnmarshalJSON does, except that e.Line, unless it held escapes,
@@ -270,7 +284,7 @@ func DecodeEntryIn(rec string, e *Entry) error {
 func decodeCanonicalIn(p canonParser, e *Entry) bool {
 	b := p.b
 	var ok bool
-	if !p.lit(`{"seq":`) {
+	if !p.lit(RecordPrefix) {
 		return false
 	}
 	if e.Seq, ok = p.uint(); !ok || !p.lit(`,"time":`) {

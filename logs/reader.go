@@ -411,13 +411,12 @@ func recordAfter(r io.ReaderAt, off, size int64) (start int64, seq uint64, ok bo
 
 // seqPrefix reads the Seq of a canonical record from its first bytes.
 func seqPrefix(b []byte) (uint64, bool) {
-	const prefix = `{"seq":`
-	if !bytes.HasPrefix(b, []byte(prefix)) {
+	if !bytes.HasPrefix(b, []byte(RecordPrefix)) {
 		return 0, false
 	}
 	var seq uint64
 	n := 0
-	for _, c := range b[len(prefix):] {
+	for _, c := range b[len(RecordPrefix):] {
 		if c < '0' || c > '9' {
 			break
 		}

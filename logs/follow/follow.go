@@ -249,10 +249,7 @@ func targetByID(targets []*Target, id string) *Target {
 
 // wireLine is the API's form of e, a line of t.
 func wireLine(t *Target, e logs.Entry) types.LogLine {
-	l := types.LogLine{Plugin: t.ID, Name: t.Name, Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial}
-	if e.Raw != "" && e.Seq != 0 && e.Time != 0 && e.Stream != "" {
-		l.Record = e.Raw
-	}
+	l := types.LogLine{Plugin: t.ID, Name: t.Name, Seq: e.Seq, Time: e.Time, Stream: e.Stream, Partial: e.Partial, Record: e.APIRecord()}
 	if utf8.ValidString(e.Line) {
 		l.Line = e.Line
 	} else {

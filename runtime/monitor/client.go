@@ -400,7 +400,7 @@ func (c *Conn) Next() (Message, error) {
 			}
 			return msg, err
 		}
-		if bytes.HasPrefix(line, recordPrefix) {
+		if bytes.HasPrefix(line, []byte(logs.RecordPrefix)) {
 			// Without its newline the record is in the canonical form
 			// that decodes fast; with it, it takes encoding/json.
 			if raw == nil {
@@ -442,9 +442,6 @@ func (c *Conn) Next() (Message, error) {
 // maxBatchGuess bounds the buffer Next sets aside for a batch from what
 // its reader holds; a larger batch grows it.
 const maxBatchGuess = 4 << 20
-
-// recordPrefix starts every line record on the wire (logs.Entry.AppendJSON).
-var recordPrefix = []byte(`{"seq":`)
 
 // Ack tells the monitor that every line up to seq was processed.
 func (c *Conn) Ack(seq uint64) { c.send(request{Op: "ack", Seq: seq}) }
