@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/client"
+	"github.com/plugdbg/plugdbg/runtime/setns"
 )
 
 // TestExecClientGone kills -9 the CLI of an exec whose shell has a child
@@ -341,4 +343,53 @@ func unreapedChildren(pid int) []string {
 		}
 	}
 	return out
+}
+
+// TestExecUnderTheMonitor: the plugin's monitor starts an exec's process,
+// as its own child, so that the monitor's sealed binary, not the daemon's,
+// sets the process up. A daemon killed during the session ends it in the
+// monitor too: the exec's process and its child are killed, and the
+// plugin runs on.
+func TestExecUnderTheMonitor(t *testing.T) {
+	d := startDaemon(t)
+	id := d.create(t, "vol", "volume").ID
+	p := d.enable(t, "vol")
+
+	cmd := d.execCmd(testCtx(t), "exec", "vol", "sh", "-c", "echo ready; sleep 303; echo done")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan(), "no output from the exec")
+	require.Equal(t, "ready", strings.TrimSpace(lines.Text()))
+
+	var shell, sleep int
+	eventually(t, func() bool {
+		for _, pr := range processes() {
+			switch {
+			case strings.HasSuffix(pr.args[0], "/sh") && pr.args[len(pr.args)-1] == "echo ready; sleep 303; echo done":
+				shell = pr.pid
+			case len(pr.args) == 2 && pr.args[1] == "303" && path.Base(pr.args[0]) == "sleep":
+				sleep = pr.pid
+			}
+		}
+		return shell > 0 && sleep > 0
+	}, waitTimeout, "the exec's shell and its sleep run")
+	monitors := d.monitorPids(id)
+	require.Len(t, monitors, 1)
+	info, err := setns.ReadProcInfo(shell)
+	require.NoError(t, err)
+	assert.Equal(t, monitors[0], info.Ppid, "the exec's process is the monitor's child")
+
+	d.kill9()
+	eventually(t, func() bool { return !alive(shell) && !alive(sleep) }, waitTimeout,
+		"the exec's processes outlived the daemon that served them")
+	assert.Error(t, cmd.Wait(), "the exec's client saw its session end without an exit status")
+	assert.True(t, alive(p.State.Pid), "the plugin runs on")
+
+	d.start()
+	after := d.inspect(t, "vol")
+	assert.Equal(t, types.StatusRunning, after.State.Status)
+	assert.Equal(t, p.State.Pid, after.State.Pid, "the restarted daemon reattached to the same run")
+	assert.Equal(t, "hi\n", d.ok(t, "exec", "vol", "echo", "hi"), "exec works after the restart")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
+	"github.com/plugdbg/plugdbg/runtime/setns"
 )
 
 // ErrNotRunning is an exec, top or stats on a container that does not run;
@@ -65,10 +66,14 @@ func load(stateRoot, id string) (*libcontainer.Container, error) {
 	return ct, nil
 }
 
-// Exec starts c.Cmd in container id. A command found neither in the
-// container nor in tb (which may be nil) gives a *execproto.StartError
-// with exit code 127. The returned process is driven by execproto.Serve.
-func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox) (_ *Process, retErr error) {
+// Exec starts c.Cmd in container id through run (nil: LocalRunner). A
+// command found neither in the container nor in tb (which may be nil)
+// gives a *execproto.StartError with exit code 127. The returned process
+// is driven by execproto.Serve.
+func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox, run Runner) (_ *Process, retErr error) {
+	if run == nil {
+		run = LocalRunner{}
+	}
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 		return nil, errors.New("no command given")
 	}
@@ -163,18 +168,20 @@ func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox) (_ *
 	if st, err := ct.Status(); err != nil || st != libcontainer.Running {
 		return nil, ErrNotRunning
 	}
-	runErr := proc.run()
+	started, runErr := run.Run(ct, p)
+	if runErr == nil {
+		proc.started, proc.pid = started, started.Pid()
+	}
 	if err := afterRun(); err != nil && runErr == nil {
 		_ = proc.Signal(unix.SIGKILL)
 		proc.Wait()
 		return nil, err
 	}
 	if runErr != nil {
-		reapStrays()
 		// A start that fails because the plugin died meanwhile says so in
 		// libcontainer's words ("procReady not received", …), which tell
 		// the user nothing more than that.
-		if dying(ct, state.InitProcessPid) {
+		if errors.Is(runErr, ErrNotRunning) || dying(ct, state.InitProcessPid) {
 			return nil, ErrNotRunning
 		}
 		return nil, startError(args[0], runErr)
@@ -183,34 +190,14 @@ func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox) (_ *
 	return proc, nil
 }
 
-// run starts the process, ordered with reapStrays, and records it as
-// started until Wait has reaped it.
-func (x *Process) run() error {
-	startMu.RLock()
-	defer startMu.RUnlock()
-	if err := x.ct.Run(x.p); err != nil {
-		return err
-	}
-	pid, err := x.p.Pid()
-	if err != nil {
-		// Not reached: Run succeeded, so libcontainer knows the PID.
-		return fmt.Errorf("exec process: %w", err)
-	}
-	x.pid = pid
-	liveMu.Lock()
-	live[pid] = true
-	liveMu.Unlock()
-	return nil
-}
-
 // dying reports whether the container has stopped or its init, initPid,
 // has begun to exit (libcontainer still says running then).
 func dying(ct *libcontainer.Container, initPid int) bool {
 	if st, err := ct.Status(); err != nil || st != libcontainer.Running {
 		return true
 	}
-	p, err := readProcInfo(initPid)
-	return err != nil || p.exiting()
+	p, err := setns.ReadProcInfo(initPid)
+	return err != nil || p.Exiting()
 }
 
 // startError classifies a failed Run as a shell would: 127 for a missing
@@ -228,7 +215,8 @@ func startError(cmd string, err error) error {
 
 // Process is an exec'd process; it implements execproto.Process.
 type Process struct {
-	p       *libcontainer.Process
+	p       *libcontainer.Process // what was asked for
+	started Started               // what runs
 	ct      *libcontainer.Container
 	pid     int // host PID once started
 	tty     bool
@@ -421,32 +409,19 @@ func (x *Process) Resize(ws types.WindowSize) error {
 }
 
 // Signal implements execproto.Process.
-func (x *Process) Signal(sig syscall.Signal) error { return x.p.Signal(sig) }
+func (x *Process) Signal(sig syscall.Signal) error { return x.started.Signal(sig) }
 
 // Pid is the process's host PID.
 func (x *Process) Pid() int { return x.pid }
 
 // Wait implements execproto.Process.
-func (x *Process) Wait() types.ExecExit {
-	ps, err := x.p.Wait()
-	liveMu.Lock()
-	delete(live, x.pid)
-	liveMu.Unlock()
-	if ps == nil {
-		return types.ExecExit{ExitCode: 1, Error: fmt.Sprintf("wait: %v", err)}
-	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	switch {
-	case ok && ws.Signaled():
-		return types.ExecExit{ExitCode: 128 + int(ws.Signal()), Signal: execproto.SignalName(ws.Signal())}
-	case ok:
-		return types.ExecExit{ExitCode: ws.ExitStatus()}
-	}
-	return types.ExecExit{ExitCode: ps.ExitCode()}
-}
+func (x *Process) Wait() types.ExecExit { return x.started.Wait() }
 
 // Close implements execproto.Process.
 func (x *Process) Close() error {
+	if x.started != nil {
+		_ = x.started.Close()
+	}
 	for _, c := range x.closers {
 		_ = c.Close()
 	}

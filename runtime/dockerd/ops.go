@@ -21,7 +21,7 @@ import (
 // otherwise; tb (may be nil) serves commands the plugin's rootfs lacks.
 func (h *Host) Exec(p plugin.Plugin, c types.ExecConfig, tb *container.Toolbox) (execproto.Process, error) {
 	base := container.Base{Env: pluginEnv(p), Cwd: p.Config.WorkDir}
-	proc, err := container.Exec(h.runcRoot(), p.ID, c, base, tb)
+	proc, err := container.Exec(h.runcRoot(), p.ID, c, base, tb, container.LocalRunner{})
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,12 @@ package manager
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/plugdbg/plugdbg/api/execproto"
@@ -119,14 +122,35 @@ func (x *MonitorExecutor) Calls(ctx context.Context, id string) (types.CallStats
 	return monitor.Calls(ctx, x.dir(id))
 }
 
-// Exec implements Executor. The process is a child of the calling process
-// (the daemon), not of the plugin's monitor.
+// Exec implements Executor. The plugin's monitor starts the process, as
+// its child (monitor.Exec); where no monitor can (one of an earlier
+// plugdbg, or none), the daemon starts it itself.
 func (x *MonitorExecutor) Exec(id string, c types.ExecConfig, base container.Base) (execproto.Process, error) {
-	p, err := container.Exec(x.StateRoot, id, c, base, x.Toolbox)
+	p, err := container.Exec(x.StateRoot, id, c, base, x.Toolbox, monitorRunner{dir: x.dir(id)})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// monitorRunner starts exec processes through the plugin's monitor.
+type monitorRunner struct{ dir string }
+
+// Run implements container.Runner.
+func (r monitorRunner) Run(ct *libcontainer.Container, p *libcontainer.Process) (container.Started, error) {
+	x, err := monitor.Exec(r.dir, p)
+	switch {
+	case errors.Is(err, monitor.ErrEarlierMonitor), errors.Is(err, monitor.ErrNoMonitor):
+		// No monitor that can: the container may run on without one
+		// (a monitor killed), and the daemon can still start the
+		// process; if the container does not run, that start says so.
+		return container.LocalRunner{}.Run(ct, p)
+	case errors.Is(err, monitor.ErrExecNotRunning):
+		return nil, fmt.Errorf("%w: %v", container.ErrNotRunning, err)
+	case err != nil:
+		return nil, err
+	}
+	return x, nil
 }
 
 // Top implements Executor.

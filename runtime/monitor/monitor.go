@@ -147,6 +147,13 @@ type monitor struct {
 
 	obs *observer // the recording point on the plugin's socket (observe.go)
 
+	// execMu orders exec starts (read) with the init's exit (write), after
+	// which initExited refuses them; execs counts the exec sessions that
+	// have not ended (exec.go).
+	execMu     sync.RWMutex
+	initExited bool
+	execs      sync.WaitGroup
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	lastSeq  uint64
@@ -198,6 +205,7 @@ func (m *monitor) run() int {
 	go func() { defer copiers.Done(); m.copyLines(stdout, logs.Stdout) }()
 	go func() { defer copiers.Done(); m.copyLines(stderr, logs.Stderr) }()
 
+	m.awaitInit(pid)
 	state, waitErr := m.process.Wait()
 	exit := exitStatus(state, waitErr)
 	m.obs.end()
@@ -254,6 +262,9 @@ func (m *monitor) run() int {
 		case <-time.After(exitDeliveryTimeout):
 		}
 	}
+	// The init's exit ended every exec process with its PID namespace:
+	// their sessions end as soon as their exits are sent.
+	waitTimeout(&m.execs, exitDeliveryTimeout)
 	return 0
 }
 

@@ -76,13 +76,15 @@ type handover struct {
 // The first request on a connection is "attach", which makes it the
 // attached daemon's (ack, stop and log-limits follow on it), a one-shot
 // request (calls, observe, point), answered with one reply line, after
-// which the monitor closes the connection, or "trace", answered with one
+// which the monitor closes the connection, "trace", answered with one
 // reply line and followed by a stream of TraceMessage lines until either
-// side closes the connection. All but attach leave the attached daemon, if
-// any, undisturbed, and need none. A monitor of an earlier plugdbg closes
-// a connection whose first request it does not know, without a reply.
+// side closes the connection, or "exec", answered with one reply line
+// when the process has started (or could not) and one more when it has
+// exited. All but attach leave the attached daemon, if any, undisturbed,
+// and need none. A monitor of an earlier plugdbg closes a connection whose
+// first request it does not know, without a reply.
 type request struct {
-	Op    string        `json:"op"`              // "attach", "ack", "stop", "log-limits", "calls", "observe", "point" or "trace"
+	Op    string        `json:"op"`              // "attach", "ack", "stop", "log-limits", "calls", "observe", "point", "trace" or "exec"
 	Seq   uint64        `json:"seq,omitempty"`   // ack: last entry processed
 	Grace time.Duration `json:"grace,omitempty"` // stop: time between SIGTERM and SIGKILL; 0 kills at once
 	// log-limits: the log's new rotation limits (Config.LogMaxSize, LogMaxFiles)
@@ -94,14 +96,61 @@ type request struct {
 	Wait time.Duration `json:"wait,omitempty"`
 	// trace: the newest version of the trace stream the daemon reads.
 	Version int `json:"version,omitempty"`
+	// exec: the process to start; its files come in the same message.
+	Exec *ExecSpec `json:"exec,omitempty"`
+}
+
+// ExecSpec is a process for a monitor to start in its container. Its files
+// come with the request, as SCM_RIGHTS of the message that carries the
+// request's first byte, in this order: stdin if Stdin, then stdout and
+// stderr, or instead of all three the console socket if Terminal (the
+// terminal's master goes there); then Extra more, which the process gets
+// as fds 3 and up.
+type ExecSpec struct {
+	Args     []string `json:"args"`
+	Env      []string `json:"env,omitempty"`
+	Cwd      string   `json:"cwd"`
+	UID      int      `json:"uid"`
+	GID      int      `json:"gid"`
+	Groups   []int    `json:"groups,omitempty"`
+	Stdin    bool     `json:"stdin,omitempty"`
+	Terminal bool     `json:"terminal,omitempty"`
+	Height   uint16   `json:"height,omitempty"`
+	Width    uint16   `json:"width,omitempty"`
+	Extra    int      `json:"extra,omitempty"`
+}
+
+// files is how many files come with s.
+func (s *ExecSpec) files() int {
+	n := 2
+	switch {
+	case s.Terminal:
+		n = 1
+	case s.Stdin:
+		n = 3
+	}
+	return n + s.Extra
+}
+
+// execStarted names a started exec process: its PID on the host and its
+// start time (clock ticks after boot), which together name it even after
+// the PID is reused.
+type execStarted struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"`
 }
 
 // reply answers a one-shot request, or starts a trace stream.
 type reply struct {
-	Calls   *types.CallStats `json:"calls,omitempty"`
-	Observe *ObserveStatus   `json:"observe,omitempty"` // observe, point
-	Trace   *traceStart      `json:"trace,omitempty"`
-	Error   string           `json:"error,omitempty"`
+	Calls    *types.CallStats `json:"calls,omitempty"`
+	Observe  *ObserveStatus   `json:"observe,omitempty"` // observe, point
+	Trace    *traceStart      `json:"trace,omitempty"`
+	Exec     *execStarted     `json:"exec,omitempty"`
+	ExecExit *types.ExecExit  `json:"execExit,omitempty"` // the second reply to exec
+	// NotRunning comes with Error when an exec finds the container no
+	// longer running.
+	NotRunning bool   `json:"notRunning,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // ObserveStatus is the state of a run's recording point.

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"io"
@@ -32,14 +33,25 @@ func (m *monitor) serve() {
 
 func (m *monitor) handle(conn net.Conn) {
 	defer conn.Close()
-	br := bufio.NewReader(conn)
+	first, files, err := readFirst(conn)
+	if err != nil {
+		return
+	}
+	br := bufio.NewReader(io.MultiReader(bytes.NewReader(first), conn))
 	dec := json.NewDecoder(br)
 	var req request
-	if err := dec.Decode(&req); err != nil {
-		return
+	if err := dec.Decode(&req); err != nil || req.Op != "exec" {
+		closeFiles(files) // files come with an exec only
+		files = nil
+		if err != nil {
+			return
+		}
 	}
 	switch req.Op {
 	case "attach":
+	case "exec":
+		m.exec(conn, io.MultiReader(dec.Buffered(), br), req.Exec, files)
+		return
 	case "calls", "observe", "point":
 		m.answer(conn, req)
 		return

@@ -1,4 +1,4 @@
-package container
+package setns
 
 import (
 	"bufio"
@@ -41,11 +41,11 @@ func TestMain(m *testing.M) {
 }
 
 func TestExiting(t *testing.T) {
-	p := procInfo{state: 'S', flags: 0x400100}
-	assert.False(t, p.exiting())
-	p.flags |= pfExiting
-	assert.True(t, p.exiting())
-	assert.True(t, procInfo{state: 'Z'}.exiting())
+	p := ProcInfo{State: 'S', Flags: 0x400100}
+	assert.False(t, p.Exiting())
+	p.Flags |= pfExiting
+	assert.True(t, p.Exiting())
+	assert.True(t, ProcInfo{State: 'Z'}.Exiting())
 }
 
 // TestReapStrays leaves children named as libcontainer's exec helpers, one
@@ -87,15 +87,32 @@ func TestReapStrays(t *testing.T) {
 		liveMu.Unlock()
 	})
 
-	assert.Equal(t, 2, reapStrays())
+	assert.Equal(t, 2, ReapStrays())
 	for _, cmd := range []*exec.Cmd{exited, running} {
-		_, err := readProcInfo(cmd.Process.Pid)
+		_, err := ReadProcInfo(cmd.Process.Pid)
 		assert.ErrorIs(t, err, os.ErrNotExist, "stray %d was reaped", cmd.Process.Pid)
 	}
 	for _, cmd := range []*exec.Cmd{started, other} {
-		p, err := readProcInfo(cmd.Process.Pid)
+		p, err := ReadProcInfo(cmd.Process.Pid)
 		if assert.NoError(t, err, "pid %d left alone", cmd.Process.Pid) {
-			assert.False(t, p.exited(), "pid %d left running", cmd.Process.Pid)
+			assert.False(t, p.Exited(), "pid %d left running", cmd.Process.Pid)
 		}
 	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	line := "4242 (a (b) c) S 4200 4242 4242 34816 4242 4194560 113 0 0 0 0 0 0 0 20 0 1 0 98765 2527232 181 18446744073709551615 1 1 0 0 0 0 0 0 65536 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+	p, err := ParseProcStat([]byte(line))
+	require.NoError(t, err)
+	assert.Equal(t, ProcInfo{Comm: "a (b) c", State: 'S', Ppid: 4200, Pgrp: 4242, Session: 4242, Flags: 4194560, Start: 98765}, p)
+
+	for _, bad := range []string{"", "1 (x S 1 1 1", "1 (x) S 1 1", "1 (x) S one 1 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 5"} {
+		_, err := ParseProcStat([]byte(bad))
+		assert.Error(t, err, "%q", bad)
+	}
+
+	self, err := ReadProcInfo(os.Getpid())
+	require.NoError(t, err)
+	assert.Equal(t, os.Getppid(), self.Ppid)
+	assert.NotZero(t, self.Start)
 }
