@@ -26,6 +26,15 @@ func TestMonitorBinary(t *testing.T) {
 		require.Len(t, pids, 1)
 		assert.Equal(t, sealedExe("plugdbgd-monitor"), exeOf(t, pids[0]))
 		assert.Equal(t, "plugdbgd-monito", commOf(t, pids[0]), "named as its binary, not after the descriptor it was started through")
+		tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pids[0]) + "/task/*/comm")
+		require.NoError(t, err)
+		require.NotEmpty(t, tasks)
+		for _, comm := range tasks {
+			name, err := os.ReadFile(comm)
+			if err == nil { // a thread may have ended meanwhile
+				assert.Equal(t, "plugdbgd-monito\n", string(name), "every thread of the monitor has its name (%s)", comm)
+			}
+		}
 		log := d.daemonLog()
 		assert.Contains(t, log, "monitors run from a sealed copy of "+filepath.Join(filepath.Dir(plugdbgdBin), "plugdbgd-monitor"))
 		assert.Regexp(t, `container started in [^ ]+ \(prepare [^,]+, claim [^,]+, listen and open log [^,]+, create container [^,]+, run container [^,]+, handover and report [^)]+\)`, log)

@@ -575,8 +575,12 @@ const processName = "plugdbgd-monitor"
 
 // nameProcess gives the monitor its name: started from the daemon's
 // sealed copy of its binary (Launcher.Seal), through /proc/self/fd/N, the
-// kernel would name it after the descriptor's number. /proc/self/comm is
-// the main thread's, whichever thread writes it.
+// kernel would name it after the descriptor's number. The name is each
+// thread's own: the runtime's threads, already started, are named too,
+// and the threads they start later inherit it.
 func nameProcess() {
-	_ = os.WriteFile("/proc/self/comm", []byte(processName), 0)
+	tasks, _ := filepath.Glob("/proc/self/task/*/comm")
+	for _, comm := range append(tasks, "/proc/self/comm") {
+		_ = os.WriteFile(comm, []byte(processName), 0)
+	}
 }
