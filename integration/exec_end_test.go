@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -42,13 +43,7 @@ func TestExecClientGone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := d.execCmd(testCtx(t), append([]string{"exec"}, tt.args...)...)
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-			lines := bufio.NewScanner(stdout)
-			require.True(t, lines.Scan(), "no output from the exec")
-			require.Equal(t, "ready", strings.TrimSpace(lines.Text()))
+			cmd := startReadyExec(t, d, tt.args...)
 			top := waitTop(t, d, "vol", func(top string) bool { return strings.Contains(top, tt.sleep) })
 			require.Contains(t, top, tt.sleep, "the exec's child is running")
 
@@ -63,6 +58,20 @@ func TestExecClientGone(t *testing.T) {
 			assert.Equal(t, p.State.Pid, d.inspect(t, "vol").State.Pid, "the plugin was not restarted")
 		})
 	}
+}
+
+// startReadyExec starts `plugdbg exec ARGS…`, whose command prints
+// "ready" first, and returns once it has.
+func startReadyExec(t *testing.T, d *daemon, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := d.execCmd(testCtx(t), append([]string{"exec"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan(), "no output from the exec")
+	require.Equal(t, "ready", strings.TrimSpace(lines.Text()))
+	return cmd
 }
 
 // waitTop polls `plugdbg top ref` until done holds for its output, or
@@ -355,13 +364,7 @@ func TestExecUnderTheMonitor(t *testing.T) {
 	id := d.create(t, "vol", "volume").ID
 	p := d.enable(t, "vol")
 
-	cmd := d.execCmd(testCtx(t), "exec", "vol", "sh", "-c", "echo ready; sleep 303; echo done")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	lines := bufio.NewScanner(stdout)
-	require.True(t, lines.Scan(), "no output from the exec")
-	require.Equal(t, "ready", strings.TrimSpace(lines.Text()))
+	cmd := startReadyExec(t, d, "vol", "sh", "-c", "echo ready; sleep 303; echo done")
 
 	var shell, sleep int
 	eventually(t, func() bool {
