@@ -3,6 +3,7 @@ package monitor
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -217,6 +218,26 @@ func TestExecClient(t *testing.T) {
 		assert.Equal(t, &ExecSpec{Args: []string{"true"}, Env: []string{"A=b"}, Cwd: "/", UID: 7, GID: 8, Groups: []int{9}, Stdin: true}, req.Exec)
 		assert.Equal(t, os.Getpid(), x.Pid())
 		assert.Equal(t, types.ExecExit{ExitCode: 3}, x.Wait())
+	})
+	t.Run("a request longer than one message", func(t *testing.T) {
+		dir := t.TempDir()
+		got := make(chan request, 1)
+		fakeMonitor(t, dir, func(c net.Conn, req request, files []*os.File) {
+			got <- req
+			_ = writeReply(c, reply{Error: fmt.Sprintf("%d files", len(files))})
+		})
+		p := proc()
+		big := "BIG=" + strings.Repeat("x", 1<<20) // past the socket's buffer
+		p.Env = []string{big}
+		_, err := Exec(dir, p)
+		select {
+		case req := <-got:
+			require.NotNil(t, req.Exec)
+			assert.Equal(t, []string{big}, req.Exec.Env)
+		default:
+			require.FailNow(t, "the monitor never got the whole request", "Exec: %v", err)
+		}
+		assert.EqualError(t, err, "2 files", "the files came with the request's start")
 	})
 	t.Run("monitor gone while it runs", func(t *testing.T) {
 		dir := t.TempDir()

@@ -68,8 +68,15 @@ func Exec(dir string, p *libcontainer.Process) (_ *ExecProcess, retErr error) {
 	for i, f := range files {
 		fds[i] = int(f.Fd())
 	}
-	// The files ride on the request's first byte: one message.
-	if _, _, err := conn.WriteMsgUnix(append(req, '\n'), unix.UnixRights(fds...), nil); err != nil {
+	// The files ride on the request's first byte. A stream socket may
+	// take less than a long request (a large environment) in that one
+	// message; the rest follows without them.
+	req = append(req, '\n')
+	n, _, err := conn.WriteMsgUnix(req, unix.UnixRights(fds...), nil)
+	if err == nil && n < len(req) {
+		_, err = conn.Write(req[n:])
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoMonitor, err)
 	}
 	r := bufio.NewReader(conn)
