@@ -66,14 +66,11 @@ func load(stateRoot, id string) (*libcontainer.Container, error) {
 	return ct, nil
 }
 
-// Exec starts c.Cmd in container id through run (nil: LocalRunner). A
-// command found neither in the container nor in tb (which may be nil)
-// gives a *execproto.StartError with exit code 127. The returned process
-// is driven by execproto.Serve.
+// Exec starts c.Cmd in container id through run. A command found neither
+// in the container nor in tb (which may be nil) gives a
+// *execproto.StartError with exit code 127. The returned process is
+// driven by execproto.Serve.
 func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox, run Runner) (_ *Process, retErr error) {
-	if run == nil {
-		run = LocalRunner{}
-	}
 	if len(c.Cmd) == 0 || c.Cmd[0] == "" {
 		return nil, errors.New("no command given")
 	}
