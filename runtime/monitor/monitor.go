@@ -576,11 +576,28 @@ const processName = "plugdbgd-monitor"
 // nameProcess gives the monitor its name: started from the daemon's
 // sealed copy of its binary (Launcher.Seal), through /proc/self/fd/N, the
 // kernel would name it after the descriptor's number. The name is each
-// thread's own: the runtime's threads, already started, are named too,
-// and the threads they start later inherit it.
+// thread's own, and a new thread inherits its creator's: the runtime may
+// start a thread from one not yet renamed while the others are, so the
+// threads are listed again until every one has the name; threads started
+// after that inherit it.
 func nameProcess() {
-	tasks, _ := filepath.Glob("/proc/self/task/*/comm")
-	for _, comm := range append(tasks, "/proc/self/comm") {
-		_ = os.WriteFile(comm, []byte(processName), 0)
+	const rounds = 20
+	for range rounds {
+		tasks, _ := filepath.Glob("/proc/self/task/*/comm")
+		renamed := 0
+		for _, comm := range tasks {
+			if b, err := os.ReadFile(comm); err == nil && string(b) == commName+"\n" {
+				continue
+			}
+			if os.WriteFile(comm, []byte(processName), 0) == nil {
+				renamed++
+			}
+		}
+		if renamed == 0 {
+			return
+		}
 	}
 }
+
+// commName is processName as the kernel keeps it.
+var commName = processName[:min(len(processName), 15)]
