@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Times create, enable, disable and rm of the volume test plugin, each as a
-# whole CLI process, and prints the median of N runs. Where dockerd is
-# installed, the same steps run against a private dockerd in the same run,
-# round by round with plugdbg's, and the ratios are printed. The docker CLI
-# is the first `docker` on PATH (printed with its version). Needs root and
-# `make build plugins`.
+# whole CLI process and as the API call alone (bench/cmd/apicall sends the
+# request the docker CLI sends, from a process already running), and prints
+# the median of N runs. Where dockerd is installed, the same steps run
+# against a private dockerd in the same run, round by round with plugdbg's,
+# and the ratios are printed. The docker CLI is the first `docker` on PATH
+# (printed with its version). Needs root, go (to build apicall) and `make
+# build plugins`.
 #   N=9 bench/lifecycle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ tmp=$(mktemp -d /tmp/pdb.XXXXXX)
 pids=()
 cleanup() { stop_all "$tmp" "${pids[@]}"; }
 trap cleanup EXIT
+go build -o "$tmp/apicall" ./bench/cmd/apicall
 
 # round PREFIX I CLI...: one create/enable/disable/rm of plugin benchI.
 round() {
@@ -32,6 +35,14 @@ round() {
   run_step "$tmp/$prefix.enable" "$@" plugin enable "bench$i"
   run_step "$tmp/$prefix.disable" "$@" plugin disable "bench$i"
   run_step "$tmp/$prefix.rm" "$@" plugin rm "bench$i"
+}
+
+# api_round PREFIX I SOCKET: the same steps as API calls, on plugin apiI.
+api_round() {
+  local prefix=$1 i=$2 sock=$3 s
+  for s in create enable disable rm; do
+    "$tmp/apicall" -socket "$sock" -step "$s" -name "api$i" -dir "$plugin_dir" >>"$tmp/$prefix.api.$s"
+  done
 }
 
 # plugdbg's CLI has the verbs at the top level; this shim takes docker's form.
@@ -64,22 +75,28 @@ fi
 for i in $(seq 1 "$N"); do
   if ! $have_docker; then
     round plugdbg "$i" plugdbg_cli
+    api_round plugdbg "$i" "$tmp/pd.sock"
   elif (( i % 2 )); then
     round plugdbg "$i" plugdbg_cli; round docker "$i" docker_cli
+    api_round plugdbg "$i" "$tmp/pd.sock"; api_round docker "$i" "$tmp/docker.sock"
   else
     round docker "$i" docker_cli; round plugdbg "$i" plugdbg_cli
+    api_round docker "$i" "$tmp/docker.sock"; api_round plugdbg "$i" "$tmp/pd.sock"
   fi
 done
 
-printf "plugin lifecycle, median of %d runs, whole CLI process (ms), %d CPUs, load average %s at the start, %s at the end\n" \
+ratio() { awk -v p="$1" -v d="$2" 'BEGIN{printf "%.3f", p/d}'; }
+printf "plugin lifecycle, median of %d runs (ms), %d CPUs, load average %s at the start, %s at the end\n" \
   "$N" "$(nproc)" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 if $have_docker; then
-  printf "%-8s %10s %10s %8s\n" step plugdbg docker ratio
+  printf "%-8s | %-28s | %s\n" "" "whole CLI process" "API call (no CLI start)"
+  printf "%-8s | %8s %9s %9s | %8s %9s %9s\n" step plugdbg docker ratio plugdbg docker ratio
   for s in create enable disable rm; do
     p=$(median_ms "$tmp/plugdbg.$s"); d=$(median_ms "$tmp/docker.$s")
-    printf "%-8s %10s %10s %8s\n" "$s" "$p" "$d" "$(awk -v p="$p" -v d="$d" 'BEGIN{printf "%.3f", p/d}')"
+    pa=$(median_ms "$tmp/plugdbg.api.$s"); da=$(median_ms "$tmp/docker.api.$s")
+    printf "%-8s | %8s %9s %9s | %8s %9s %9s\n" "$s" "$p" "$d" "$(ratio "$p" "$d")" "$pa" "$da" "$(ratio "$pa" "$da")"
   done
 else
-  printf "%-8s %10s   (dockerd not installed: no comparison)\n" step plugdbg
-  for s in create enable disable rm; do printf "%-8s %10s\n" "$s" "$(median_ms "$tmp/plugdbg.$s")"; done
+  printf "%-8s %10s %10s   (dockerd not installed: no comparison)\n" step CLI "API call"
+  for s in create enable disable rm; do printf "%-8s %10s %10s\n" "$s" "$(median_ms "$tmp/plugdbg.$s")" "$(median_ms "$tmp/plugdbg.api.$s")"; done
 fi
