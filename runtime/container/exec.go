@@ -24,6 +24,7 @@ import (
 	"github.com/plugdbg/plugdbg/api/execproto"
 	"github.com/plugdbg/plugdbg/api/types"
 	"github.com/plugdbg/plugdbg/errkind"
+	"github.com/plugdbg/plugdbg/internal/fdpass"
 	"github.com/plugdbg/plugdbg/runtime/setns"
 )
 
@@ -339,24 +340,17 @@ func recvFile(socket *os.File) (*os.File, error) {
 	if n == 0 && oobn == 0 {
 		return nil, errors.New("no terminal sent: the exec failed before creating it")
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	files, err := fdpass.Files(oob[:oobn], func(int) string { return string(name[:n]) })
 	if err != nil {
-		return nil, err
+		return nil, err // the caller says whose
 	}
-	var fds []int
-	for _, m := range msgs {
-		more, err := unix.ParseUnixRights(&m)
-		if err == nil {
-			fds = append(fds, more...)
-		}
-	}
-	if len(fds) == 0 {
+	if len(files) == 0 {
 		return nil, errors.New("no fd in the console message")
 	}
-	for _, fd := range fds[1:] {
-		unix.Close(fd)
+	for _, f := range files[1:] {
+		_ = f.Close()
 	}
-	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
+	return files[0], nil
 }
 
 // Stdin implements execproto.Process.

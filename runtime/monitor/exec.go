@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/plugdbg/plugdbg/internal/fdpass"
 	"github.com/plugdbg/plugdbg/runtime/setns"
 )
 
@@ -59,19 +60,9 @@ func readFirst(conn net.Conn) ([]byte, []*os.File, error) {
 
 // parseRights returns the files of the SCM_RIGHTS messages in oob.
 func parseRights(oob []byte) ([]*os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
+	files, err := fdpass.Files(oob, func(fd int) string { return fmt.Sprintf("request-fd-%d", fd) })
 	if err != nil {
-		return nil, fmt.Errorf("the request's control message: %w", err)
-	}
-	var files []*os.File
-	for i := range msgs {
-		fds, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			continue // not SCM_RIGHTS
-		}
-		for _, fd := range fds {
-			files = append(files, os.NewFile(uintptr(fd), fmt.Sprintf("request-fd-%d", fd)))
-		}
+		return nil, fmt.Errorf("the request's %w", err)
 	}
 	return files, nil
 }
