@@ -168,7 +168,7 @@ func Exec(stateRoot, id string, c types.ExecConfig, base Base, tb *Toolbox, run 
 	}
 	started, runErr := run.Run(ct, p)
 	if runErr == nil {
-		proc.started, proc.pid = started, started.Pid()
+		proc.started = started
 	}
 	if err := afterRun(); err != nil && runErr == nil {
 		_ = proc.Signal(unix.SIGKILL)
@@ -216,7 +216,6 @@ type Process struct {
 	p       *libcontainer.Process // what was asked for
 	started Started               // what runs
 	ct      *libcontainer.Container
-	pid     int // host PID once started
 	tty     bool
 	attach  bool // stdin attached
 	toolbox bool
@@ -403,7 +402,7 @@ func (x *Process) Resize(ws types.WindowSize) error {
 func (x *Process) Signal(sig syscall.Signal) error { return x.started.Signal(sig) }
 
 // Pid is the process's host PID.
-func (x *Process) Pid() int { return x.pid }
+func (x *Process) Pid() int { return x.started.Pid() }
 
 // Wait implements execproto.Process.
 func (x *Process) Wait() types.ExecExit { return x.started.Wait() }

@@ -10,5 +10,5 @@ import (
 // the exec (setns.GroupOf) in its container and returns how many there
 // were.
 func (x *Process) SignalGroup(sig syscall.Signal) (int, error) {
-	return setns.SignalGroup(x.ct, x.pid, sig)
+	return setns.SignalGroup(x.ct, x.Pid(), sig)
 }
