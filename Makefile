@@ -69,11 +69,11 @@ test:
 
 # Lifecycle timings of plugdbg, and of dockerd where it is installed (root).
 bench: build plugins
-	bench/lifecycle.sh
+	GO=$(GO) bench/lifecycle.sh
 
 # The log router under load: loss, follower latency, CPU and memory (root).
 bench-logs: build plugins
-	bench/logs.sh
+	GO=$(GO) bench/logs.sh
 
 # Median time of `plugdbg exec PLUGIN true`, beside `runc exec` (root).
 bench-exec: build plugins

@@ -16,6 +16,9 @@ plugin_dir=build/plugins/volume
 bin=$PWD/build/plugdbg
 dbin=$PWD/build/plugdbgd
 [ -x "$bin" ] && [ -x "$dbin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
+# GO: the go binary (make passes the one it found; sudo's PATH may have none).
+gobin=${GO:-go}
+command -v "$gobin" >/dev/null || { echo "lifecycle.sh: needs go, to build bench/cmd/apicall (GO=/path/to/go)" >&2; exit 1; }
 
 # The machine's load before anything of the bench runs: a figure taken
 # beside other work says as much about that work as about plugdbg.
@@ -26,7 +29,7 @@ tmp=$(mktemp -d /tmp/pdb.XXXXXX)
 pids=()
 cleanup() { stop_all "$tmp" "${pids[@]}"; }
 trap cleanup EXIT
-go build -o "$tmp/apicall" ./bench/cmd/apicall
+"$gobin" build -o "$tmp/apicall" ./bench/cmd/apicall
 
 # round PREFIX I CLI...: one create/enable/disable/rm of plugin benchI.
 round() {

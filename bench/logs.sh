@@ -51,7 +51,8 @@ if [ -x "$dbin" ]; then daemon_cmd=("$dbin"); else daemon_cmd=("$bin" daemon); f
 plugin_dir=$PWD/build/plugins/flood
 [ "$(id -u)" -eq 0 ] || { echo "logs.sh: needs root (plugins run as containers)" >&2; exit 1; }
 [ -x "$bin" ] && [ -d "$plugin_dir" ] || { echo "run: make build plugins" >&2; exit 1; }
-command -v go >/dev/null || { echo "logs.sh: needs go, to build bench/cmd/logcheck" >&2; exit 1; }
+gobin=${GO:-go} # make passes the go it found; sudo's PATH may have none
+command -v "$gobin" >/dev/null || { echo "logs.sh: needs go, to build bench/cmd/logcheck (GO=/path/to/go)" >&2; exit 1; }
 
 # Short: the plugin socket, <exec-root>/plugins/<64-hex id>/pdflood.sock,
 # must fit in 107 bytes.
@@ -166,7 +167,7 @@ plugin_monitor() {
 }
 
 say "building bench/cmd/logcheck"
-go build -o "$tmp/logcheck" ./bench/cmd/logcheck
+"$gobin" build -o "$tmp/logcheck" ./bench/cmd/logcheck
 lc=$tmp/logcheck
 
 have_logs=false

@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$tmp/plaincall" ./bench/cmd/plaincall
+"${GO:-go}" build -o "$tmp/plaincall" ./bench/cmd/plaincall # GO: as make found it
 "$dbin" -H "unix://$tmp/pd.sock" --data-root "$tmp/data" --exec-root "$tmp/r" --ui-addr "" 2>"$tmp/pd.log" &
 pids+=($!)
 wait_for "$bin" -H "unix://$tmp/pd.sock" version
